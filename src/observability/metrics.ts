@@ -1,0 +1,93 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus series the gateway exports. Labels are bounded sets only (provider, type,
+ * emitter, outcome): never a repository, tag, id or token, which would grow without limit.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'registry_gateway_requests_total',
+    help: 'Webhook requests by provider (or "unknown" before detection) and outcome',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly events = new Counter({
+    name: 'registry_gateway_events_total',
+    help: 'Normalised events by provider, type and outcome (accepted, duplicate, ignored, rejected)',
+    labelNames: ['provider', 'type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveries = new Counter({
+    name: 'registry_gateway_deliveries_total',
+    help: 'Delivery attempts by emitter and outcome (succeeded, retried, dead_lettered)',
+    labelNames: ['emitter', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryLatency = new Histogram({
+    name: 'registry_gateway_delivery_latency_seconds',
+    help: 'Time from acceptance to successful delivery, by emitter (includes retries)',
+    labelNames: ['emitter'] as const,
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200],
+    registers: [this.registry],
+  });
+
+  readonly attemptDuration = new Histogram({
+    name: 'registry_gateway_delivery_attempt_seconds',
+    help: 'Duration of one delivery attempt to a target, by emitter',
+    labelNames: ['emitter'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly commitDuration = new Histogram({
+    name: 'registry_gateway_store_commit_seconds',
+    help: 'Duration of one store commit (a group of accepted requests), including fsync',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  readonly commitBatchSize = new Histogram({
+    name: 'registry_gateway_store_commit_batch_size',
+    help: 'Accept requests grouped into one store commit',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+
+  readonly pending: Gauge<'emitter'>;
+  readonly deadLettered: Gauge<'emitter'>;
+
+  /**
+   * Read on every scrape, so the gauges show the store's truth even when another process
+   * (`deliveries replay`) changed it.
+   */
+  deliveryCounts?: () => { emitter: string; pending: number; dead: number }[];
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'registry_gateway_' });
+    const counts = () => this.deliveryCounts?.() ?? [];
+    const read = (field: 'pending' | 'dead') =>
+      function (this: Gauge<'emitter'>) {
+        this.reset();
+        for (const row of counts()) this.set({ emitter: row.emitter }, row[field]);
+      };
+    this.pending = new Gauge({
+      name: 'registry_gateway_deliveries_pending',
+      help: 'Deliveries waiting for a first or further attempt, by emitter',
+      labelNames: ['emitter'] as const,
+      registers: [this.registry],
+      collect: read('pending'),
+    });
+    this.deadLettered = new Gauge({
+      name: 'registry_gateway_deliveries_dead_lettered',
+      help: 'Deliveries in the dead-letter state (refused for good or out of attempts), by emitter',
+      labelNames: ['emitter'] as const,
+      registers: [this.registry],
+      collect: read('dead'),
+    });
+  }
+}
