@@ -27,3 +27,67 @@ export interface DeliverySettings {
   /** How long delivered rows are kept before pruning. */
   deliveredRetentionSeconds: number;
 }
+
+/** A pending delivery whose next attempt is due, with the event it carries. */
+export interface DueDelivery {
+  id: number;
+  emitter: string;
+  /** Attempts already made (0 for a fresh or replayed row). */
+  attempts: number;
+  /** Epoch ms at which the event was stored: the start of the delivery latency. */
+  acceptedAt: number;
+  event: RegistryEvent;
+}
+
+/** One delivery as the operator sees it (`deliveries list`). Times are epoch milliseconds. */
+export interface DeliveryRecord {
+  id: number;
+  eventId: string;
+  source: string;
+  provider: string;
+  type: string;
+  registry: string;
+  repo?: string;
+  emitter: string;
+  state: DeliveryState;
+  attempts: number;
+  lastError?: string;
+  acceptedAt: number;
+  createdAt: number;
+  updatedAt: number;
+  /** When the next attempt is due; meaningful for pending rows only. */
+  nextAttemptAt: number;
+  deliveredAt?: number;
+}
+
+/** Selects delivery rows for the operator commands; absent fields select everything. */
+export interface DeliveryFilter {
+  emitter?: string;
+  eventId?: string;
+  source?: string;
+  /** Delivery row ids as shown by `deliveries list`. */
+  ids?: number[];
+}
+
+export interface ListFilter extends DeliveryFilter {
+  state?: DeliveryState;
+  /** Most rows returned, oldest first (default 100). */
+  limit?: number;
+}
+
+export interface DropFilter extends DeliveryFilter {
+  /** Only rows in this state; absent = pending and dead (delivered rows are pruned, not dropped). */
+  state?: 'pending' | 'dead';
+}
+
+export interface DeliveryCounts {
+  emitter: string;
+  pending: number;
+  dead: number;
+}
+
+export interface PruneResult {
+  deliveries: number;
+  events: number;
+  dedupKeys: number;
+}

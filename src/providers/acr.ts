@@ -33,7 +33,8 @@ export function readAcrEvent(
 ): RegistryEvent | { ignored: string } {
   const action = f.requiredString('action');
   if (action === 'ping') return { ignored: 'ACR ping' };
-  const type = ACR_ACTIONS[action];
+  // Own keys only: an `action` of "constructor" must not find Object.prototype's.
+  const type = Object.hasOwn(ACR_ACTIONS, action) ? ACR_ACTIONS[action] : undefined;
   if (action && !type) return { ignored: `ACR action ${JSON.stringify(action)} is not an event type the gateway forwards` };
 
   const id = options.id ?? f.requiredString('id');
@@ -45,10 +46,12 @@ export function readAcrEvent(
   const request = f.object('request');
   const host = request?.string('host');
   f.check();
+  // Unreachable once check() passed (a missing action is an error above); narrows the type.
+  if (type === undefined) throw new PayloadError(`${f.path('action')} is required`);
 
   const registry =
     host !== undefined || !options.registryHint
-      ? context.registry.resolve(host, request?.path('host') ?? 'request.host')
+      ? context.registry.resolve(host, f.path('request.host'))
       : context.registry.resolve(options.registryHint.host, options.registryHint.field);
 
   const event: RegistryEvent = {

@@ -3,7 +3,8 @@ import { isDigest, isRepository, isRfc3339, isTag } from './identifiers';
 
 type Json = unknown;
 
-function describe(value: Json): string {
+/** How a JSON value is named in a message: `null`, `an array`, `a string`... */
+export function describe(value: Json): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return `a ${typeof value}`;

@@ -25,8 +25,21 @@ export function isTag(value: string): boolean {
   return TAG.test(value);
 }
 
+/**
+ * Registered algorithms have a fixed encoding (OCI image-spec, descriptor.md): a digest that
+ * only looks like `sha256:...` (masked `xxxx`, truncated) names no content and must not become
+ * a label a consumer will try to pull by.
+ */
+const REGISTERED_DIGEST_ENCODINGS: Readonly<Record<string, RegExp>> = {
+  sha256: /^[a-f0-9]{64}$/,
+  sha512: /^[a-f0-9]{128}$/,
+};
+
 export function isDigest(value: string): boolean {
-  return value.length <= 255 && DIGEST.test(value);
+  if (value.length > 255 || !DIGEST.test(value)) return false;
+  const separator = value.indexOf(':');
+  const encoding = REGISTERED_DIGEST_ENCODINGS[value.slice(0, separator)];
+  return encoding === undefined || encoding.test(value.slice(separator + 1));
 }
 
 export function isRfc3339(value: string): boolean {

@@ -1,0 +1,49 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { TokenSpec } from '../config/types';
+import type { ProviderName } from '../model/event';
+
+/** Who a request is from, and what it may send (CONTRACT §4). Never holds the secret. */
+export interface TokenScope {
+  name: string;
+  providers?: readonly ProviderName[];
+  registries?: readonly string[];
+  repos?: readonly string[];
+}
+
+interface StoredToken {
+  digest: Buffer;
+  scope: TokenScope;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/**
+ * Looks a presented token up among the configured ones. Only SHA-256 digests are kept and
+ * compared, each with timingSafeEqual and without stopping at a match, so neither the length
+ * nor the position of a configured token leaks through response timing.
+ */
+export class TokenVerifier {
+  private readonly tokens: StoredToken[];
+
+  constructor(tokens: Record<string, string | TokenSpec>) {
+    this.tokens = Object.entries(tokens).map(([name, spec]) => {
+      const value = typeof spec === 'string' ? spec : spec.value;
+      const scope: TokenScope =
+        typeof spec === 'string'
+          ? { name }
+          : { name, providers: spec.providers, registries: spec.registries, repos: spec.repos };
+      return { digest: digest(value), scope };
+    });
+  }
+
+  verify(presented: string): TokenScope | undefined {
+    const candidate = digest(presented);
+    let found: TokenScope | undefined;
+    for (const token of this.tokens) {
+      if (timingSafeEqual(candidate, token.digest)) found = token.scope;
+    }
+    return found;
+  }
+}

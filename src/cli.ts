@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { deliveriesCommand } from './cli/deliveries';
+import { consoleOutput } from './cli/output';
+import { sendCommand } from './cli/send';
+import { serveCommand } from './cli/serve';
+import { validateCommand } from './cli/validate';
+import { ConfigError } from './config/load';
+
+const USAGE = `usage:
+  registry-gateway serve --config FILE
+  registry-gateway validate --config FILE
+  registry-gateway send --url URL [--token T] FILE...      (token also from REGISTRY_GATEWAY_TOKEN)
+  registry-gateway deliveries list|replay|drop --config FILE
+        [--state pending|delivered|dead] [--emitter NAME] [--id EVENT_ID] [--delivery N]... [--limit N] [--json]`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+      state: { type: 'string' },
+      emitter: { type: 'string' },
+      id: { type: 'string' },
+      delivery: { type: 'string', multiple: true },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    consoleOutput.info(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const needConfig = (): string => {
+    if (!values.config) throw new UsageError(`${command} needs --config FILE`);
+    return values.config;
+  };
+  switch (command) {
+    case 'serve':
+      await serveCommand(needConfig());
+      return -1;
+    case 'validate':
+      return validateCommand(needConfig(), consoleOutput);
+    case 'send': {
+      const token = values.token ?? process.env.REGISTRY_GATEWAY_TOKEN;
+      if (!values.url || !token || rest.length === 0) {
+        throw new UsageError('send needs --url URL, a token (--token or REGISTRY_GATEWAY_TOKEN) and at least one FILE');
+      }
+      return sendCommand(values.url, token, rest, consoleOutput);
+    }
+    case 'deliveries':
+      if (rest.length !== 1) throw new UsageError('deliveries needs one action: list, replay or drop');
+      return deliveriesCommand(rest[0], needConfig(), values, consoleOutput);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      consoleOutput.error(`${(err as Error).message}\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (err instanceof ConfigError) {
+      consoleOutput.error(err.message);
+      process.exitCode = 1;
+    } else {
+      consoleOutput.error(`registry-gateway: ${(err as Error).message}`);
+      process.exitCode = 1;
+    }
+  },
+);

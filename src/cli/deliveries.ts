@@ -1,0 +1,112 @@
+import { loadConfig } from '../config/load';
+import { DeliveryStore } from '../delivery/store';
+import type { DeliveryRecord, DeliveryState, ListFilter } from '../delivery/types';
+import type { Output } from './output';
+
+export interface DeliveriesOptions {
+  state?: string;
+  emitter?: string;
+  id?: string;
+  delivery?: string[];
+  limit?: string;
+  json?: boolean;
+}
+
+const STATES: DeliveryState[] = ['pending', 'delivered', 'dead'];
+
+function iso(ms: number | undefined): string {
+  return ms === undefined ? '-' : new Date(ms).toISOString();
+}
+
+function table(rows: DeliveryRecord[]): string[] {
+  const header = ['DELIVERY', 'STATE', 'EMITTER', 'ATTEMPTS', 'EVENT', 'TYPE', 'REGISTRY/REPO', 'NEXT/DONE', 'LAST ERROR'];
+  const lines = rows.map((r) => [
+    String(r.id),
+    r.state,
+    r.emitter,
+    String(r.attempts),
+    r.eventId,
+    r.type,
+    r.repo ? `${r.registry}/${r.repo}` : r.registry,
+    r.state === 'pending' ? iso(r.nextAttemptAt) : iso(r.deliveredAt ?? r.updatedAt),
+    (r.lastError ?? '').replace(/\s+/g, ' ').slice(0, 120),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  return [header, ...lines].map((cols) =>
+    cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  '),
+  );
+}
+
+/**
+ * `registry-gateway deliveries list|replay|drop --config F`: the operator's view of the store.
+ * It opens the same SQLite file as a running gateway (WAL allows both), which notices replayed
+ * rows on its next poll.
+ */
+export async function deliveriesCommand(
+  action: string,
+  configPath: string,
+  options: DeliveriesOptions,
+  out: Output,
+): Promise<number> {
+  if (options.state !== undefined && !STATES.includes(options.state as DeliveryState)) {
+    out.error(`--state must be one of ${STATES.join(', ')}`);
+    return 2;
+  }
+  const limit = options.limit === undefined ? undefined : Number(options.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    out.error('--limit must be a positive whole number');
+    return 2;
+  }
+  const ids = options.delivery?.map(Number);
+  if (ids?.some((n) => !Number.isInteger(n))) {
+    out.error('--delivery takes delivery numbers as shown by "deliveries list"');
+    return 2;
+  }
+  const filter: ListFilter = {
+    state: options.state as DeliveryState | undefined,
+    emitter: options.emitter,
+    eventId: options.id,
+    ids,
+    limit,
+  };
+
+  const config = loadConfig(configPath);
+  const store = DeliveryStore.open(config.delivery);
+  try {
+    switch (action) {
+      case 'list': {
+        const rows = store.list(filter);
+        if (options.json) rows.forEach((r) => out.info(JSON.stringify(r)));
+        else table(rows).forEach((l) => out.info(l));
+        return 0;
+      }
+      case 'replay': {
+        if (filter.state && filter.state !== 'dead') {
+          out.error('replay re-queues dead-lettered deliveries only (--state dead)');
+          return 2;
+        }
+        const n = store.replay(filter);
+        out.info(`re-queued ${n} dead-lettered deliver${n === 1 ? 'y' : 'ies'}`);
+        return 0;
+      }
+      case 'drop': {
+        if (filter.state === 'delivered') {
+          out.error('delivered rows are pruned automatically; drop takes --state pending or dead');
+          return 2;
+        }
+        if (!filter.state && !filter.emitter && !filter.eventId && !filter.ids) {
+          out.error('drop needs a filter (--state, --emitter, --id or --delivery) so it never empties the store by accident');
+          return 2;
+        }
+        const dropped = store.drop({ ...filter, state: filter.state as 'pending' | 'dead' | undefined });
+        out.info(`dropped ${dropped} deliver${dropped === 1 ? 'y' : 'ies'}`);
+        return 0;
+      }
+      default:
+        out.error(`unknown action "${action}": use list, replay or drop`);
+        return 2;
+    }
+  } finally {
+    await store.close();
+  }
+}

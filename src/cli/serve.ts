@@ -1,0 +1,28 @@
+import { loadConfig } from '../config/load';
+import { Gateway } from '../gateway';
+import { createLogger } from '../observability/logger';
+
+/** `registry-gateway serve --config F`: runs until SIGTERM/SIGINT, then drains and exits 0. */
+export async function serveCommand(configPath: string): Promise<void> {
+  const config = loadConfig(configPath);
+  const logger = createLogger(config.logLevel);
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection');
+  });
+  const gateway = await Gateway.start(config, logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'signal received');
+    gateway.stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,25 @@
+import type { RegistryEvent } from '../model/event';
+import type { EventIntake } from '../server/events';
+import { route, type RouteTarget } from './routing';
+import type { DeliveryStore } from './store';
+import type { AcceptResult } from './types';
+
+/**
+ * Accepting an event = routing it to the emitters that want it and committing it with one
+ * delivery row each; the dispatcher is woken so the first attempt does not wait for its poll.
+ */
+export class StoringIntake implements EventIntake {
+  constructor(
+    private readonly store: DeliveryStore,
+    private readonly targets: readonly RouteTarget[],
+    private readonly wake: () => void,
+  ) {}
+
+  async accept(events: RegistryEvent[]): Promise<AcceptResult[]> {
+    const results = await this.store.accept(
+      events.map((event) => ({ event, emitters: route(event, this.targets) })),
+    );
+    if (results.some((r) => !r.duplicate)) this.wake();
+    return results;
+  }
+}

@@ -1,0 +1,179 @@
+import { core } from '@brigadecore/brigade-sdk';
+import Joi from 'joi';
+import type { Logger } from 'pino';
+import type { RegistryEvent } from '../model/event';
+import { toBrigadeEvent } from './brigade-event';
+import { DeliveryError, type Emitter, type EmitterPlugin, type EmitterSectionBase } from './types';
+
+export const DEFAULT_BRIGADE_API_ADDRESS = 'https://brigade-apiserver.brigade.svc.cluster.local';
+
+/** `emitters.brigade` (CONTRACT §6). */
+export interface BrigadeSection extends EmitterSectionBase {
+  apiAddress: string;
+  /** A Brigade service account's token, granted EVENT_CREATOR for every source emitted. */
+  apiToken: string;
+  apiIgnoreCertWarnings: boolean;
+  timeoutSeconds: number;
+}
+
+export type BrigadeSettings = Omit<BrigadeSection, keyof EmitterSectionBase>;
+
+/** Creates each RegistryEvent as a Brigade event through the Brigade SDK (CONTRACT §3.1). */
+export class BrigadeEmitter implements Emitter {
+  readonly name = 'brigade';
+  private readonly events: core.EventsClient;
+
+  constructor(
+    private readonly settings: BrigadeSettings,
+    private readonly logger: Logger,
+  ) {
+    // The SDK joins address and path with a '/', so a trailing one would double it.
+    const apiAddress = settings.apiAddress.replace(/\/+$/, '');
+    this.events = new core.EventsClient(apiAddress, settings.apiToken, {
+      allowInsecureConnections: settings.apiIgnoreCertWarnings,
+    });
+  }
+
+  async deliver(registryEvent: RegistryEvent): Promise<void> {
+    const { event, droppedLabels } = toBrigadeEvent(registryEvent);
+    for (const dropped of droppedLabels) {
+      this.logger.warn(
+        { emitter: this.name, eventId: registryEvent.id, label: dropped.key, value: dropped.value },
+        `label "${dropped.key}" left out of the Brigade event: its value ${dropped.problem}`,
+      );
+    }
+    await this.create(event);
+  }
+
+  /**
+   * The SDK sets no timeout and takes no abort signal, so the request is raced against a timer.
+   * A request that loses the race is abandoned, not cancelled: should Brigade still take it, the
+   * retry creates the event a second time, which at-least-once delivery accepts.
+   */
+  private async create(event: core.Event): Promise<void> {
+    const seconds = this.settings.timeoutSeconds;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(resolve, seconds * 1000, TIMED_OUT);
+    });
+    let outcome: unknown;
+    try {
+      outcome = await Promise.race([this.events.create(event), timedOut]);
+    } catch (err) {
+      throw classifyBrigadeFailure(err, this.settings.apiToken);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (outcome === TIMED_OUT) {
+      throw new DeliveryError(`Brigade API did not answer within ${seconds}s`, true);
+    }
+  }
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * The SDK reports an HTTP answer only as the text of a plain Error, one fixed text per status it
+ * knows (rest_machinery/client.js in @brigadecore/brigade-sdk 2.4): these recover the status.
+ */
+const SDK_STATUS_TEXTS: readonly { text: RegExp; status: number | ((match: RegExpMatchArray) => number) }[] = [
+  { text: /^Could not authenticate the request/, status: 401 },
+  { text: /^The request is not authorized/, status: 403 },
+  { text: /^Bad request: /, status: 400 },
+  { text: /^Request not supported: /, status: 501 },
+  { text: /^An internal server error occurred\.$/, status: 500 },
+  { text: /^received (\d{3}) from API server$/, status: (match) => Number(match[1]) },
+  { text: / not found\.$/, status: 404 },
+];
+
+/** Transport failures a retry cannot cure: the configured address itself is unusable. */
+const UNUSABLE_ADDRESS_CODES = new Set([
+  'ERR_INVALID_URL',
+  'ERR_BAD_OPTION',
+  'ERR_BAD_OPTION_VALUE',
+  'ERR_NOT_SUPPORT',
+  'ERR_FR_TOO_MANY_REDIRECTS',
+]);
+
+/** Room for the reasons and schema details Brigade gives, without letting a proxy flood logs. */
+const MAX_MESSAGE_LENGTH = 2000;
+
+/**
+ * A failure of `EventsClient.create` as a DeliveryError. Permanent: Brigade refused the event or
+ * the caller (401, 403, 400, 404, 409, 501 and other 4xx), so the same request can never succeed.
+ * Retryable: Brigade or the path to it is unwell (5xx except 501, 408, 429, network errors).
+ * `apiToken` is scrubbed from the message: it reaches logs and `deliveries list`.
+ */
+export function classifyBrigadeFailure(err: unknown, apiToken: string): DeliveryError {
+  const scrub = (text: string) => {
+    const redacted = apiToken === '' ? text : text.split(apiToken).join('[redacted]');
+    const oneLine = redacted.replace(/\s*\n\s*/g, ' ').trim();
+    return oneLine.length > MAX_MESSAGE_LENGTH ? `${oneLine.slice(0, MAX_MESSAGE_LENGTH)}…` : oneLine;
+  };
+  const text = err instanceof Error ? err.message : String(err);
+
+  if (isTransportError(err)) {
+    const code = errorCode(err);
+    const detail = code && !text.includes(code) ? `${text} (${code})` : text;
+    const retryable = !(code && UNUSABLE_ADDRESS_CODES.has(code));
+    return new DeliveryError(scrub(`Brigade API unreachable: ${detail}`), retryable);
+  }
+
+  if (err instanceof Error && err.constructor === Error) {
+    for (const known of SDK_STATUS_TEXTS) {
+      const match = text.match(known.text);
+      if (!match) continue;
+      const status = typeof known.status === 'number' ? known.status : known.status(match);
+      return new DeliveryError(scrub(`Brigade API answered ${status}: ${text}`), isRetryableStatus(status), status);
+    }
+    // The SDK's only free-text status is 409, whose message is Brigade's conflict reason alone.
+    return new DeliveryError(
+      scrub(`Brigade API answered 409: ${text || 'conflict, no reason given'}`),
+      false,
+      409,
+    );
+  }
+
+  // Neither a transport error nor an answer the SDK reported: retrying is bounded by
+  // delivery.maxAttempts and the event is kept in the dead-letter state afterwards.
+  return new DeliveryError(scrub(`Brigade delivery failed: ${text}`), true);
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status !== 501);
+}
+
+/** Axios marks its own errors; they carry no HTTP status here because the SDK accepts any. */
+function isTransportError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  if ((err as { isAxiosError?: unknown }).isAxiosError === true) return true;
+  return errorCode(err) === 'ERR_INVALID_URL';
+}
+
+function errorCode(err: unknown): string | undefined {
+  const own = (err as { code?: unknown }).code;
+  if (typeof own === 'string') return own;
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
+
+export const brigadeEmitterPlugin: EmitterPlugin<BrigadeSection> = {
+  key: 'brigade',
+  enabledByDefault: false,
+  settings: {
+    apiAddress: Joi.string().uri({ scheme: ['http', 'https'] }).default(DEFAULT_BRIGADE_API_ADDRESS),
+    apiToken: Joi.when('enabled', {
+      is: true,
+      then: Joi.string().required().messages({
+        'any.required':
+          '{{#label}} is required when the Brigade emitter is enabled: the token of a Brigade service account granted EVENT_CREATOR for each source',
+        'string.empty':
+          '{{#label}} must not be empty when the Brigade emitter is enabled: the token of a Brigade service account granted EVENT_CREATOR for each source',
+      }),
+      otherwise: Joi.string().allow('').default(''),
+    }),
+    apiIgnoreCertWarnings: Joi.boolean().default(true),
+    timeoutSeconds: Joi.number().positive().default(30),
+  },
+  create: (section, deps) => new BrigadeEmitter(section, deps.logger),
+};

@@ -1,0 +1,130 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+
+/** Where Kubernetes mounts a pod's service-account credentials. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const DEFAULT_TOKEN_PATH = `${SERVICE_ACCOUNT_DIR}/token`;
+export const DEFAULT_CA_PATH = `${SERVICE_ACCOUNT_DIR}/ca.crt`;
+
+export interface KubernetesConnectionSettings {
+  /** Empty or absent: the in-cluster address from KUBERNETES_SERVICE_HOST/PORT. */
+  apiServer?: string;
+  /** Empty: send no Authorization header (`kubectl proxy` and the like). */
+  tokenPath?: string;
+  /** Used for https when the file exists; otherwise the system trust store applies. */
+  caPath?: string;
+  insecureSkipTLSVerify?: boolean;
+  timeoutSeconds?: number;
+}
+
+/** The `Status` object the API server answers failures with. */
+export interface KubernetesStatus {
+  kind: 'Status';
+  apiVersion?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+}
+
+export interface KubernetesResponse {
+  status: number;
+  body: unknown;
+}
+
+/** The credentials could not be read: a deployment problem, not a network one. */
+export class KubernetesCredentialsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KubernetesCredentialsError';
+  }
+}
+
+export function isKubernetesStatus(body: unknown): body is KubernetesStatus {
+  return typeof body === 'object' && body !== null && (body as { kind?: unknown }).kind === 'Status';
+}
+
+export function inClusterApiServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) return undefined;
+  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Just enough of a Kubernetes API client for reading and replacing one object: the official
+ * client brings a large dependency tree for two requests. Every answer is returned as it came
+ * (callers classify statuses); only transport failures throw.
+ */
+export class KubernetesClient {
+  readonly apiServer: string;
+  private readonly tokenPath: string;
+  private readonly agent: http.Agent;
+  private readonly http: AxiosInstance;
+
+  constructor(settings: KubernetesConnectionSettings, env: NodeJS.ProcessEnv = process.env) {
+    const apiServer = settings.apiServer || inClusterApiServer(env);
+    if (!apiServer) {
+      throw new Error(
+        'no Kubernetes API server: set apiServer, or run in a pod where KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are set',
+      );
+    }
+    this.apiServer = apiServer.replace(/\/+$/, '');
+    this.tokenPath = settings.tokenPath ?? DEFAULT_TOKEN_PATH;
+
+    if (this.apiServer.startsWith('https:')) {
+      const caPath = settings.caPath ?? DEFAULT_CA_PATH;
+      this.agent = new https.Agent({
+        keepAlive: true,
+        ca: caPath && existsSync(caPath) ? readFileSync(caPath) : undefined,
+        rejectUnauthorized: !settings.insecureSkipTLSVerify,
+      });
+    } else {
+      this.agent = new http.Agent({ keepAlive: true });
+    }
+    this.http = axios.create({
+      baseURL: this.apiServer,
+      timeout: (settings.timeoutSeconds ?? 10) * 1000,
+      httpAgent: this.agent,
+      httpsAgent: this.agent,
+      maxRedirects: 0,
+      validateStatus: () => true,
+      transitional: { clarifyTimeoutError: true },
+    });
+  }
+
+  get(path: string): Promise<KubernetesResponse> {
+    return this.request('GET', path);
+  }
+
+  put(path: string, body: unknown): Promise<KubernetesResponse> {
+    return this.request('PUT', path, body);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async request(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<KubernetesResponse> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const token = await this.readToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await this.http.request({ method, url: path, data: body, headers });
+    return { status: response.status, body: response.data };
+  }
+
+  /** Read on every request: projected service-account tokens are rotated on disk by the kubelet. */
+  private async readToken(): Promise<string | undefined> {
+    if (!this.tokenPath) return undefined;
+    try {
+      return (await readFile(this.tokenPath, 'utf8')).trim();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new KubernetesCredentialsError(`cannot read the service-account token at ${this.tokenPath} (${code})`);
+    }
+  }
+}

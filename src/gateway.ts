@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { TokenVerifier } from './auth/tokens';
+import type { GatewayConfig } from './config/types';
+import { Dispatcher } from './delivery/dispatcher';
+import { StoringIntake } from './delivery/intake';
+import type { RouteTarget } from './delivery/routing';
+import { DeliveryStore } from './delivery/store';
+import { EMITTER_PLUGINS } from './emitters';
+import type { Emitter } from './emitters/types';
+import { Metrics } from './observability/metrics';
+import { detectParser, PARSERS } from './providers';
+import { createApp } from './server/app';
+
+/** Builds every enabled emitter with its routing filter. */
+export function createEmitters(config: GatewayConfig, logger: Logger): (Emitter & RouteTarget)[] {
+  return EMITTER_PLUGINS.filter((plugin) => config.emitters[plugin.key]?.enabled).map((plugin) => {
+    const section = config.emitters[plugin.key];
+    const emitter = plugin.create(section, { logger: logger.child({ emitter: plugin.key }) });
+    return Object.assign(emitter, { filter: section.filter });
+  });
+}
+
+/**
+ * The whole service: store, emitters, dispatcher and HTTP edge, started and stopped in the
+ * order that keeps every acknowledged event safe.
+ */
+export class Gateway {
+  private draining = false;
+
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly logger: Logger,
+    readonly metrics: Metrics,
+    readonly store: DeliveryStore,
+    private readonly dispatcher: Dispatcher,
+    private readonly emitters: Emitter[],
+    private readonly server: http.Server | https.Server,
+  ) {}
+
+  static async start(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+    const metrics = new Metrics();
+    const store = DeliveryStore.open(config.delivery, { metrics, logger: logger.child({ component: 'store' }) });
+    const emitters = createEmitters(config, logger);
+    const dispatcher = new Dispatcher(store, emitters, config.delivery, {
+      logger: logger.child({ component: 'dispatcher' }),
+      metrics,
+    });
+    const intake = new StoringIntake(store, emitters, () => dispatcher.notify());
+
+    let gateway: Gateway | undefined;
+    const app = createApp({
+      config,
+      verifier: new TokenVerifier(config.tokens),
+      parsers: PARSERS,
+      detect: detectParser,
+      intake,
+      metrics,
+      logger,
+      readiness: { notReadyReason: () => gateway?.notReadyReason() ?? 'starting' },
+    });
+    const tls = config.server.tls;
+    const server = tls.enabled
+      ? https.createServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) }, app)
+      : http.createServer(app);
+    // Harbor and ACR give a webhook a few seconds; a slow client must not hold a socket forever.
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 15_000;
+
+    gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server);
+    dispatcher.start();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.server.port, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    logger.info(
+      { port: gateway.port, emitters: emitters.map((e) => e.name), store: config.delivery.dir },
+      'registry-gateway listening',
+    );
+    return gateway;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  notReadyReason(): string | undefined {
+    if (this.draining) return 'shutting down';
+    if (!this.store.accepting) return 'store is not accepting events';
+    return undefined;
+  }
+
+  /**
+   * SIGTERM: refuse new events (readyz 503), let requests in flight finish and commit, let
+   * delivery attempts in flight finish, then close the store. Nothing acknowledged is lost:
+   * undelivered rows stay in the store for the next start.
+   */
+  async stop(timeoutMs = this.config.server.shutdownTimeoutSeconds * 1000): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.logger.info('shutting down: no new events; finishing requests and deliveries in flight');
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([closed, deadline]);
+    this.server.closeAllConnections();
+    await this.store.drain();
+    await this.dispatcher.stop(timeoutMs);
+    await Promise.all(this.emitters.map((e) => e.close?.()));
+    await this.store.close();
+    this.logger.info('stopped');
+  }
+}

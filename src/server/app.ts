@@ -1,0 +1,88 @@
+import express, { type Express, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import { bearerAuth } from '../auth/bearer';
+import type { TokenVerifier } from '../auth/tokens';
+import type { GatewayConfig } from '../config/types';
+import type { Metrics } from '../observability/metrics';
+import type { InboundRequest, RegistryParser } from '../providers/types';
+import { abuseProtectionHandshake } from './abuse-protection';
+import { rawBody, requireAcceptedMediaType } from './body';
+import { errorHandler } from './errors';
+import { eventsHandler, type EventIntake } from './events';
+import { rateLimit } from './rate-limit';
+import { requestContext } from './request-context';
+
+export interface Readiness {
+  /** undefined when ready, else why not (draining, store closed). */
+  notReadyReason(): string | undefined;
+}
+
+export interface AppDeps {
+  config: GatewayConfig;
+  verifier: TokenVerifier;
+  parsers: readonly RegistryParser[];
+  detect(request: InboundRequest): RegistryParser | undefined;
+  intake: EventIntake;
+  metrics: Metrics;
+  logger: Logger;
+  readiness: Readiness;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(helmet());
+  app.use(requestContext(deps.logger));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const reason = deps.readiness.notReadyReason();
+    if (reason) res.status(503).json({ status: 'not ready', reason });
+    else res.json({ status: 'ready' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+
+  const limit = rateLimit(deps.config.server.rateLimit.requestsPerSecond, deps.config.server.rateLimit.burst);
+  const auth = bearerAuth(deps.verifier);
+  const known = new Set(deps.parsers.map((p) => p.provider as string));
+  const knownProvider = (req: Request, res: Response, next: () => void) => {
+    const named = req.params.provider as string | undefined;
+    if (named && !known.has(named)) {
+      res.status(404).json({
+        status: 'not_found',
+        errors: [`no provider "${named}"; use /events or /events/{${[...known].join(',')}}`],
+      });
+      return;
+    }
+    next();
+  };
+  const handle = eventsHandler(deps);
+
+  app.post(
+    ['/events', '/events/:provider'],
+    knownProvider,
+    limit,
+    auth,
+    requireAcceptedMediaType,
+    rawBody(deps.config.server.bodyLimit),
+    handle,
+  );
+  app.options(['/events', '/events/eventgrid'], limit, auth, abuseProtectionHandshake);
+  app.all(['/events', '/events/:provider'], (req, res) => {
+    res.setHeader('Allow', 'POST, OPTIONS');
+    res.status(405).json({ status: 'rejected', errors: [`${req.method} is not allowed here; webhooks are POSTed`] });
+  });
+  app.use((req, res) => {
+    res.status(404).json({ status: 'not_found', errors: [`no route ${req.method} ${req.path}`] });
+  });
+  app.use(errorHandler(deps.metrics));
+  return app;
+}

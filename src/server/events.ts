@@ -1,0 +1,113 @@
+import type { Request, Response } from 'express';
+import { checkEventScope, checkProviderScope } from '../auth/scope';
+import type { GatewayConfig } from '../config/types';
+import { summarise, type ProviderName, type RegistryEvent } from '../model/event';
+import { PayloadError } from '../model/errors';
+import type { AcceptResult } from '../delivery/types';
+import type { Metrics } from '../observability/metrics';
+import { createRegistryResolver } from '../providers/registry';
+import type { InboundRequest, ParseContext, RegistryParser } from '../providers/types';
+import { mediaType, parseJsonBody } from './body';
+
+/** Where accepted events go: 202 means this resolved (the durable store committed them). */
+export interface EventIntake {
+  accept(events: RegistryEvent[]): Promise<AcceptResult[]>;
+}
+
+export interface EventsHandlerDeps {
+  config: GatewayConfig;
+  parsers: readonly RegistryParser[];
+  detect(request: InboundRequest): RegistryParser | undefined;
+  intake: EventIntake;
+  metrics: Metrics;
+}
+
+/** The headers a parser may read: CloudEvents binary-mode attributes, nothing else. */
+function protocolHeaders(req: Request): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith('ce-') && typeof value === 'string') out[name] = value;
+  }
+  return out;
+}
+
+function acceptedShapes(parsers: readonly RegistryParser[]): string {
+  return parsers.map((p) => p.provider).join(', ');
+}
+
+/**
+ * `POST /events` (provider detected from the body) and `POST /events/<provider>`. Parsing and
+ * scope checks happen before anything is stored; the sender gets 202 only once the intake has
+ * the events safe.
+ */
+export function eventsHandler(deps: EventsHandlerDeps) {
+  const byName = new Map(deps.parsers.map((p) => [p.provider as string, p]));
+
+  return async (req: Request, res: Response) => {
+    const scope = req.tokenScope!;
+    const inbound: InboundRequest = {
+      body: parseJsonBody(req),
+      contentType: mediaType(req),
+      headers: protocolHeaders(req),
+    };
+    const named = req.params.provider as string | undefined;
+    const parser = named ? byName.get(named) : deps.detect(inbound);
+    if (!parser) {
+      throw new PayloadError(
+        `the body matches no accepted webhook shape (${acceptedShapes(deps.parsers)}); ` +
+          'see the gateway README for each registry, or post to /events/<provider>',
+      );
+    }
+    const provider: ProviderName = parser.provider;
+    req.provider = provider;
+    checkProviderScope(scope, provider);
+
+    const context: ParseContext = {
+      source: deps.config.sources[provider],
+      registry: createRegistryResolver({
+        provider,
+        aliases: deps.config.registryAliases,
+        fallback:
+          deps.config.defaultRegistry[provider] ??
+          (provider === 'eventgrid' ? deps.config.defaultRegistry.acr : undefined),
+        scopeRegistries: scope.registries,
+      }),
+      options: deps.config.providers,
+    };
+    const outcome = parser.parse(inbound, context);
+
+    switch (outcome.kind) {
+      case 'reply':
+        deps.metrics.requests.inc({ provider, outcome: 'handshake' });
+        res.status(outcome.status).json(outcome.body);
+        return;
+      case 'ignored':
+        deps.metrics.requests.inc({ provider, outcome: 'ignored' });
+        deps.metrics.events.inc({ provider, type: 'none', outcome: 'ignored' });
+        req.log.info({ provider, reason: outcome.reason }, 'ignored');
+        res.status(200).json({ status: 'ignored', reason: outcome.reason });
+        return;
+      case 'events': {
+        for (const event of outcome.events) checkEventScope(scope, event);
+        const results = await deps.intake.accept(outcome.events);
+        for (const r of results) {
+          deps.metrics.events.inc({
+            provider,
+            type: r.event.type,
+            outcome: r.duplicate ? 'duplicate' : 'accepted',
+          });
+          req.log.info(
+            { provider, eventId: r.event.id, type: r.event.type, duplicate: r.duplicate },
+            r.duplicate ? 'duplicate event' : 'accepted event',
+          );
+        }
+        deps.metrics.requests.inc({ provider, outcome: 'accepted' });
+        res.status(202).json({
+          status: 'accepted',
+          events: results.map((r) => (r.duplicate ? { ...summarise(r.event), duplicate: true } : summarise(r.event))),
+        });
+        return;
+      }
+    }
+  };
+}

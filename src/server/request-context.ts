@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+    log: Logger;
+    /** Set by the events handler once known, for the access log and metrics. */
+    provider?: string;
+  }
+}
+
+const SAFE_ID = /^[\w.-]{1,64}$/;
+
+/**
+ * A request id on every log line: the sender's X-Request-Id when it is a plain token (so an
+ * operator can follow a delivery from the registry's log), a fresh UUID otherwise. The access
+ * log names the path only: query strings can carry credentials.
+ */
+export function requestContext(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.headers['x-request-id'];
+    req.id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    req.log = logger.child({ requestId: req.id });
+    res.setHeader('X-Request-Id', req.id);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      req.log.info(
+        {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          provider: req.provider,
+          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

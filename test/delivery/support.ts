@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import type { DeliverySettings } from '../../src/delivery/types';
+import type { RegistryEvent } from '../../src/model/event';
+
+/** A fresh store directory per test; removed by cleanup(). */
+export function tempDir(): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-delivery-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function settings(dir: string, overrides: Partial<DeliverySettings> = {}): DeliverySettings {
+  return {
+    dir,
+    maxAttempts: 5,
+    initialBackoffSeconds: 0.005,
+    maxBackoffSeconds: 0.02,
+    dedupWindowSeconds: 3600,
+    maxPending: 0,
+    concurrency: 4,
+    deliveredRetentionSeconds: 3600,
+    ...overrides,
+  };
+}
+
+export function makeEvent(id: string, overrides: Partial<RegistryEvent> = {}): RegistryEvent {
+  return {
+    id,
+    provider: 'acr',
+    source: 'brigade.sh/acr',
+    type: 'push',
+    registry: 'myreg.azurecr.io',
+    repo: 'library/app',
+    tag: 'v1',
+    time: '2024-05-01T12:00:00Z',
+    payload: { id, action: 'push' },
+    ...overrides,
+  };
+}
+
+/**
+ * Polls until `check` returns true. Generous by default: these tests assert what happens, not
+ * how fast, so a loaded CI machine only makes them slower, never red.
+ */
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A real pino logger whose lines are kept for assertions. */
+export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), lines };
+}
