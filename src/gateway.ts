@@ -60,7 +60,7 @@ export class Gateway {
       intake,
       metrics,
       logger,
-      readiness: { notReadyReason: () => gateway?.notReadyReason() ?? 'starting' },
+      readiness: { notReadyReason: () => (gateway ? gateway.notReadyReason() : 'starting') },
     });
     const tls = config.server.tls;
     const server = tls.enabled

@@ -36,7 +36,7 @@ function withDeadline(work: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new DeliveryError(`attempt timed out after ${Math.round(ms / 1000)}s`, true)),
+      () => reject(new DeliveryError(`attempt timed out after ${ms} ms`, true)),
       ms,
     );
   });

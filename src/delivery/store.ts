@@ -324,11 +324,12 @@ export class DeliveryStore {
     let events: PreparedEvent[];
     try {
       // Serialised here, outside the shared transaction, so one odd event fails only its own call.
-      events = routed.map(({ event, emitters }) => ({
-        event,
-        emitters: [...new Set(emitters)],
-        body: JSON.stringify(event),
-      }));
+      events = routed.map(({ event, emitters }) => {
+        if (typeof event?.id !== 'string' || typeof event.source !== 'string') {
+          throw new TypeError('an event to store needs a string id and source');
+        }
+        return { event, emitters: [...new Set(emitters)], body: JSON.stringify(event) };
+      });
     } catch (err) {
       return Promise.reject(err);
     }

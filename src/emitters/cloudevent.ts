@@ -134,7 +134,8 @@ function checkExtensionNames(cloudEvent: CloudEvent): void {
   for (const name of Object.keys(cloudEvent.extensions)) {
     if (!isValidExtensionName(name)) {
       throw new CloudEventEncodingError(
-        `extension attribute name ${JSON.stringify(name)} is not allowed: CloudEvents names are [a-z0-9] only and may not reuse a core attribute`,
+        `extension attribute name ${JSON.stringify(name)} is not allowed: ` +
+          'CloudEvents names are [a-z0-9] only and may not reuse a core attribute',
       );
     }
   }

@@ -113,10 +113,12 @@ export const knativeEmitterPlugin: EmitterPlugin<KnativeSection> = {
   key: 'knative',
   settings: {
     brokerURL: httpURL
-      .allow('')
       .default('')
-      .when('enabled', { is: true, then: httpURL.required().invalid('') })
-      .messages({ 'any.invalid': '{{#label}} is required when the knative emitter is enabled' }),
+      .when('enabled', { is: true, then: Joi.required(), otherwise: Joi.allow('') })
+      .messages({
+        'any.required': '{{#label}} is required when the knative emitter is enabled',
+        'string.empty': '{{#label}} is required when the knative emitter is enabled',
+      }),
     mode: Joi.string().valid('binary', 'structured').default('binary'),
     typePrefix: Joi.string()
       .allow('')

@@ -70,7 +70,8 @@ function refusal(ref: AppRepositoryRef, action: string, status: number, body: un
   );
 }
 
-function transportFailure(ref: AppRepositoryRef, action: string, err: unknown): DeliveryError {
+/** Any failure of a refresh as a DeliveryError: refusals pass through, the rest is transport or setup. */
+function classifiedFailure(ref: AppRepositoryRef, action: string, err: unknown): DeliveryError {
   if (err instanceof DeliveryError) return err;
   if (err instanceof KubernetesCredentialsError) {
     return new DeliveryError(`kubeapps: ${action} of AppRepository ${appRepositoryKey(ref)}: ${err.message}`, false);
@@ -89,7 +90,7 @@ class RefreshEndpoint implements AppRepositoryRefresher {
   private readonly client: AxiosInstance;
 
   constructor(
-    private readonly address: string,
+    address: string,
     private readonly token: string,
     timeoutSeconds: number,
     insecureSkipTLSVerify: boolean,
@@ -109,16 +110,15 @@ class RefreshEndpoint implements AppRepositoryRefresher {
   }
 
   async refresh(ref: AppRepositoryRef): Promise<void> {
-    const path = ['api/v1/clusters', ref.cluster, 'namespaces', ref.namespace, 'apprepositories', ref.name, 'refresh']
-      .map((segment, i) => (i % 2 === 1 ? encodeURIComponent(segment) : segment))
-      .join('/');
+    const [cluster, namespace, name] = [ref.cluster, ref.namespace, ref.name].map(encodeURIComponent);
+    const path = `/api/v1/clusters/${cluster}/namespaces/${namespace}/apprepositories/${name}/refresh`;
     let response;
     try {
-      response = await this.client.post(`/${path}`, undefined, {
+      response = await this.client.post(path, undefined, {
         headers: { Authorization: `Bearer ${this.token}`, Accept: 'application/json' },
       });
     } catch (err) {
-      const failure = transportFailure(ref, 'refresh', err);
+      const failure = classifiedFailure(ref, 'refresh', err);
       // Belt and braces: no library message should echo a header, but the token must never leak.
       throw this.token && failure.message.includes(this.token)
         ? new DeliveryError(failure.message.split(this.token).join('[redacted]'), failure.retryable, failure.status)
@@ -156,7 +156,7 @@ class ResyncRequestsBump implements AppRepositoryRefresher {
         if (written.status !== 409) throw refusal(ref, 'update', written.status, written.body);
       }
     } catch (err) {
-      throw transportFailure(ref, 'update', err);
+      throw classifiedFailure(ref, 'update', err);
     }
     throw new DeliveryError(
       `kubeapps: update of AppRepository ${appRepositoryKey(ref)} conflicted with other writers ${MAX_WRITE_ATTEMPTS} times`,
@@ -171,12 +171,21 @@ class ResyncRequestsBump implements AppRepositoryRefresher {
 }
 
 function withResyncRequested(appRepository: Record<string, unknown>): Record<string, unknown> {
-  const spec = (typeof appRepository.spec === 'object' && appRepository.spec !== null ? appRepository.spec : {}) as Record<
-    string,
-    unknown
-  >;
+  const spec = (
+    typeof appRepository.spec === 'object' && appRepository.spec !== null ? appRepository.spec : {}
+  ) as Record<string, unknown>;
   const current = Number.isInteger(spec.resyncRequests) ? (spec.resyncRequests as number) : 0;
   return { ...appRepository, spec: { ...spec, resyncRequests: current + 1 } };
+}
+
+/** Deliveries waiting for the same AppRepository refresh. */
+interface OpenWindow {
+  ref: AppRepositoryRef;
+  deliveries: number;
+  timer: NodeJS.Timeout;
+  /** Settles `result` as the refresh settles. */
+  settle: (refresh: Promise<void>) => void;
+  result: Promise<void>;
 }
 
 /**
@@ -185,10 +194,7 @@ function withResyncRequested(appRepository: Record<string, unknown>): Record<str
  * the refresh comes after the last push in the window and the index includes it.
  */
 class RefreshWindows {
-  private readonly open = new Map<
-    string,
-    { ref: AppRepositoryRef; deliveries: number; timer: NodeJS.Timeout; settle: (run: Promise<void>) => void; result: Promise<void> }
-  >();
+  private readonly open = new Map<string, OpenWindow>();
   private readonly running = new Set<Promise<void>>();
 
   constructor(
@@ -332,14 +338,15 @@ const appRepositoryRule = Joi.object({
 
 /** Required (and non-empty) only when the section is enabled in endpoint mode. */
 function neededForEndpointMode(schema: Joi.StringSchema, what: string): Joi.StringSchema {
+  const message = `{{#label}} is required when the kubeapps emitter is enabled in endpoint mode (${what})`;
   return schema
-    .allow('')
     .default('')
     .when('enabled', {
       is: true,
-      then: Joi.when('mode', { is: 'endpoint', then: schema.required().invalid('') }),
+      then: Joi.when('mode', { is: 'endpoint', then: Joi.required(), otherwise: Joi.allow('') }),
+      otherwise: Joi.allow(''),
     })
-    .messages({ 'any.invalid': `{{#label}} is required when the kubeapps emitter is enabled in endpoint mode (${what})` });
+    .messages({ 'any.required': message, 'string.empty': message });
 }
 
 export const kubeappsEmitterPlugin: EmitterPlugin<KubeappsSection> = {
@@ -353,7 +360,10 @@ export const kubeappsEmitterPlugin: EmitterPlugin<KubeappsSection> = {
       .items(appRepositoryRule)
       .default([])
       .when('enabled', { is: true, then: Joi.array().min(1).required() })
-      .messages({ 'array.min': '{{#label}} must list at least one AppRepository rule when the kubeapps emitter is enabled' }),
+      .messages({
+        'any.required': '{{#label}} must list at least one AppRepository rule when the kubeapps emitter is enabled',
+        'array.min': '{{#label}} must list at least one AppRepository rule when the kubeapps emitter is enabled',
+      }),
     apiServer: httpURL.allow('').default(''),
     tokenPath: Joi.string().allow('').default(DEFAULT_TOKEN_PATH),
     caPath: Joi.string().allow('').default(DEFAULT_CA_PATH),

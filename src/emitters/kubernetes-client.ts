@@ -69,7 +69,8 @@ export class KubernetesClient {
     const apiServer = settings.apiServer || inClusterApiServer(env);
     if (!apiServer) {
       throw new Error(
-        'no Kubernetes API server: set apiServer, or run in a pod where KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are set',
+        'no Kubernetes API server: set apiServer, or run in a pod where ' +
+          'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are set',
       );
     }
     this.apiServer = apiServer.replace(/\/+$/, '');

@@ -119,13 +119,14 @@ export class HarborParser implements RegistryParser {
     const { type, data } = envelope;
     if (type === undefined) throw new PayloadError([...root.errors]);
 
-    const repository = data?.object('repository');
-    const repo = repository?.repository('repo_full_name', ARTIFACT_TYPES.has(type));
+    const aboutArtifacts = ARTIFACT_TYPES.has(type);
+    const repository = data?.object('repository', aboutArtifacts);
+    const repo = repository?.repository('repo_full_name', aboutArtifacts);
     const rawResources = data?.raw('resources');
     const resources = data?.objects('resources') ?? [];
     if (
       data &&
-      ARTIFACT_TYPES.has(type) &&
+      aboutArtifacts &&
       (rawResources === undefined || rawResources === null || (Array.isArray(rawResources) && rawResources.length === 0))
     ) {
       data.fail(`${data.path('resources')} must list the artifact the event is about`);
@@ -136,18 +137,20 @@ export class HarborParser implements RegistryParser {
     const subjects: Subject[] =
       resources.length > 0
         ? resources.map(readResource)
-        : [{ hostField: data ? data.path('resources') : root.path('event_data') }];
+        : [{ hostField: policy?.path('harbor_hostname') ?? data?.path('resources') ?? root.path('event_data') }];
     root.check();
 
-    const time = envelope.time ?? (envelope.occurAt !== undefined ? fromUnixSeconds(envelope.occurAt) : new Date().toISOString());
+    const time =
+      envelope.time ??
+      (envelope.occurAt !== undefined ? fromUnixSeconds(envelope.occurAt) : new Date().toISOString());
     // Without a repository (replication, retention) the policy block is what tells two
     // events of the same second apart, so it stands in for the repository in the derived id.
     const idSubject = repository?.raw('repo_full_name') ?? data?.raw(policyKey) ?? null;
     const events = subjects.map((subject, index): RegistryEvent => {
       const [host, hostField] =
-        subject.host !== undefined || hostname === undefined || policy === undefined
-          ? [subject.host, subject.hostField]
-          : [hostname, policy.path('harbor_hostname')];
+        subject.host === undefined && hostname !== undefined && policy
+          ? [hostname, policy.path('harbor_hostname')]
+          : [subject.host, subject.hostField];
       const event: RegistryEvent = {
         id: eventId(envelope, subject, idSubject, index, subjects.length),
         provider: this.provider,

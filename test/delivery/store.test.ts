@@ -54,6 +54,9 @@ describe('DeliveryStore', () => {
       const store = DeliveryStore.open(settings(nested));
       opened.push(store);
       expect(store.file).to.equal(path.join(nested, STORE_FILE));
+      // synchronous is per connection: read the store's own (2 = FULL, an fsync per commit).
+      const own = (store as unknown as { db: Database.Database }).db;
+      expect(own.pragma('synchronous', { simple: true })).to.equal(2);
       const db = new Database(store.file, { readonly: true });
       try {
         expect(db.pragma('journal_mode', { simple: true })).to.equal('wal');
@@ -420,7 +423,7 @@ describe('DeliveryStore', () => {
     it('sees what another connection (the CLI) changed while the gateway has the file open', async () => {
       const gateway = open();
       await seed(gateway);
-      const cli = DeliveryStore.open(settings(tmp.dir));
+      const cli = DeliveryStore.open(settings(tmp.dir), { clock });
       try {
         expect(cli.replay({ emitter: 'brigade' })).to.equal(2);
       } finally {

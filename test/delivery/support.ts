@@ -26,8 +26,9 @@ export function settings(dir: string, overrides: Partial<DeliverySettings> = {})
   };
 }
 
+/** An ACR push; an override of `undefined` removes the field, as a parser would omit it. */
 export function makeEvent(id: string, overrides: Partial<RegistryEvent> = {}): RegistryEvent {
-  return {
+  const event: RegistryEvent = {
     id,
     provider: 'acr',
     source: 'brigade.sh/acr',
@@ -39,6 +40,10 @@ export function makeEvent(id: string, overrides: Partial<RegistryEvent> = {}): R
     payload: { id, action: 'push' },
     ...overrides,
   };
+  for (const [key, value] of Object.entries(event)) {
+    if (value === undefined) delete (event as unknown as Record<string, unknown>)[key];
+  }
+  return event;
 }
 
 /**

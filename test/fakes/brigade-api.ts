@@ -101,11 +101,14 @@ export class FakeBrigadeApi {
       .map((r) => r.body as Record<string, unknown>);
   }
 
-  /** Starts listening on 127.0.0.1 and returns the API address (`http://127.0.0.1:<port>`). */
-  async start(): Promise<string> {
+  /**
+   * Starts listening on 127.0.0.1 and returns the API address (`http://127.0.0.1:<port>`).
+   * `listenPort` brings a target that was "down" up at the address the gateway already uses.
+   */
+  async start(listenPort = 0): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
+      this.server.listen(listenPort, '127.0.0.1', () => resolve());
     });
     const { port } = this.server.address() as AddressInfo;
     this.baseURL = `http://127.0.0.1:${port}`;

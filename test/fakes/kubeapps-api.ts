@@ -1,6 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { APPREPOSITORY_API_VERSION, bearerToken, readBody, sendJson, sendStatus, type AppRepositoryObject } from './kubernetes-api';
+import {
+  APPREPOSITORY_API_VERSION,
+  bearerToken,
+  readBody,
+  sendJson,
+  sendStatus,
+  type AppRepositoryObject,
+} from './kubernetes-api';
 
 /**
  * Kubeapps 2.1–2.4's AppRepository refresh endpoint on loopback:

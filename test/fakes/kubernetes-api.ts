@@ -55,7 +55,9 @@ export class FakeKubernetesApi {
   ) {}
 
   static async start(options: FakeKubernetesApiOptions): Promise<FakeKubernetesApi> {
-    const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }) : http.createServer();
+    const server = options.tls
+      ? https.createServer({ key: options.tls.key, cert: options.tls.cert })
+      : http.createServer();
     const api = new FakeKubernetesApi(server, options);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       api.handle(req, res).catch((err: unknown) => sendStatus(res, 500, String(err)));

@@ -1,0 +1,286 @@
+import { expect } from 'chai';
+import { Dispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher';
+import { DeliveryStore } from '../../src/delivery/store';
+import type { DeliverySettings } from '../../src/delivery/types';
+import type { Emitter } from '../../src/emitters/types';
+import { Metrics } from '../../src/observability/metrics';
+import { FlakyEmitter, hang, permanent, retryable, succeed } from '../fakes/flaky-emitter';
+import { capturingLogger, makeEvent, settings, sleep, tempDir, waitFor } from './support';
+
+describe('Dispatcher', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let store: DeliveryStore;
+  let dispatchers: Dispatcher[];
+  let metrics: Metrics;
+  let deliverySettings: DeliverySettings;
+
+  function setup(overrides: Partial<DeliverySettings> = {}, clock?: () => number): void {
+    deliverySettings = settings(tmp.dir, overrides);
+    store = DeliveryStore.open(deliverySettings, { metrics, clock });
+  }
+
+  function dispatcher(emitters: Emitter[], options: DispatcherOptions = {}): Dispatcher {
+    const d = new Dispatcher(store, emitters, deliverySettings, { metrics, pollIntervalMs: 50, ...options });
+    dispatchers.push(d);
+    d.start();
+    return d;
+  }
+
+  async function accept(ids: string[], emitters: string[], d?: Dispatcher): Promise<void> {
+    await store.accept(ids.map((id) => ({ event: makeEvent(id), emitters })));
+    d?.notify(emitters);
+  }
+
+  function row(eventId: string, emitter: string) {
+    const [found] = store.list({ eventId, emitter });
+    if (!found) throw new Error(`no delivery row for ${eventId} → ${emitter}`);
+    return found;
+  }
+
+  async function deliveries(emitter: string, outcome: string): Promise<number> {
+    const { values } = await metrics.deliveries.get();
+    return values.find((v) => v.labels.emitter === emitter && v.labels.outcome === outcome)?.value ?? 0;
+  }
+
+  beforeEach(() => {
+    tmp = tempDir();
+    dispatchers = [];
+    metrics = new Metrics();
+  });
+
+  afterEach(async () => {
+    await Promise.all(dispatchers.map((d) => d.stop(1000)));
+    await store.close();
+    tmp.cleanup();
+  });
+
+  it('delivers an accepted event and records success', async () => {
+    setup();
+    const log = new FlakyEmitter('log');
+    const d = dispatcher([log]);
+    await accept(['e1'], ['log'], d);
+
+    await waitFor('delivery', () => row('e1', 'log').state === 'delivered');
+    expect(log.delivered.map((e) => e.id)).to.deep.equal(['e1']);
+    expect(log.delivered[0]).to.deep.equal(makeEvent('e1'));
+    expect(row('e1', 'log')).to.include({ attempts: 1 });
+    expect(await deliveries('log', 'succeeded')).to.equal(1);
+    const latency = (await metrics.deliveryLatency.get()).values.find(
+      (v) => v.metricName?.endsWith('_count') && v.labels.emitter === 'log',
+    );
+    expect(latency?.value).to.equal(1);
+  });
+
+  it('delivers what a previous run left pending as soon as it starts', async () => {
+    setup();
+    await accept(['left-over'], ['log']);
+    const log = new FlakyEmitter('log');
+    dispatcher([log], { pollIntervalMs: 60_000 });
+    await waitFor('delivery', () => log.delivered.length === 1);
+  });
+
+  it('retries retryable failures, including plain exceptions, until the target takes the event', async () => {
+    setup();
+    const knative = new FlakyEmitter('knative', [
+      retryable('HTTP 503', 503),
+      { kind: 'throw', error: new Error('socket hang up') },
+    ]);
+    const d = dispatcher([knative]);
+    await accept(['e1'], ['knative'], d);
+
+    await waitFor('delivery', () => row('e1', 'knative').state === 'delivered');
+    expect(knative.calls).to.have.length(3);
+    expect(row('e1', 'knative').attempts).to.equal(3);
+    expect(await deliveries('knative', 'retried')).to.equal(2);
+    expect(await deliveries('knative', 'succeeded')).to.equal(1);
+  });
+
+  it('schedules the retry with full-jitter backoff and keeps the error', async () => {
+    const now = Date.parse('2024-05-01T12:00:00Z');
+    const clock = () => now;
+    setup({ initialBackoffSeconds: 60, maxBackoffSeconds: 600 }, clock);
+    const brigade = new FlakyEmitter('brigade', [retryable('HTTP 502', 502)]);
+    const d = dispatcher([brigade], { clock, random: () => 0.5 });
+    await accept(['e1'], ['brigade'], d);
+
+    await waitFor('first attempt recorded', () => row('e1', 'brigade').attempts === 1);
+    // Ceiling after the first failure is the initial backoff; half of it with random() = 0.5.
+    expect(row('e1', 'brigade')).to.include({ state: 'pending', nextAttemptAt: now + 30_000, lastError: 'HTTP 502' });
+    await sleep(300);
+    expect(brigade.calls).to.have.length(1);
+  });
+
+  it('dead-letters a permanent failure at once with its error', async () => {
+    setup();
+    const knative = new FlakyEmitter('knative', [permanent('HTTP 400: invalid CloudEvent', 400)]);
+    const d = dispatcher([knative]);
+    await accept(['e1'], ['knative'], d);
+
+    await waitFor('dead letter', () => row('e1', 'knative').state === 'dead');
+    expect(row('e1', 'knative')).to.include({ attempts: 1, lastError: 'HTTP 400: invalid CloudEvent' });
+    expect(knative.calls).to.have.length(1);
+    expect(await deliveries('knative', 'dead_lettered')).to.equal(1);
+  });
+
+  it('dead-letters after maxAttempts retryable failures, naming the last error', async () => {
+    setup({ maxAttempts: 3 });
+    const brigade = new FlakyEmitter('brigade', [retryable('HTTP 500'), retryable('HTTP 502')], retryable('ETIMEDOUT'));
+    const d = dispatcher([brigade]);
+    await accept(['e1'], ['brigade'], d);
+
+    await waitFor('dead letter', () => row('e1', 'brigade').state === 'dead');
+    expect(row('e1', 'brigade')).to.include({ attempts: 3, lastError: 'exhausted after 3 attempts: ETIMEDOUT' });
+    expect(brigade.calls).to.have.length(3);
+    expect(await deliveries('brigade', 'retried')).to.equal(2);
+    expect(await deliveries('brigade', 'dead_lettered')).to.equal(1);
+  });
+
+  it('delivers a replayed dead letter once the target is fixed, even when another process replays it', async () => {
+    setup({ maxAttempts: 1 });
+    const brigade = new FlakyEmitter('brigade', [], retryable('HTTP 503'));
+    const d = dispatcher([brigade], { pollIntervalMs: 100 });
+    await accept(['e1'], ['brigade'], d);
+    await waitFor('dead letter', () => row('e1', 'brigade').state === 'dead');
+
+    brigade.otherwise = succeed;
+    const cli = DeliveryStore.open(deliverySettings);
+    try {
+      expect(cli.replay({ emitter: 'brigade' })).to.equal(1);
+    } finally {
+      await cli.close();
+    }
+    // No notify(): only the poll can find it.
+    await waitFor('replayed delivery', () => row('e1', 'brigade').state === 'delivered');
+    expect(brigade.delivered.map((e) => e.id)).to.deep.equal(['e1']);
+  });
+
+  it('keeps delivering to one emitter while another hangs', async () => {
+    setup({ concurrency: 2 });
+    const slow = new FlakyEmitter('slow', [], hang);
+    const fast = new FlakyEmitter('fast');
+    const d = dispatcher([slow, fast]);
+    const ids = Array.from({ length: 10 }, (_, i) => `e${i}`);
+    await accept(ids, ['slow', 'fast'], d);
+
+    await waitFor('fast deliveries', () => fast.delivered.length === 10);
+    expect(slow.hanging).to.equal(2);
+    expect(slow.delivered).to.have.length(0);
+    expect(store.counts().find((c) => c.emitter === 'slow')?.pending).to.equal(10);
+
+    slow.otherwise = succeed;
+    slow.release();
+    await waitFor('slow deliveries', () => slow.delivered.length === 10);
+  });
+
+  it('never has more than `concurrency` attempts in flight per emitter', async () => {
+    setup({ concurrency: 3 });
+    const log = new FlakyEmitter('log');
+    const d = dispatcher([log]);
+    await accept(
+      Array.from({ length: 20 }, (_, i) => `e${i}`),
+      ['log'],
+      d,
+    );
+    await waitFor('deliveries', () => log.delivered.length === 20);
+    expect(log.maxInFlight).to.equal(3);
+    expect(new Set(log.delivered.map((e) => e.id)).size).to.equal(20);
+  });
+
+  it('stop() waits for attempts in flight and takes no new work', async () => {
+    setup();
+    const log = new FlakyEmitter('log', [hang, hang]);
+    const d = dispatcher([log]);
+    await accept(['a', 'b'], ['log'], d);
+    await waitFor('attempts in flight', () => log.hanging === 2);
+
+    let unfinished: number | undefined;
+    const stopping = d.stop(30_000).then((n) => {
+      unfinished = n;
+    });
+    await sleep(100);
+    expect(unfinished).to.equal(undefined);
+
+    await accept(['c'], ['log'], d);
+    log.release();
+    await stopping;
+    expect(unfinished).to.equal(0);
+    expect(row('a', 'log').state).to.equal('delivered');
+    expect(row('b', 'log').state).to.equal('delivered');
+    await sleep(200);
+    expect(log.calls.map((e) => e.id)).to.deep.equal(['a', 'b']);
+    expect(row('c', 'log').state).to.equal('pending');
+  });
+
+  it('stop() gives up at its timeout and leaves unfinished rows pending for the next run', async () => {
+    setup();
+    const log = new FlakyEmitter('log', [], hang);
+    const d = dispatcher([log]);
+    await accept(['a'], ['log'], d);
+    await waitFor('attempt in flight', () => log.hanging === 1);
+
+    expect(await d.stop(50)).to.equal(1);
+    expect(row('a', 'log')).to.include({ state: 'pending', attempts: 0 });
+    log.release();
+  });
+
+  it('counts an attempt that outlives attemptTimeoutMs as a retryable failure', async () => {
+    setup({ maxAttempts: 2 });
+    const brigade = new FlakyEmitter('brigade', [hang]);
+    const d = dispatcher([brigade], { attemptTimeoutMs: 100 });
+    await accept(['e1'], ['brigade'], d);
+
+    await waitFor('delivery after the timeout', () => row('e1', 'brigade').state === 'delivered');
+    expect(brigade.calls).to.have.length(2);
+    expect(await deliveries('brigade', 'retried')).to.equal(1);
+    brigade.release();
+  });
+
+  it('leaves rows for an emitter that is no longer configured pending, and says so once', async () => {
+    setup();
+    const { logger, lines } = capturingLogger();
+    await accept(['e1', 'e2'], ['kubeapps']);
+    dispatcher([new FlakyEmitter('log')], { logger, pruneIntervalMs: 20 });
+
+    await sleep(300);
+    const warnings = lines.filter((l) => l.emitter === 'kubeapps' && l.level === 40);
+    expect(warnings).to.have.length(1);
+    expect(warnings[0].pending).to.equal(2);
+    expect(store.list({ emitter: 'kubeapps' }).map((r) => [r.state, r.attempts])).to.deep.equal([
+      ['pending', 0],
+      ['pending', 0],
+    ]);
+  });
+
+  it('logs each outcome with the event id and emitter', async () => {
+    setup();
+    const { logger, lines } = capturingLogger();
+    const knative = new FlakyEmitter('knative', [retryable('HTTP 503', 503), permanent('HTTP 400', 400)]);
+    const d = dispatcher([knative], { logger });
+    await accept(['e1'], ['knative'], d);
+
+    await waitFor('dead letter', () => row('e1', 'knative').state === 'dead');
+    await waitFor('log lines', () => lines.filter((l) => l.eventId === 'e1').length === 2);
+    const outcomes = lines.filter((l) => l.eventId === 'e1').map((l) => [l.emitter, l.attempt, l.status, l.msg]);
+    expect(outcomes).to.deep.equal([
+      ['knative', 1, 503, 'delivery failed; will retry'],
+      ['knative', 2, 400, 'delivery refused for good; dead-lettered'],
+    ]);
+  });
+
+  it('prunes delivered rows on its schedule', async () => {
+    setup({ deliveredRetentionSeconds: 0 });
+    const log = new FlakyEmitter('log');
+    const d = dispatcher([log], { pruneIntervalMs: 50 });
+    await accept(['e1'], ['log'], d);
+
+    await waitFor('delivery', () => log.delivered.length === 1);
+    await waitFor('prune', () => store.list().length === 0);
+  });
+
+  it('refuses two emitters with the same name', () => {
+    setup();
+    expect(() => new Dispatcher(store, [new FlakyEmitter('log'), new FlakyEmitter('log')], deliverySettings)).to.throw(
+      /two emitters are named log/,
+    );
+  });
+});
