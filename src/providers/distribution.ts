@@ -33,7 +33,9 @@ export class DistributionParser implements RegistryParser {
 
   parse(request: InboundRequest, context: ParseContext): ParseOutcome {
     const body = asObject(request.body);
-    if (!body) throw new PayloadError('body must be a JSON object: a Distribution notification is {"events": [...]}');
+    if (!body) {
+      throw new PayloadError('body must be a JSON object: a Distribution notification is {"events": [...]}');
+    }
     const envelope = new Fields(body);
     const entries = envelope.objects('events', true);
     if (Array.isArray(body.events) && body.events.length === 0) {
@@ -69,7 +71,8 @@ export class DistributionParser implements RegistryParser {
     envelope.check();
 
     if (drafts.length === 0) {
-      return { kind: 'ignored', reason: `no manifest event to forward: ${[...new Set(ignored)].join('; ')}` };
+      const reasons = [...new Set(ignored)].join('; ');
+      return { kind: 'ignored', reason: `no manifest event to forward: ${reasons}` };
     }
     const events = drafts.map((draft): RegistryEvent => {
       const event: RegistryEvent = {
@@ -102,7 +105,9 @@ function classify(
     case 'push':
       return { type: 'push' };
     case 'pull':
-      return emitPulls ? { type: 'pull' } : { ignored: 'manifest pull (providers.distribution.emitPulls is off)' };
+      return emitPulls
+        ? { type: 'pull' }
+        : { ignored: 'manifest pull (providers.distribution.emitPulls is off)' };
     case 'delete':
       return target?.has('digest') || target?.has('tag')
         ? { type: 'delete' }

@@ -84,7 +84,9 @@ export class EventGridParser implements RegistryParser {
     fields.check();
     const expected = containerRegistryType(rawType);
     if (expected === undefined) {
-      return { ignored: `Event Grid event type ${JSON.stringify(rawType)} is not an ACR event the gateway forwards` };
+      return {
+        ignored: `Event Grid event type ${JSON.stringify(rawType)} is not an ACR event the gateway forwards`,
+      };
     }
     const { id, time, data } = envelope.details();
     if (!data) throw new PayloadError([...fields.errors]);
@@ -111,7 +113,9 @@ function readEnvelopes(request: InboundRequest): Envelope[] {
   const body = request.body;
   const errors: string[] = [];
   if (Array.isArray(body)) {
-    if (body.length === 0) throw new PayloadError('body is an empty array: Event Grid delivers at least one event');
+    if (body.length === 0) {
+      throw new PayloadError('body is an empty array: Event Grid delivers at least one event');
+    }
     const envelopes: Envelope[] = [];
     body.forEach((item, index) => {
       const object = asObject(item);
@@ -124,7 +128,8 @@ function readEnvelopes(request: InboundRequest): Envelope[] {
   const object = asObject(body);
   if (!object) {
     throw new PayloadError(
-      'body must be an Event Grid event array, a CloudEvent, or (binary mode, with ce-* headers) the ACR event data',
+      'body must be an Event Grid event array, a CloudEvent, or (binary mode, with ce-* headers) ' +
+        'the ACR event data',
     );
   }
   return [structuredEnvelope(new Fields(object, '', errors), object)];
@@ -158,11 +163,7 @@ function eventGridEnvelope(fields: Fields, object: Record<string, unknown>): Env
  * `specversion` is absent, and nothing else about the event changes.
  */
 function cloudEventEnvelope(fields: Fields, object: Record<string, unknown>): Envelope {
-  const versionKey = 'specversion' in object ? 'specversion' : 'specVersion';
-  const version = fields.requiredString(versionKey);
-  if (version && version !== '1.0') {
-    fields.fail(`${fields.path(versionKey)} ${JSON.stringify(version)} is not a CloudEvents version this gateway reads (1.0)`);
-  }
+  requireSpecVersion(fields, 'specversion' in object ? 'specversion' : 'specVersion');
   return {
     fields,
     typeField: fields.path('type'),
@@ -182,10 +183,7 @@ function cloudEventEnvelope(fields: Fields, object: Record<string, unknown>): En
 function binaryEnvelope(request: InboundRequest): Envelope {
   const errors: string[] = [];
   const headers = new Fields(request.headers, 'headers', errors);
-  const version = headers.requiredString('ce-specversion');
-  if (version && version !== '1.0') {
-    headers.fail(`${headers.path('ce-specversion')} ${JSON.stringify(version)} is not a CloudEvents version this gateway reads (1.0)`);
-  }
+  requireSpecVersion(headers, 'ce-specversion');
   return {
     fields: headers,
     typeField: headers.path('ce-type'),
@@ -205,6 +203,15 @@ function binaryEnvelope(request: InboundRequest): Envelope {
   };
 }
 
+function requireSpecVersion(fields: Fields, key: string): void {
+  const version = fields.requiredString(key);
+  if (version && version !== '1.0') {
+    fields.fail(
+      `${fields.path(key)} ${JSON.stringify(version)} is not a CloudEvents version this gateway reads (1.0)`,
+    );
+  }
+}
+
 function validationReply(envelope: Envelope): ParseOutcome {
   const data = envelope.fields.object('data', true);
   const code = data?.requiredString('validationCode');
@@ -214,7 +221,9 @@ function validationReply(envelope: Envelope): ParseOutcome {
 
 /** `Microsoft.ContainerRegistry.ImagePushed` (or bare `ImagePushed`) → `push`; others undefined. */
 function containerRegistryType(rawType: string): EventType | undefined {
-  const name = rawType.startsWith(CONTAINER_REGISTRY_PREFIX) ? rawType.slice(CONTAINER_REGISTRY_PREFIX.length) : rawType;
+  const name = rawType.startsWith(CONTAINER_REGISTRY_PREFIX)
+    ? rawType.slice(CONTAINER_REGISTRY_PREFIX.length)
+    : rawType;
   return CONTAINER_REGISTRY_TYPES.get(name);
 }
 
@@ -252,7 +261,9 @@ function withArmIdExplained(context: ParseContext, envelope: Envelope): ParseCon
 }
 
 function isBinaryMode(request: InboundRequest): boolean {
-  return request.headers['ce-specversion'] !== undefined && !STRUCTURED_MEDIA_TYPES.has(request.contentType);
+  return (
+    request.headers['ce-specversion'] !== undefined && !STRUCTURED_MEDIA_TYPES.has(request.contentType)
+  );
 }
 
 function isCloudEvent(object: Record<string, unknown>): boolean {

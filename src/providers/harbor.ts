@@ -122,13 +122,9 @@ export class HarborParser implements RegistryParser {
     const aboutArtifacts = ARTIFACT_TYPES.has(type);
     const repository = data?.object('repository', aboutArtifacts);
     const repo = repository?.repository('repo_full_name', aboutArtifacts);
-    const rawResources = data?.raw('resources');
+    const listed = data?.raw('resources') ?? [];
     const resources = data?.objects('resources') ?? [];
-    if (
-      data &&
-      aboutArtifacts &&
-      (rawResources === undefined || rawResources === null || (Array.isArray(rawResources) && rawResources.length === 0))
-    ) {
+    if (data && aboutArtifacts && Array.isArray(listed) && listed.length === 0) {
       data.fail(`${data.path('resources')} must list the artifact the event is about`);
     }
     const policyKey = data?.has('replication') ? 'replication' : 'retention';
@@ -137,7 +133,7 @@ export class HarborParser implements RegistryParser {
     const subjects: Subject[] =
       resources.length > 0
         ? resources.map(readResource)
-        : [{ hostField: policy?.path('harbor_hostname') ?? data?.path('resources') ?? root.path('event_data') }];
+        : [{ hostField: policy?.path('harbor_hostname') ?? data?.path('resources') ?? 'event_data' }];
     root.check();
 
     const time =
@@ -172,7 +168,9 @@ export class HarborParser implements RegistryParser {
 function readDefault(root: Fields): HarborEnvelope | { ignored: string } {
   const rawType = root.requiredString('type');
   const type = DEFAULT_TYPES.get(rawType);
-  if (rawType && !type) return { ignored: `Harbor event type ${JSON.stringify(rawType)} is not one the gateway forwards` };
+  if (rawType && !type) {
+    return { ignored: `Harbor event type ${JSON.stringify(rawType)} is not one the gateway forwards` };
+  }
   const occurAt = root.number('occur_at');
   if (occurAt !== undefined && !Number.isFinite(new Date(occurAt * 1000).getTime())) {
     root.fail(`${root.path('occur_at')} ${occurAt} is not a time in unix seconds`);
@@ -189,10 +187,17 @@ function readDefault(root: Fields): HarborEnvelope | { ignored: string } {
 function readCloudEvent(root: Fields): HarborEnvelope | { ignored: string } {
   const rawType = root.requiredString('type');
   const type = CLOUDEVENT_TYPES.get(rawType);
-  if (rawType && !type) return { ignored: `Harbor CloudEvent type ${JSON.stringify(rawType)} is not one the gateway forwards` };
+  if (rawType && !type) {
+    return {
+      ignored: `Harbor CloudEvent type ${JSON.stringify(rawType)} is not one the gateway forwards`,
+    };
+  }
   const specversion = root.requiredString('specversion');
   if (specversion && specversion !== '1.0') {
-    root.fail(`${root.path('specversion')} ${JSON.stringify(specversion)} is not a CloudEvents version this gateway reads (1.0)`);
+    root.fail(
+      `${root.path('specversion')} ${JSON.stringify(specversion)} is not a CloudEvents version ` +
+        'this gateway reads (1.0)',
+    );
   }
   return {
     rawType,
@@ -210,7 +215,8 @@ function readResource(resource: Fields): Subject {
   // Harbor puts the digest in `tag` for untagged artifacts (pushed by replication or proxy
   // cache, pulled by digest): that is not a tag, and it is the digest when `digest` is absent.
   const tagIsDigest = rawTag !== undefined && (rawTag === rawDigest || isDigest(rawTag));
-  const digest = resource.digest('digest') ?? (tagIsDigest && rawDigest === undefined ? rawTag : undefined);
+  const digest =
+    resource.digest('digest') ?? (tagIsDigest && rawDigest === undefined ? rawTag : undefined);
   const tag = tagIsDigest ? undefined : resource.tag('tag');
   const url = resource.string('resource_url');
   const subject: Subject = {
@@ -228,9 +234,10 @@ const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /**
  * The registry host in a `resource_url`: image references (`harbor.example.com:8443/lib/app:v1`)
- * follow Docker's rule, where the first path component is a host only if it has a `.` or a `:`
- * or is `localhost` (`library/app:v1` and a bare `app:latest` name no host); chart URLs
- * (`http://harbor.example.com/chartrepo/...`) carry a scheme, after which the host always comes.
+ * follow Docker's rule, where the first path component is a host only if it has a `.`, a `:`
+ * or an upper-case letter, or is `localhost` (`library/app:v1` and a bare `app:latest` name no
+ * host); chart URLs (`http://harbor.example.com/chartrepo/...`) carry a scheme, after which the
+ * host always comes.
  */
 export function hostOfResourceUrl(url: string): string | undefined {
   const scheme = URL_SCHEME.exec(url);
@@ -241,7 +248,9 @@ export function hostOfResourceUrl(url: string): string | undefined {
   const slash = url.indexOf('/');
   if (slash < 0) return undefined;
   const first = url.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost' ? first : undefined;
+  const isHost =
+    first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
+  return isHost ? first : undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { DeliveryRecord } from '../../src/delivery/types';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
 import { FakeKnativeBroker } from '../fakes/knative-broker';
 import { freePort, GatewayProcess, runCli, tempDir, waitFor } from '../helpers/gateway-process';
@@ -100,9 +101,9 @@ describe('e2e: durable delivery (real gateway process)', function () {
     cleanup.push(() => gw.kill9());
 
     expect((await post(`${gw.url}/events`, acrPush(7), auth)).status).to.equal(202);
-    const dead: { attempts: number; lastError: string }[] = await waitFor(async () => {
+    const dead = await waitFor(async () => {
       const r = await runCli(['deliveries', 'list', '--config', gw.configPath, '--state', 'dead', '--json']);
-      return r.stdout.trim() ? r.stdout.trim().split('\n').map((l) => JSON.parse(l)) : undefined;
+      return r.stdout.trim() ? r.stdout.trim().split('\n').map((l) => JSON.parse(l) as DeliveryRecord) : undefined;
     }, 'the dead-lettered delivery');
     expect(dead).to.have.length(1);
     expect(dead[0].attempts).to.equal(1);

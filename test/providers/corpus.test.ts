@@ -147,7 +147,7 @@ const CORPUS: Record<string, CorpusFolder> = {
       // separately below).
       'rest-api-spec-2019-05-01-WebhookListEvents-example.json': {
         detected: false,
-        expect: { rejected: ['action is required', 'target is required'] },
+        expect: { rejected: ['action is required', 'id is required', 'target is required'] },
       },
     },
   },
