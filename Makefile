@@ -41,7 +41,7 @@ test: $(NPM_STAMP) system-deps typecheck build
 
 bench: build system-deps
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-	node bench/run.js
+	npx tsx bench/run.ts
 
 clean:
 	rm -rf dist .data

@@ -2,13 +2,16 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { PayloadError } from '../model/errors';
 
 /**
- * The media types registries send (CONTRACT §2). A missing Content-Type is accepted because some
+ * The media types registries send (CONTRACT §2), plus Event Grid's batched CloudEvents and the
+ * envelope type newer Distribution releases use. A missing Content-Type is accepted because some
  * senders omit it; anything else (form posts, text) is refused with 415 before the body is read.
  */
 export const ACCEPTED_MEDIA_TYPES = [
   'application/json',
   'application/cloudevents+json',
+  'application/cloudevents-batch+json',
   'application/vnd.docker.distribution.events.v1+json',
+  'application/vnd.docker.distribution.events.v2+json',
 ];
 
 export function mediaType(req: Request): string | undefined {

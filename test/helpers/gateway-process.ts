@@ -75,16 +75,21 @@ export class GatewayProcess {
     );
   }
 
-  /** Writes the config (with `port` filled in) and waits for /readyz. */
+  /** Writes the config (`$PORT` and `$DIR` filled in) and starts the gateway on it. */
   static async start(configYaml: string, options: { dir?: string; port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<GatewayProcess> {
     const dir = options.dir ?? tempDir();
     const port = options.port ?? (await freePort());
     const configPath = path.join(dir, 'values.yaml');
     writeFileSync(configPath, configYaml.replace(/\$PORT/g, String(port)).replace(/\$DIR/g, dir));
+    return GatewayProcess.launch(configPath, port, options.env);
+  }
+
+  /** Starts `serve --config configPath` and waits for /readyz; `port` is where it will listen. */
+  static async launch(configPath: string, port: number, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
     const child = spawn(
       process.execPath,
       ['--require', 'tsx/cjs', path.join(REPO_ROOT, 'src', 'cli.ts'), 'serve', '--config', configPath],
-      { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'debug', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const gw = new GatewayProcess(child, `http://127.0.0.1:${port}`, configPath);
     await waitFor(async () => {

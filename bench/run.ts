@@ -1,0 +1,120 @@
+/**
+ * `make bench`: the gateway process under wrk load on loopback. Three request kinds show where
+ * time goes: an ignored ping (HTTP, auth, parsing), a duplicate (plus a dedup lookup and a
+ * commit-free answer) and a unique push (plus the durable group commit). Afterwards it reads the
+ * store's commit metrics and waits until every accepted event was delivered, so the numbers are
+ * for events that were really kept and sent on. Prints a Markdown table.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import axios from 'axios';
+
+const ROOT = path.resolve(__dirname, '..');
+const TOKEN = 'bench-token-0a1b2c3d4e5f';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function metric(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+function metricSum(text: string, prefix: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(prefix))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+async function main() {
+  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) throw new Error('wrk is not installed (apt-get install wrk)');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-bench-'));
+  const port = await freePort();
+  const config = path.join(dir, 'values.yaml');
+  writeFileSync(
+    config,
+    `tokens: {bench: ${TOKEN}}
+emitters: {log: {enabled: true}}
+delivery: {dir: ${dir}, dedupWindowSeconds: 3600}
+server: {port: ${port}, bodyLimit: 64kb}
+logLevel: warn
+`,
+  );
+  const gateway = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '--config', config], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; ; i++) {
+      const ok = await axios.get(`${url}/readyz`, { validateStatus: () => true }).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      if (i > 200) throw new Error('gateway did not become ready');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const rows: string[] = [];
+    let commitsBefore = 0;
+    let batchedBefore = 0;
+    for (const mode of ['ignored', 'duplicate', 'unique']) {
+      const wrk = spawnSync(
+        'wrk',
+        ['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-s', path.join(__dirname, 'post.lua'), url],
+        { encoding: 'utf8', env: { ...process.env, BENCH_MODE: mode, BENCH_TOKEN: TOKEN } },
+      );
+      const line = wrk.stdout.split('\n').find((l) => l.startsWith('{"requests"'));
+      if (!line) throw new Error(`wrk printed no summary:\n${wrk.stdout}\n${wrk.stderr}`);
+      const r = JSON.parse(line);
+      const m = (await axios.get(`${url}/metrics`)).data as string;
+      const commits = metric(m, 'registry_gateway_store_commit_seconds_count');
+      const batched = metric(m, 'registry_gateway_store_commit_batch_size_sum');
+      const groups = commits - commitsBefore;
+      const perCommit = groups > 0 ? ((batched - batchedBefore) / groups).toFixed(1) : '-';
+      commitsBefore = commits;
+      batchedBefore = batched;
+      rows.push(
+        `| ${mode} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.requests} | ${r.non2xx + r.errors} | ${groups} | ${perCommit} |`,
+      );
+    }
+    const m = (await axios.get(`${url}/metrics`)).data as string;
+    const accepted = metricSum(m, 'registry_gateway_events_total{provider="acr",type="push",outcome="accepted"}');
+    const started = Date.now();
+    let pending = NaN;
+    while (Date.now() - started < 120_000) {
+      const text = (await axios.get(`${url}/metrics`)).data as string;
+      pending = metricSum(text, 'registry_gateway_deliveries_pending');
+      if (pending === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const delivered = metricSum(
+      (await axios.get(`${url}/metrics`)).data as string,
+      'registry_gateway_deliveries_total{emitter="log",outcome="succeeded"}',
+    );
+    const drainSeconds = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`\nregistry-gateway benchmark: ${os.cpus().length} cores, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, log emitter`);
+    console.log('\n| requests | req/s | p50 ms | p99 ms | total | non-2xx/errors | store commits | requests per commit |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    rows.forEach((r) => console.log(r));
+    console.log(`\naccepted pushes: ${accepted}; delivered: ${delivered}; pending after the run: ${pending} (drained ${drainSeconds}s after load)`);
+    if (pending !== 0 || delivered < accepted) {
+      console.error('not every accepted event was delivered');
+      process.exitCode = 1;
+    }
+  } finally {
+    gateway.kill('SIGTERM');
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
