@@ -1,0 +1,70 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Ajv from 'ajv';
+import { parse } from 'yaml';
+import { parseConfig } from '../src/config/load';
+import { readSchema, requireShared } from './helpers/shared';
+
+const README = readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');
+
+function codeBlocks(language: string): string[] {
+  const blocks: string[] = [];
+  const fence = new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g');
+  for (let m = fence.exec(README); m; m = fence.exec(README)) blocks.push(m[1]);
+  return blocks;
+}
+
+/** The README's YAML is what users copy: it must be what the gateway and Brigade accept. */
+describe('README examples', () => {
+  const yamlBlocks = codeBlocks('yaml');
+
+  it('the configuration reference is a valid values file, defaults and all', () => {
+    const reference = yamlBlocks.find((b) => b.startsWith('host:'));
+    expect(reference, 'the configuration reference block').to.be.a('string');
+    const config = parseConfig(reference!, 'README.md');
+    expect(config.delivery.maxAttempts).to.equal(12);
+    expect(config.emitters.log.enabled).to.equal(true);
+  });
+
+  // Snippets show one concern each; the settings they leave out are filled in as a user would.
+  const required: Record<string, Record<string, unknown>> = {
+    brigade: { apiToken: 'sa-token' },
+    knative: { brokerURL: 'http://broker-ingress.knative-eventing.svc.cluster.local/default/default' },
+    kubeapps: {
+      address: 'http://kubeapps.kubeapps.svc',
+      token: 'kubeapps-token',
+      repositories: [{ registry: 'myregistry.azurecr.io', prefix: 'charts/', namespace: 'kubeapps', name: 'charts' }],
+    },
+  };
+
+  it('every emitters/tokens snippet validates once combined with what it leaves out', () => {
+    const snippets = yamlBlocks.filter((b) => /^(emitters|tokens):/m.test(b) && !b.startsWith('host:'));
+    expect(snippets.length).to.be.greaterThan(3);
+    for (const block of snippets) {
+      const doc = parse(block);
+      const values = { tokens: { readme: 'readme-token' }, ...doc };
+      for (const [key, section] of Object.entries((doc.emitters ?? {}) as Record<string, Record<string, unknown>>)) {
+        for (const [name, value] of Object.entries(required[key] ?? {})) section[name] ??= value;
+      }
+      expect(() => parseConfig(JSON.stringify(values), 'README.md'), block).not.to.throw();
+    }
+  });
+
+  it('the Brigade project validates against Brigade’s project schema', function () {
+    requireShared(this, 'schemas', 'brigade', 'project.json');
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    ajv.addSchema(readSchema('brigade', 'common.json'));
+    const validate = ajv.compile(readSchema('brigade', 'project.json'));
+    const projects = yamlBlocks.filter((b) => b.includes('kind: Project'));
+    expect(projects).to.have.length.greaterThan(0);
+    for (const block of projects) {
+      const project = parse(block);
+      expect(validate(project), JSON.stringify(validate.errors)).to.equal(true);
+      const sub = project.spec.eventSubscriptions[0];
+      expect(sub.source).to.equal('brigade.sh/acr');
+      expect(Object.keys(sub.qualifiers)).to.deep.equal(['registry']);
+      expect(Object.keys(sub.labels)).to.deep.equal(['repo']);
+    }
+  });
+});
