@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RegistryEvent } from '../../src/model/event';
-import { PayloadError } from '../../src/model/errors';
 import { AcrParser } from '../../src/providers/acr';
 import type { ParseOutcome } from '../../src/providers/types';
 import { inbound, parseContext, type TestContextOptions } from '../helpers/context';
+import { onlyEvent, rejection } from '../helpers/outcome';
 
 function fixture(name: string): Record<string, any> {
   return JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'acr', name), 'utf8'));
@@ -15,22 +14,6 @@ const parser = new AcrParser();
 
 function parse(body: unknown, options: TestContextOptions = {}): ParseOutcome {
   return parser.parse(inbound(body), parseContext('acr', options));
-}
-
-function onlyEvent(outcome: ParseOutcome): RegistryEvent {
-  if (outcome.kind !== 'events') throw new Error(`expected events, got ${JSON.stringify(outcome)}`);
-  expect(outcome.events).to.have.length(1);
-  return outcome.events[0];
-}
-
-function rejection(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof PayloadError) return error.errors;
-    throw error;
-  }
-  throw new Error('expected a PayloadError');
 }
 
 describe('AcrParser', () => {

@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RegistryEvent } from '../../src/model/event';
-import { PayloadError } from '../../src/model/errors';
 import { DistributionParser } from '../../src/providers/distribution';
 import type { ParseOutcome } from '../../src/providers/types';
 import { inbound, parseContext, type TestContextOptions } from '../helpers/context';
+import { eventsOf, rejection } from '../helpers/outcome';
 
 function fixture(name: string): any {
   return JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'distribution', name), 'utf8'));
@@ -16,21 +15,6 @@ const MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json';
 
 function parse(body: unknown, options: TestContextOptions = {}): ParseOutcome {
   return parser.parse(inbound(body, MEDIA_TYPE), parseContext('distribution', options));
-}
-
-function eventsOf(outcome: ParseOutcome): RegistryEvent[] {
-  if (outcome.kind !== 'events') throw new Error(`expected events, got ${JSON.stringify(outcome)}`);
-  return outcome.events;
-}
-
-function rejection(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof PayloadError) return error.errors;
-    throw error;
-  }
-  throw new Error('expected a PayloadError');
 }
 
 const envelopeOf = (...events: unknown[]) => ({ events });

@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RegistryEvent } from '../../src/model/event';
-import { PayloadError } from '../../src/model/errors';
 import { EventGridParser, registryHostOfArmId } from '../../src/providers/eventgrid';
 import type { InboundRequest, ParseOutcome } from '../../src/providers/types';
 import { inbound, parseContext, type TestContextOptions } from '../helpers/context';
+import { eventsOf, onlyEvent, rejection } from '../helpers/outcome';
 
 function fixture(name: string): any {
   return JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'eventgrid', name), 'utf8'));
@@ -19,27 +18,6 @@ function parseRequest(request: InboundRequest, options: TestContextOptions = {})
 
 function parse(body: unknown, options: TestContextOptions = {}): ParseOutcome {
   return parseRequest(inbound(body), options);
-}
-
-function eventsOf(outcome: ParseOutcome): RegistryEvent[] {
-  if (outcome.kind !== 'events') throw new Error(`expected events, got ${JSON.stringify(outcome)}`);
-  return outcome.events;
-}
-
-function onlyEvent(outcome: ParseOutcome): RegistryEvent {
-  const events = eventsOf(outcome);
-  expect(events).to.have.length(1);
-  return events[0];
-}
-
-function rejection(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof PayloadError) return error.errors;
-    throw error;
-  }
-  throw new Error('expected a PayloadError');
 }
 
 const DIGEST = 'sha256:0d1c3b3e8f5a0f4e6c7b9a8d2e1f3c5b7a9d0e2f4a6c8e0b2d4f6a8c0e2b4d6f';

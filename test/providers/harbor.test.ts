@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { EventType, RegistryEvent } from '../../src/model/event';
-import { PayloadError } from '../../src/model/errors';
+import type { EventType } from '../../src/model/event';
 import { HarborParser, hostOfResourceUrl } from '../../src/providers/harbor';
 import type { ParseOutcome } from '../../src/providers/types';
 import { inbound, parseContext, type TestContextOptions } from '../helpers/context';
+import { eventsOf, onlyEvent, rejection } from '../helpers/outcome';
 
 function fixture(name: string): Record<string, any> {
   return JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'harbor', name), 'utf8'));
@@ -18,27 +18,6 @@ function parse(body: unknown, options: TestContextOptions = {}): ParseOutcome {
     ? 'application/cloudevents+json'
     : 'application/json';
   return parser.parse(inbound(body, contentType), parseContext('harbor', options));
-}
-
-function eventsOf(outcome: ParseOutcome): RegistryEvent[] {
-  if (outcome.kind !== 'events') throw new Error(`expected events, got ${JSON.stringify(outcome)}`);
-  return outcome.events;
-}
-
-function onlyEvent(outcome: ParseOutcome): RegistryEvent {
-  const events = eventsOf(outcome);
-  expect(events).to.have.length(1);
-  return events[0];
-}
-
-function rejection(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof PayloadError) return error.errors;
-    throw error;
-  }
-  throw new Error('expected a PayloadError');
 }
 
 const DIGEST = 'sha256:1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff001';
