@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PROVIDERS } from '../../src/model/event';
+import { PayloadError } from '../../src/model/errors';
+import { detectParser, PARSERS } from '../../src/providers';
+import type { InboundRequest } from '../../src/providers/types';
+import { inbound, parseContext } from '../helpers/context';
+import { fixtureFiles, readFixture } from '../helpers/shared';
+
+/** Values a careless or hostile sender may put anywhere in a body. */
+const HOSTILE: unknown[] = [null, 0, -1, 1e308, '', 'x', ' ', 'A'.repeat(5000), [], [null], {}, { a: 1 }, true, '__proto__', 'constructor'];
+
+type Json = unknown;
+
+/** Every path to a value in a JSON document, objects and arrays included. */
+function paths(value: Json, prefix: (string | number)[] = []): (string | number)[][] {
+  const out: (string | number)[][] = prefix.length ? [prefix] : [];
+  if (Array.isArray(value)) value.forEach((v, i) => out.push(...paths(v, [...prefix, i])));
+  else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, k]));
+  }
+  return out;
+}
+
+function replaced(value: Json, at: (string | number)[], withValue: unknown): Json {
+  const copy = structuredClone(value) as Record<string | number, unknown>;
+  let node = copy;
+  for (const key of at.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  node[at[at.length - 1]] = withValue;
+  return copy;
+}
+
+/** What the HTTP edge does with a body: detect, then parse with each parser as a named path would. */
+function exercise(request: InboundRequest): void {
+  const targets = [detectParser(request), ...PARSERS].filter((p) => p !== undefined);
+  for (const parser of targets) {
+    for (const fallback of [undefined, 'fallback.example.com']) {
+      try {
+        parser.parse(request, parseContext(parser.provider, { fallback }));
+      } catch (err) {
+        if (!(err instanceof PayloadError)) {
+          throw new Error(`${parser.provider} threw ${(err as Error)?.stack ?? err} (would be a 500)`);
+        }
+        expect(err.errors.length, 'a 400 names at least one problem').to.be.greaterThan(0);
+      }
+    }
+  }
+}
+
+const OWN_FIXTURES = path.resolve(__dirname, '..', 'fixtures');
+const bodies: { name: string; body: Json; contentType: string }[] = [];
+for (const folder of ['acr', 'eventgrid-acr', 'harbor', 'harbor-cloudevents', 'distribution']) {
+  for (const file of fixtureFiles(folder)) {
+    bodies.push({
+      name: `shared/${folder}/${file}`,
+      body: readFixture(folder, file).body,
+      contentType: folder === 'harbor-cloudevents' ? 'application/cloudevents+json' : 'application/json',
+    });
+  }
+}
+for (const folder of readdirSync(OWN_FIXTURES)) {
+  for (const file of readdirSync(path.join(OWN_FIXTURES, folder)).filter((f) => f.endsWith('.json'))) {
+    bodies.push({
+      name: `own/${folder}/${file}`,
+      body: JSON.parse(readFileSync(path.join(OWN_FIXTURES, folder, file), 'utf8')),
+      contentType: 'application/json',
+    });
+  }
+}
+
+describe('providers: no body makes a parser throw anything but a 400', () => {
+  it('has bodies to mutate', () => {
+    expect(bodies.length).to.be.greaterThan(40);
+    expect(PARSERS.map((p) => p.provider).sort()).to.deep.equal([...PROVIDERS].sort());
+  });
+
+  for (const { name, body, contentType } of bodies) {
+    it(`every field of ${name}, replaced by hostile values`, () => {
+      for (const at of paths(body)) {
+        for (const value of HOSTILE) exercise(inbound(replaced(body, at, value), contentType));
+      }
+      for (const value of HOSTILE) exercise(inbound(value, contentType));
+    });
+  }
+
+  it('binary-mode CloudEvents headers with hostile values', () => {
+    const data = { id: 'x', action: 'push', target: { repository: 'a/b', digest: `sha256:${'a'.repeat(64)}` } };
+    for (const value of ['', ' ', '2.0', 'Microsoft.ContainerRegistry.', 'Microsoft.ContainerRegistry.ImagePushed', 'x'.repeat(3000)]) {
+      for (const header of ['ce-specversion', 'ce-type', 'ce-id', 'ce-source', 'ce-time']) {
+        const headers: Record<string, string> = {
+          'ce-specversion': '1.0',
+          'ce-type': 'Microsoft.ContainerRegistry.ImagePushed',
+          'ce-id': 'id-1',
+          'ce-source': '/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/myregistry',
+          [header]: value,
+        };
+        exercise(inbound(data, 'application/json', headers));
+      }
+    }
+  });
+});
