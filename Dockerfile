@@ -18,6 +18,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
+ && chmod +x dist/cli.js \
  && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime: the same Node and glibc the native module was built against ------------------
@@ -32,6 +33,9 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# `kubectl exec <pod> -- registry-gateway deliveries list ...` bypasses the entrypoint: put the CLI
+# on PATH under its package.json name (dist/cli.js starts with a node shebang).
+RUN ln -s /app/dist/cli.js /usr/local/bin/registry-gateway
 USER 10001:10001
 # delivery.dir's default: a volume, so accepted events outlive the container.
 VOLUME ["/var/lib/registry-gateway"]

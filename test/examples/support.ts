@@ -1,0 +1,165 @@
+/**
+ * Shared by the chart and example tests: reading the repo's YAML and JSON, merging values the way
+ * Helm does, and running sample payloads through the gateway's own parsers and HTTP app, so the
+ * examples are checked against what the gateway does rather than against a copy of its rules.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { TokenVerifier } from '../../src/auth/tokens';
+import { parseConfig } from '../../src/config/load';
+import type { GatewayConfig } from '../../src/config/types';
+import type { AcceptResult } from '../../src/delivery/types';
+import type { ProviderName, RegistryEvent } from '../../src/model/event';
+import { Metrics } from '../../src/observability/metrics';
+import { detectParser, PARSERS } from '../../src/providers';
+import { createRegistryResolver } from '../../src/providers/registry';
+import type { InboundRequest, ParseContext } from '../../src/providers/types';
+import { createApp } from '../../src/server/app';
+import { listen, type Listening } from '../helpers/http';
+import { memoryLogger } from '../helpers/logger';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const CHART_DIR = path.join(REPO_ROOT, 'charts', 'registry-gateway');
+export const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
+
+export type Tree = Record<string, unknown>;
+
+export function repoPath(...parts: string[]): string {
+  return path.join(REPO_ROOT, ...parts);
+}
+
+export function readText(file: string): string {
+  return readFileSync(file, 'utf8');
+}
+
+export function readJson<T = Tree>(file: string): T {
+  return JSON.parse(readText(file)) as T;
+}
+
+/** Every document of a YAML file, failing on any parse error (with the file named). */
+export function readYamlDocuments(file: string): Tree[] {
+  const docs = parseAllDocuments(readText(file));
+  const out: Tree[] = [];
+  for (const doc of docs) {
+    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0].message}`);
+    const value = doc.toJS();
+    if (value !== null && value !== undefined) out.push(value as Tree);
+  }
+  return out;
+}
+
+export function readYaml(file: string): Tree {
+  const docs = readYamlDocuments(file);
+  if (docs.length !== 1) throw new Error(`${file}: expected one YAML document, found ${docs.length}`);
+  return docs[0];
+}
+
+export function isMap(value: unknown): value is Tree {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `helm install -f base -f override`: maps merge key by key, anything else (lists included) is
+ * replaced, and a null removes the key.
+ */
+export function mergeValues(base: Tree, override: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    if (value === null) delete out[key];
+    else if (isMap(value) && isMap(out[key])) out[key] = mergeValues(out[key] as Tree, value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+/** The gateway's own loader on a values tree, as `registry-gateway validate` would read it. */
+export function gatewayConfig(values: Tree, file = 'values.yaml', env: NodeJS.ProcessEnv = {}): GatewayConfig {
+  return parseConfig(stringify(values), file, env);
+}
+
+export function chartValues(): Tree {
+  return readYaml(path.join(CHART_DIR, 'values.yaml'));
+}
+
+/** An example values file as the chart would hand it to the gateway: chart defaults underneath. */
+export function exampleConfig(file: string): GatewayConfig {
+  return gatewayConfig(mergeValues(chartValues(), readYaml(path.join(EXAMPLES_DIR, file))), file);
+}
+
+/** The value of a token named in a config, whichever of the two forms it takes. */
+export function tokenValue(config: GatewayConfig, name: string): string {
+  const token = config.tokens[name];
+  if (token === undefined) throw new Error(`no token ${name}`);
+  return typeof token === 'string' ? token : token.value;
+}
+
+export interface SamplePayload {
+  body: unknown;
+  contentType: string;
+}
+
+/** A payload under examples/payloads with the media type its registry sends it with. */
+export function samplePayload(file: string): SamplePayload {
+  const body = readJson<unknown>(path.join(EXAMPLES_DIR, 'payloads', file));
+  const contentType = file.includes('cloudevents')
+    ? 'application/cloudevents+json'
+    : file.startsWith('distribution-')
+      ? 'application/vnd.docker.distribution.events.v1+json'
+      : 'application/json';
+  return { body, contentType };
+}
+
+/**
+ * The RegistryEvents the gateway makes of a sample payload under a config, authenticated with
+ * the named token: the context is built as the events handler builds it (CONTRACT §2.2).
+ */
+export function eventsFor(payloadFile: string, config: GatewayConfig, tokenName: string): RegistryEvent[] {
+  const { body, contentType } = samplePayload(payloadFile);
+  const request: InboundRequest = { body, contentType, headers: {} };
+  const parser = detectParser(request);
+  if (!parser) throw new Error(`${payloadFile}: no parser recognises it`);
+  const provider: ProviderName = parser.provider;
+  const token = config.tokens[tokenName];
+  const scopeRegistries = typeof token === 'object' ? token.registries : undefined;
+  const context: ParseContext = {
+    source: config.sources[provider],
+    registry: createRegistryResolver({
+      provider,
+      aliases: config.registryAliases,
+      fallback: config.defaultRegistry[provider] ?? (provider === 'eventgrid' ? config.defaultRegistry.acr : undefined),
+      scopeRegistries,
+    }),
+    options: config.providers,
+  };
+  const outcome = parser.parse(request, context);
+  if (outcome.kind !== 'events') throw new Error(`${payloadFile}: expected events, got ${JSON.stringify(outcome)}`);
+  return outcome.events;
+}
+
+/** Paths the gateway takes webhooks on: /events (detected) and /events/<provider>. */
+export function gatewayEventPaths(): string[] {
+  return ['/events', ...PARSERS.map((p) => `/events/${p.provider}`)];
+}
+
+/** The gateway's HTTP app on a loopback port, its intake recording what it accepted. */
+export async function startGateway(config: GatewayConfig): Promise<Listening & { accepted: RegistryEvent[] }> {
+  const accepted: RegistryEvent[] = [];
+  const app = createApp({
+    config,
+    verifier: new TokenVerifier(config.tokens),
+    parsers: PARSERS,
+    detect: detectParser,
+    intake: {
+      async accept(events: RegistryEvent[]): Promise<AcceptResult[]> {
+        accepted.push(...events);
+        return events.map((event) => ({ event, duplicate: false }));
+      },
+    },
+    metrics: new Metrics(),
+    logger: memoryLogger().logger,
+    readiness: { notReadyReason: () => undefined },
+  });
+  const listening = await listen(app);
+  return Object.assign(listening, { accepted });
+}
