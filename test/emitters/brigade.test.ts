@@ -14,10 +14,10 @@ import {
   type BrigadeSettings,
 } from '../../src/emitters/brigade';
 import { toBrigadeEvent } from '../../src/emitters/brigade-event';
-import { DeliveryError } from '../../src/emitters/types';
 import type { RegistryEvent } from '../../src/model/event';
 import { FakeBrigadeApi, type FakeBrigadeAnswer } from '../fakes/brigade-api';
 import { requireShared } from '../helpers/shared';
+import { deliveryError } from '../helpers/delivery';
 
 const TOKEN = 'brigade-sa-token-5f2c9a7e1d';
 const DIGEST = 'sha256:' + '0123456789abcdef'.repeat(4);
@@ -57,16 +57,6 @@ function emitterFor(apiAddress: string, overrides: Partial<BrigadeSettings> = {}
     ...overrides,
   };
   return { emitter: new BrigadeEmitter(settings, logger), lines };
-}
-
-async function deliveryError(work: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await work;
-  } catch (err) {
-    expect(err).to.be.instanceOf(DeliveryError);
-    return err as DeliveryError;
-  }
-  throw new Error('expected the delivery to fail');
 }
 
 /** An address nothing listens on: a port just released by the OS. */

@@ -4,10 +4,10 @@ import { expect } from 'chai';
 import Joi from 'joi';
 import pino from 'pino';
 import { KnativeEmitter, knativeEmitterPlugin, type KnativeSection } from '../../src/emitters/knative';
-import { DeliveryError } from '../../src/emitters/types';
 import type { RegistryEvent } from '../../src/model/event';
 import { FakeKnativeBroker } from '../fakes/knative-broker';
 import { requireShared } from '../helpers/shared';
+import { deliveryError } from '../helpers/delivery';
 
 const harborPush: RegistryEvent = {
   id: 'a3f1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b',
@@ -46,16 +46,6 @@ const awkwardValues: RegistryEvent = {
   repo: 'team a/"quoted" 100% café',
   tag: 'v1 ünï 🐳',
 };
-
-async function failure(delivery: Promise<void>): Promise<DeliveryError> {
-  try {
-    await delivery;
-  } catch (err) {
-    expect(err).to.be.instanceOf(DeliveryError);
-    return err as DeliveryError;
-  }
-  expect.fail('the delivery succeeded');
-}
 
 function jsonOf(event: RegistryEvent): unknown {
   return JSON.parse(JSON.stringify(event));
@@ -183,7 +173,7 @@ describe('KnativeEmitter', () => {
     for (const mode of ['binary', 'structured'] as const) {
       it(`sends an event the broker refuses (400) to the dead-letter store (${mode})`, async () => {
         emitter = new KnativeEmitter({ brokerURL: broker.url, mode });
-        const err = await failure(emitter.deliver({ ...harborPush, id: '' }));
+        const err = await deliveryError(emitter.deliver({ ...harborPush, id: '' }));
         expect(broker.requests[0].status, broker.requests[0].reason).to.equal(400);
         expect(err.retryable).to.equal(false);
         expect(err.status).to.equal(400);
@@ -192,7 +182,7 @@ describe('KnativeEmitter', () => {
 
     it('retries when the broker does not exist (yet): 404', async () => {
       emitter = new KnativeEmitter({ brokerURL: `${broker.origin}/registry-events/not-created-yet` });
-      const err = await failure(emitter.deliver(harborPush));
+      const err = await deliveryError(emitter.deliver(harborPush));
       expect(err).to.include({ retryable: true, status: 404 });
     });
 
@@ -200,7 +190,7 @@ describe('KnativeEmitter', () => {
       it(`retries on ${status}`, async () => {
         broker.respondWith(status);
         emitter = new KnativeEmitter({ brokerURL: broker.url });
-        const err = await failure(emitter.deliver(harborPush));
+        const err = await deliveryError(emitter.deliver(harborPush));
         expect(err).to.include({ retryable: true, status });
       });
     }
@@ -209,7 +199,7 @@ describe('KnativeEmitter', () => {
       it(`gives up on ${status}`, async () => {
         broker.respondWith(status);
         emitter = new KnativeEmitter({ brokerURL: broker.url });
-        const err = await failure(emitter.deliver(harborPush));
+        const err = await deliveryError(emitter.deliver(harborPush));
         expect(err).to.include({ retryable: false, status });
       });
     }
@@ -221,7 +211,7 @@ describe('KnativeEmitter', () => {
       await new Promise<void>((resolve) => closed.close(() => resolve()));
 
       emitter = new KnativeEmitter({ brokerURL: `http://127.0.0.1:${port}/registry-events/default` });
-      const err = await failure(emitter.deliver(harborPush));
+      const err = await deliveryError(emitter.deliver(harborPush));
       expect(err.retryable).to.equal(true);
       expect(err.status).to.equal(undefined);
       expect(err.message).to.match(/ECONNREFUSED/);
@@ -231,7 +221,7 @@ describe('KnativeEmitter', () => {
       const slow = await FakeKnativeBroker.start({ namespace: 'registry-events', delayMs: 2000 });
       try {
         emitter = new KnativeEmitter({ brokerURL: slow.url, timeoutSeconds: 0.2 });
-        const err = await failure(emitter.deliver(harborPush));
+        const err = await deliveryError(emitter.deliver(harborPush));
         expect(err.retryable).to.equal(true);
       } finally {
         await slow.close();
@@ -241,7 +231,7 @@ describe('KnativeEmitter', () => {
     it('sends a retry with the same event id, so that it is recognisable downstream', async () => {
       broker.failNext(503);
       emitter = new KnativeEmitter({ brokerURL: broker.url });
-      await failure(emitter.deliver(harborPush));
+      await deliveryError(emitter.deliver(harborPush));
       await emitter.deliver(harborPush);
 
       expect(broker.requests.map((r) => r.status)).to.deep.equal([503, 202]);

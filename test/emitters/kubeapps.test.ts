@@ -11,10 +11,10 @@ import pino from 'pino';
 import { KubeappsEmitter, kubeappsEmitterPlugin, type KubeappsSection, type KubeappsSettings } from '../../src/emitters/kubeapps';
 import { appRepositoriesFor, ruleMatches, type AppRepositoryRule } from '../../src/emitters/kubeapps-rules';
 import { inClusterApiServer, KubernetesClient } from '../../src/emitters/kubernetes-client';
-import { DeliveryError } from '../../src/emitters/types';
 import type { EventType, RegistryEvent } from '../../src/model/event';
 import { FakeKubeappsApi } from '../fakes/kubeapps-api';
 import { FakeKubernetesApi } from '../fakes/kubernetes-api';
+import { deliveryError } from '../helpers/delivery';
 
 const KUBEAPPS_TOKEN = 'kubeapps-token-9f8e7d';
 const SERVICE_ACCOUNT_TOKEN = 'service-account-token-1a2b3c';
@@ -50,16 +50,6 @@ const harborRule: AppRepositoryRule = {
   namespace: 'kubeapps',
   name: 'harbor-charts',
 };
-
-async function failure(delivery: Promise<void>): Promise<DeliveryError> {
-  try {
-    await delivery;
-  } catch (err) {
-    expect(err).to.be.instanceOf(DeliveryError);
-    return err as DeliveryError;
-  }
-  expect.fail('the delivery succeeded');
-}
 
 /** A logger whose JSON lines are kept, to check what reaches the logs. */
 function capturingLogger(): { logger: pino.Logger; lines: string[] } {
@@ -195,7 +185,7 @@ describe('KubeappsEmitter', () => {
       const { logger, lines } = capturingLogger();
       const wrongToken = 'expired-token-5e6f';
       emitter = endpointEmitter({ token: wrongToken }, logger);
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
 
       expect(err).to.include({ retryable: false, status: 401 });
       expect(err.message).to.match(/Unauthorized/);
@@ -206,14 +196,14 @@ describe('KubeappsEmitter', () => {
 
     it('gives up on 403 (no RBAC rights on AppRepositories)', async () => {
       emitter = endpointEmitter({ token: 'read-only-token' });
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err).to.include({ retryable: false, status: 403 });
       expect(err.message).to.match(/Forbidden/).and.to.match(/kubeapps\/acr-charts/);
     });
 
     it('gives up on 404 (no such AppRepository)', async () => {
       emitter = endpointEmitter({ repositories: [{ ...acrOciRule, name: 'missing' }] });
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err).to.include({ retryable: false, status: 404 });
       expect(err.message).to.match(/not found/);
     });
@@ -222,14 +212,14 @@ describe('KubeappsEmitter', () => {
       it(`retries on ${status}`, async () => {
         kubeapps.failNext(status);
         emitter = endpointEmitter();
-        const err = await failure(emitter.deliver(registryEvent()));
+        const err = await deliveryError(emitter.deliver(registryEvent()));
         expect(err).to.include({ retryable: true, status });
       });
     }
 
     it('retries when Kubeapps cannot be reached', async () => {
       emitter = endpointEmitter({ address: `http://127.0.0.1:${await refusedPort()}` });
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err.retryable).to.equal(true);
       expect(err.message).to.match(/ECONNREFUSED/).and.not.to.include(KUBEAPPS_TOKEN);
     });
@@ -314,7 +304,7 @@ describe('KubeappsEmitter', () => {
     it('leaves a conflict that keeps happening to the delivery retries (retryable 409)', async () => {
       kubernetes.concurrentUpdates(100);
       emitter = kubernetesEmitter();
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err).to.include({ retryable: true, status: 409 });
       const puts = kubernetes.requests.filter((r) => r.method === 'PUT');
       expect(puts.length).to.be.within(2, 10);
@@ -324,7 +314,7 @@ describe('KubeappsEmitter', () => {
     it('gives up on 401 when the service-account token is not accepted', async () => {
       writeFileSync(tokenPath, 'some-other-token');
       emitter = kubernetesEmitter();
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err).to.include({ retryable: false, status: 401 });
       expect(err.message).to.not.include('some-other-token');
     });
@@ -332,7 +322,7 @@ describe('KubeappsEmitter', () => {
     it('reads the token again for each refresh, as the kubelet rotates it', async () => {
       writeFileSync(tokenPath, 'stale-token');
       emitter = kubernetesEmitter();
-      await failure(emitter.deliver(registryEvent()));
+      await deliveryError(emitter.deliver(registryEvent()));
       writeFileSync(tokenPath, SERVICE_ACCOUNT_TOKEN);
       await emitter.deliver(registryEvent());
       expect(kubernetes.appRepository('kubeapps', 'acr-charts')!.spec.resyncRequests).to.equal(4);
@@ -341,34 +331,34 @@ describe('KubeappsEmitter', () => {
     it('gives up on 403 (no RBAC grant in the namespace)', async () => {
       kubernetes.forbid('kubeapps');
       emitter = kubernetesEmitter();
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err).to.include({ retryable: false, status: 403 });
       expect(err.message).to.match(/forbidden/);
     });
 
     it('gives up on 404 (no such AppRepository)', async () => {
       emitter = kubernetesEmitter({ repositories: [{ ...acrOciRule, name: 'missing' }] });
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err).to.include({ retryable: false, status: 404 });
     });
 
     it('retries on a 503 from the API server', async () => {
       kubernetes.failNext(503);
       emitter = kubernetesEmitter();
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err).to.include({ retryable: true, status: 503 });
     });
 
     it('gives up, naming the path, when the token file cannot be read', async () => {
       emitter = kubernetesEmitter({ tokenPath: path.join(credentials, 'absent') });
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err.retryable).to.equal(false);
       expect(err.message).to.include(path.join(credentials, 'absent'));
     });
 
     it('retries when the API server cannot be reached', async () => {
       emitter = kubernetesEmitter({ apiServer: `http://127.0.0.1:${await refusedPort()}` });
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err.retryable).to.equal(true);
     });
   });
@@ -427,7 +417,7 @@ describe('KubeappsEmitter', () => {
 
     it('refuses an API server certificate it cannot verify', async () => {
       emitter = tlsEmitter({ caPath: path.join(credentials, 'absent.crt') });
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err.message).to.match(/certificate/i);
       expect(kubernetes.requests).to.have.length(0);
     });
@@ -511,9 +501,9 @@ describe('KubeappsEmitter', () => {
       kubeapps.failNext(503);
       emitter = debouncingEmitter(0.2);
       const errors = await Promise.all([
-        failure(emitter.deliver(registryEvent())),
-        failure(emitter.deliver(registryEvent())),
-        failure(emitter.deliver(registryEvent())),
+        deliveryError(emitter.deliver(registryEvent())),
+        deliveryError(emitter.deliver(registryEvent())),
+        deliveryError(emitter.deliver(registryEvent())),
       ]);
       expect(kubeapps.requests).to.have.length(1);
       for (const err of errors) expect(err).to.include({ retryable: true, status: 503 });
@@ -536,7 +526,7 @@ describe('KubeappsEmitter', () => {
         token: KUBEAPPS_TOKEN,
         debounceSeconds: 0,
       });
-      const err = await failure(emitter.deliver(registryEvent()));
+      const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err).to.include({ retryable: false, status: 404 });
       expect(kubeapps.refreshes.map((r) => r.name)).to.deep.equal(['acr-charts']);
     });
