@@ -69,13 +69,14 @@ export function createApp(deps: AppDeps): Express {
   app.post(
     ['/events', '/events/:provider'],
     knownProvider,
-    limit,
+    // After auth, so that callers without a token cannot use up the budget of those with one.
     auth,
+    limit,
     requireAcceptedMediaType,
     rawBody(deps.config.server.bodyLimit),
     handle,
   );
-  app.options(['/events', '/events/eventgrid'], limit, auth, abuseProtectionHandshake);
+  app.options(['/events', '/events/eventgrid'], auth, limit, abuseProtectionHandshake);
   app.all(['/events', '/events/:provider'], (req, res) => {
     res.setHeader('Allow', 'POST, OPTIONS');
     res.status(405).json({ status: 'rejected', errors: [`${req.method} is not allowed here; webhooks are POSTed`] });
