@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
+import nock from 'nock';
 import { TokenVerifier } from '../../src/auth/tokens';
 import { parseConfig } from '../../src/config/load';
 import type { AcceptResult } from '../../src/delivery/types';
@@ -296,6 +297,16 @@ server: {bodyLimit: 4kb${extra}}
   });
 
   describe('Event Grid handshakes', () => {
+    // The gateway must never call a URL a request names (server-side request forgery).
+    let callbacks: nock.Scope;
+    beforeEach(() => {
+      callbacks = nock('http://169.254.169.254').get(/.*/).reply(200).post(/.*/).reply(200);
+    });
+    afterEach(() => {
+      expect(callbacks.pendingMocks(), 'callback URLs must never be called').to.have.length(2);
+      nock.cleanAll();
+    });
+
     it('answers the CloudEvents abuse-protection OPTIONS, authenticated', async () => {
       const anonymous = await axios.options(`${server.url}/events/eventgrid`, {
         headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' },
@@ -322,7 +333,10 @@ server: {bodyLimit: 4kb${extra}}
             id: '2d1781af-3a4c-4d7c-bd0c-e34b19da4e66',
             topic: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myregistry',
             subject: '',
-            data: { validationCode: '512d38b6-c7b8-40c8-89fe-f46f9e9622b6' },
+            data: {
+              validationCode: '512d38b6-c7b8-40c8-89fe-f46f9e9622b6',
+              validationUrl: 'http://169.254.169.254/validate?code=512d38b6',
+            },
             eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
             eventTime: '2026-01-01T00:00:00Z',
             metadataVersion: '1',
