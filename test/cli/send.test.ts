@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import nock from 'nock';
 import { contentTypeFor, sendCommand } from '../../src/cli/send';
 import { tempDir } from '../helpers/gateway-process';
+import { interceptHttpDuringSuite, nock } from '../helpers/nock';
 
 function recorder() {
   const lines = { info: [] as string[], error: [] as string[] };
@@ -11,6 +11,7 @@ function recorder() {
 }
 
 describe('cli/send', () => {
+  interceptHttpDuringSuite();
   afterEach(() => nock.cleanAll());
 
   it('picks the Content-Type each registry uses for the body shape', () => {

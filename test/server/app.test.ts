@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
-import nock from 'nock';
 import { TokenVerifier } from '../../src/auth/tokens';
 import { parseConfig } from '../../src/config/load';
 import type { AcceptResult } from '../../src/delivery/types';
@@ -13,6 +12,7 @@ import { detectParser, PARSERS } from '../../src/providers';
 import { createApp } from '../../src/server/app';
 import type { EventIntake } from '../../src/server/events';
 import { listen, post, type Listening } from '../helpers/http';
+import { interceptHttpDuringSuite, nock } from '../helpers/nock';
 import { memoryLogger } from '../helpers/logger';
 
 const TOKEN = 'tok-0123456789abcdef';
@@ -297,6 +297,7 @@ server: {bodyLimit: 4kb${extra}}
   });
 
   describe('Event Grid handshakes', () => {
+    interceptHttpDuringSuite();
     // The gateway must never call a URL a request names (server-side request forgery).
     let callbacks: nock.Scope;
     beforeEach(() => {
