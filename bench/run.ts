@@ -10,9 +10,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import axios from 'axios';
+import http from 'node:http';
+import axiosDefault from 'axios';
 
 const ROOT = path.resolve(__dirname, '..');
+// A fresh connection per call: a pooled one may sit idle through a whole wrk run.
+const axios = axiosDefault.create({ httpAgent: new http.Agent({ keepAlive: false }) });
 const TOKEN = 'bench-token-0a1b2c3d4e5f';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);

@@ -69,6 +69,10 @@ export class Gateway {
     // Harbor and ACR give a webhook a few seconds; a slow client must not hold a socket forever.
     server.requestTimeout = 30_000;
     server.headersTimeout = 15_000;
+    // Senders pool connections (Go's client keeps them 90 s) and do not retry a POST that meets a
+    // connection the server just closed; ACR never retries at all. Outlasting the usual load
+    // balancer idle timeout (60 s) makes that race rare.
+    server.keepAliveTimeout = 65_000;
 
     gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server);
     dispatcher.start();
