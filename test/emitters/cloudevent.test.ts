@@ -13,6 +13,7 @@ import {
 } from '../../src/emitters/cloudevent';
 import type { RegistryEvent } from '../../src/model/event';
 import { readSchema, requireShared } from '../helpers/shared';
+import { distributionPushByDigest } from '../helpers/sample-events';
 
 const acrPush: RegistryEvent = {
   id: 'cb8c3971-9adc-488b-bdd8-43cbb4974ff5',
@@ -61,18 +62,6 @@ const harborQuota: RegistryEvent = {
   payload: { type: 'QUOTA_EXCEED' },
 };
 
-const distributionPush: RegistryEvent = {
-  id: 'asdf-asdf-asdf-asdf-0',
-  provider: 'distribution',
-  source: 'brigade.sh/distribution',
-  type: 'push',
-  registry: 'localhost:5000',
-  repo: 'library/test',
-  digest: 'sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf',
-  time: '2023-05-02T10:11:12.345678Z',
-  payload: { id: 'asdf-asdf-asdf-asdf-0', action: 'push', target: { repository: 'library/test' } },
-};
-
 describe('CloudEvent encoding of RegistryEvents', () => {
   describe('attribute mapping', () => {
     const cases: Array<{ event: RegistryEvent; type: string; subject?: string; extensions: Record<string, string> }> = [
@@ -101,10 +90,10 @@ describe('CloudEvent encoding of RegistryEvents', () => {
         extensions: { registry: 'harbor.example.com' },
       },
       {
-        event: distributionPush,
+        event: distributionPushByDigest,
         type: 'sh.brigade.distribution.push',
-        subject: `library/test@${distributionPush.digest}`,
-        extensions: { registry: 'localhost:5000', repo: 'library/test', digest: distributionPush.digest! },
+        subject: `library/test@${distributionPushByDigest.digest}`,
+        extensions: { registry: 'localhost:5000', repo: 'library/test', digest: distributionPushByDigest.digest! },
       },
     ];
 
@@ -224,7 +213,7 @@ describe('CloudEvent encoding of RegistryEvents', () => {
       addFormats(ajv);
       const validate = ajv.compile(readSchema('cloudevents', 'cloudevents.json'));
 
-      for (const event of [acrPush, eventGridChartDelete, harborUntagged, harborQuota, distributionPush]) {
+      for (const event of [acrPush, eventGridChartDelete, harborUntagged, harborQuota, distributionPushByDigest]) {
         const message = encodeStructured(toCloudEvent(event));
         expect(message.headers['Content-Type']).to.match(/^application\/cloudevents\+json/);
         const json = JSON.parse(message.body);

@@ -8,6 +8,7 @@ import type { RegistryEvent } from '../../src/model/event';
 import { FakeKnativeBroker } from '../fakes/knative-broker';
 import { requireShared } from '../helpers/shared';
 import { deliveryError } from '../helpers/delivery';
+import { distributionPushByDigest } from '../helpers/sample-events';
 
 const harborPush: RegistryEvent = {
   id: 'a3f1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b',
@@ -27,16 +28,19 @@ const harborPush: RegistryEvent = {
   },
 };
 
-const distributionPushByDigest: RegistryEvent = {
-  id: 'asdf-asdf-asdf-asdf-0',
-  provider: 'distribution',
-  source: 'brigade.sh/distribution',
-  type: 'push',
-  registry: 'localhost:5000',
-  repo: 'library/test',
-  digest: 'sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf',
-  time: '2023-05-02T10:11:12.345678Z',
-  payload: { id: 'asdf-asdf-asdf-asdf-0', action: 'push' },
+/** What a broker sees of `harborPush`, the same in binary and structured mode. */
+const harborPushAttributes = {
+  specversion: '1.0',
+  id: harborPush.id,
+  source: 'brigade.sh/harbor',
+  type: 'sh.brigade.harbor.push',
+  subject: 'library/nginx:v1.25',
+  time: harborPush.time,
+  datacontenttype: 'application/json',
+  registry: 'harbor.example.com',
+  repo: 'library/nginx',
+  tag: 'v1.25',
+  digest: harborPush.digest,
 };
 
 /** A repository and tag no registry would allow, but a header must carry them intact all the same. */
@@ -78,19 +82,7 @@ describe('KnativeEmitter', () => {
       const [event] = broker.received;
       expect(event.mode).to.equal('binary');
       expect(event.contentType).to.equal('application/json');
-      expect(event.attributes).to.deep.equal({
-        specversion: '1.0',
-        id: harborPush.id,
-        source: 'brigade.sh/harbor',
-        type: 'sh.brigade.harbor.push',
-        subject: 'library/nginx:v1.25',
-        time: harborPush.time,
-        datacontenttype: 'application/json',
-        registry: 'harbor.example.com',
-        repo: 'library/nginx',
-        tag: 'v1.25',
-        digest: harborPush.digest,
-      });
+      expect(event.attributes).to.deep.equal(harborPushAttributes);
       expect(event.data).to.deep.equal(jsonOf(harborPush));
     });
 
@@ -142,19 +134,7 @@ describe('KnativeEmitter', () => {
       const [event] = broker.received;
       expect(event.mode).to.equal('structured');
       expect(event.contentType).to.match(/^application\/cloudevents\+json/);
-      expect(event.attributes).to.deep.equal({
-        specversion: '1.0',
-        id: harborPush.id,
-        source: 'brigade.sh/harbor',
-        type: 'sh.brigade.harbor.push',
-        subject: 'library/nginx:v1.25',
-        time: harborPush.time,
-        datacontenttype: 'application/json',
-        registry: 'harbor.example.com',
-        repo: 'library/nginx',
-        tag: 'v1.25',
-        digest: harborPush.digest,
-      });
+      expect(event.attributes).to.deep.equal(harborPushAttributes);
       expect(event.data).to.deep.equal(jsonOf(harborPush));
     });
 
