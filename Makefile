@@ -22,14 +22,19 @@ run: build
 validate: build
 	node dist/cli.js validate --config $(CONFIG)
 
-# The real-registry test needs Distribution's registry and skopeo: Debian packages them.
+# Tests need Debian packages: Distribution's registry and skopeo (the real-registry test) and
+# PostgreSQL (the store's second engine and the multi-replica tests, on a throwaway cluster).
 system-deps:
-	@if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then \
+	@missing=""; \
+	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
+	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing docker-registry and skopeo"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo >/dev/null; \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "docker-registry/skopeo missing and cannot apt-get install them (not root?)"; \
+	    echo "missing:$$missing, and cannot apt-get install them (not root?)"; \
 	  fi; \
 	fi
 

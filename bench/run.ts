@@ -3,7 +3,8 @@
  * time goes: an ignored ping (HTTP, auth, parsing), a duplicate (plus a dedup lookup and a
  * commit-free answer) and a unique push (plus the durable group commit). Afterwards it reads the
  * store's commit metrics and waits until every accepted event was delivered, so the numbers are
- * for events that were really kept and sent on. Prints a Markdown table.
+ * for events that were really kept and sent on. Then the unique pushes again on PostgreSQL. Prints
+ * a Markdown table.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import axiosDefault from 'axios';
+import { PostgresCluster } from '../test/helpers/postgres';
 
 const ROOT = path.resolve(__dirname, '..');
 // A fresh connection per call: a pooled one may sit idle through a whole wrk run.
@@ -40,8 +42,23 @@ function metricSum(text: string, prefix: string): number {
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
-async function main() {
-  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) throw new Error('wrk is not installed (apt-get install wrk)');
+interface Row {
+  store: string;
+  mode: string;
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  requests: number;
+  failed: number;
+  groups: number;
+  perCommit: string;
+}
+
+/**
+ * Starts one gateway on `storeYaml`, puts each mode under wrk load, then waits until every accepted
+ * push was delivered (so the numbers are for events really kept and sent on).
+ */
+async function benchGateway(store: string, storeYaml: string, modes: string[], env: NodeJS.ProcessEnv = {}): Promise<Row[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-bench-'));
   const port = await freePort();
   const config = path.join(dir, 'values.yaml');
@@ -49,13 +66,14 @@ async function main() {
     config,
     `tokens: {bench: ${TOKEN}}
 emitters: {log: {enabled: true}}
-delivery: {dir: ${dir}, dedupWindowSeconds: 3600}
+delivery: {dir: ${dir}, dedupWindowSeconds: 3600${storeYaml}}
 server: {port: ${port}, bodyLimit: 64kb}
 logLevel: warn
 `,
   );
   const gateway = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '--config', config], {
     stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env },
   });
   const url = `http://127.0.0.1:${port}`;
   try {
@@ -65,10 +83,10 @@ logLevel: warn
       if (i > 200) throw new Error('gateway did not become ready');
       await new Promise((r) => setTimeout(r, 50));
     }
-    const rows: string[] = [];
+    const rows: Row[] = [];
     let commitsBefore = 0;
     let batchedBefore = 0;
-    for (const mode of ['ignored', 'duplicate', 'unique']) {
+    for (const mode of modes) {
       const wrk = spawnSync(
         'wrk',
         ['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-s', path.join(__dirname, 'post.lua'), url],
@@ -84,9 +102,7 @@ logLevel: warn
       const perCommit = groups > 0 ? ((batched - batchedBefore) / groups).toFixed(1) : '-';
       commitsBefore = commits;
       batchedBefore = batched;
-      rows.push(
-        `| ${mode} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.requests} | ${r.non2xx + r.errors} | ${groups} | ${perCommit} |`,
-      );
+      rows.push({ store, mode, rps: r.rps, p50ms: r.p50ms, p99ms: r.p99ms, requests: r.requests, failed: r.non2xx + r.errors, groups, perCommit });
     }
     const m = (await axios.get(`${url}/metrics`)).data as string;
     const accepted = metricSum(m, 'registry_gateway_events_total{provider="acr",type="push",outcome="accepted"}');
@@ -103,17 +119,35 @@ logLevel: warn
       'registry_gateway_deliveries_total{emitter="log",outcome="succeeded"}',
     );
     const drainSeconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`\nregistry-gateway benchmark: ${os.cpus().length} cores, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, log emitter`);
-    console.log('\n| requests | req/s | p50 ms | p99 ms | total | non-2xx/errors | store commits | requests per commit |');
-    console.log('|---|---|---|---|---|---|---|---|');
-    rows.forEach((r) => console.log(r));
-    console.log(`\naccepted pushes: ${accepted}; delivered: ${delivered}; pending after the run: ${pending} (drained ${drainSeconds}s after load)`);
+    console.log(`${store}: accepted pushes ${accepted}; delivered ${delivered}; pending after the run ${pending} (drained ${drainSeconds}s after load)`);
     if (pending !== 0 || delivered < accepted) {
-      console.error('not every accepted event was delivered');
+      console.error(`${store}: not every accepted event was delivered`);
       process.exitCode = 1;
     }
+    return rows;
   } finally {
     gateway.kill('SIGTERM');
+  }
+}
+
+async function main() {
+  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) throw new Error('wrk is not installed (apt-get install wrk)');
+  const rows = await benchGateway('sqlite', '', ['ignored', 'duplicate', 'unique']);
+  // The same unique-push load against the PostgreSQL engine, on a throwaway local cluster.
+  const cluster = await PostgresCluster.create();
+  try {
+    const url = await cluster.createDatabase();
+    rows.push(...(await benchGateway('postgres', ', store: postgres', ['unique'], { DATABASE_URL: url })));
+  } finally {
+    cluster.destroy();
+  }
+  console.log(`\nregistry-gateway benchmark: ${os.cpus().length} cores, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, log emitter`);
+  console.log('\n| store | requests | req/s | p50 ms | p99 ms | total | non-2xx/errors | store commits | requests per commit |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.store} | ${r.mode} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.requests} | ${r.failed} | ${r.groups} | ${r.perCommit} |`,
+    );
   }
 }
 

@@ -8,11 +8,12 @@ import type { GatewayConfig } from './config/types';
 import { Dispatcher } from './delivery/dispatcher';
 import { StoringIntake } from './delivery/intake';
 import type { RouteTarget } from './delivery/routing';
-import { DeliveryStore } from './delivery/store';
+import { openStore, type DeliveryStore } from './delivery/store';
 import { EMITTER_PLUGINS } from './emitters';
 import type { Emitter } from './emitters/types';
 import { Metrics } from './observability/metrics';
 import { detectParser, PARSERS } from './providers';
+import { PostgresStore } from './delivery/store/postgres';
 import { createApp } from './server/app';
 
 /** Builds every enabled emitter with its routing filter. */
@@ -43,7 +44,10 @@ export class Gateway {
 
   static async start(config: GatewayConfig, logger: Logger): Promise<Gateway> {
     const metrics = new Metrics();
-    const store = DeliveryStore.open(config.delivery, { metrics, logger: logger.child({ component: 'store' }) });
+    const store = await openStore(config.delivery, { metrics, logger: logger.child({ component: 'store' }) });
+    // The wiring connects the store to the metrics: neither knows the other.
+    metrics.deliveryCounts = () => store.counts();
+    if (store instanceof PostgresStore) metrics.storeStats = () => ({ pool: store.poolStats, leasesHeld: store.leasesHeld });
     const emitters = createEmitters(config, logger);
     const dispatcher = new Dispatcher(store, emitters, config.delivery, {
       logger: logger.child({ component: 'dispatcher' }),
@@ -84,7 +88,7 @@ export class Gateway {
       });
     });
     logger.info(
-      { port: gateway.port, emitters: emitters.map((e) => e.name), store: config.delivery.dir },
+      { port: gateway.port, emitters: emitters.map((e) => e.name), store: store.location },
       'registry-gateway listening',
     );
     return gateway;
@@ -96,8 +100,7 @@ export class Gateway {
 
   notReadyReason(): string | undefined {
     if (this.draining) return 'shutting down';
-    if (!this.store.accepting) return 'store is not accepting events';
-    return undefined;
+    return this.store.notReadyReason();
   }
 
   /**

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/load';
-import { DeliveryStore } from '../delivery/store';
+import { openStore } from '../delivery/store';
 import type { DeliveryRecord, DeliveryState, ListFilter } from '../delivery/types';
 import type { Output } from './output';
 
@@ -39,8 +39,9 @@ function table(rows: DeliveryRecord[]): string[] {
 
 /**
  * `registry-gateway deliveries list|replay|drop --config F`: the operator's view of the store.
- * It opens the same SQLite file as a running gateway (WAL allows both), which notices replayed
- * rows on its next poll.
+ * It opens the same store as the running gateways (the SQLite file, which WAL lets both use, or
+ * the PostgreSQL schema); they notice replayed rows at once (PostgreSQL's NOTIFY) or on their
+ * next poll.
  */
 export async function deliveriesCommand(
   action: string,
@@ -71,13 +72,16 @@ export async function deliveriesCommand(
   };
 
   const config = loadConfig(configPath);
-  const store = DeliveryStore.open(config.delivery);
+  const store = await openStore(config.delivery, { oneShot: true });
   try {
     switch (action) {
       case 'list': {
-        const rows = store.list(filter);
+        const { rows, truncated } = await store.list(filter);
         if (options.json) rows.forEach((r) => out.info(JSON.stringify(r)));
         else table(rows).forEach((l) => out.info(l));
+        if (truncated) {
+          out.error(`showing the newest ${rows.length} matching deliveries; more match (raise --limit or narrow the filter)`);
+        }
         return 0;
       }
       case 'replay': {
@@ -85,7 +89,7 @@ export async function deliveriesCommand(
           out.error('replay re-queues dead-lettered deliveries only (--state dead)');
           return 2;
         }
-        const n = store.replay(filter);
+        const n = await store.replay(filter);
         out.info(`re-queued ${n} dead-lettered deliver${n === 1 ? 'y' : 'ies'}`);
         return 0;
       }
@@ -98,7 +102,7 @@ export async function deliveriesCommand(
           out.error('drop needs a filter (--state, --emitter, --id or --delivery) so it never empties the store by accident');
           return 2;
         }
-        const dropped = store.drop({ ...filter, state: filter.state as 'pending' | 'dead' | undefined });
+        const dropped = await store.drop({ ...filter, state: filter.state as 'pending' | 'dead' | undefined });
         out.info(`dropped ${dropped} deliver${dropped === 1 ? 'y' : 'ies'}`);
         return 0;
       }

@@ -7,6 +7,7 @@ export const ENV_OVERRIDES: readonly { names: string[]; path: string[] }[] = [
   { names: ['PORT'], path: ['server', 'port'] },
   { names: ['LOG_LEVEL'], path: ['logLevel'] },
   { names: ['DELIVERY_DIR'], path: ['delivery', 'dir'] },
+  { names: ['DATABASE_URL'], path: ['delivery', 'postgres', 'url'] },
   { names: ['BRIGADE_API_ADDRESS', 'API_ADDRESS'], path: ['emitters', 'brigade', 'apiAddress'] },
   { names: ['BRIGADE_API_TOKEN', 'API_TOKEN'], path: ['emitters', 'brigade', 'apiToken'] },
   {

@@ -87,7 +87,24 @@ export const configSchema = Joi.object({
   }).default(),
   emitters: Joi.object(emitterSections).default(),
   delivery: Joi.object({
+    store: Joi.string().valid('sqlite', 'postgres').default('sqlite'),
     dir: Joi.string().min(1).default('/var/lib/registry-gateway'),
+    postgres: Joi.object({
+      url: Joi.string()
+        .allow('')
+        .default('')
+        .pattern(/^postgres(ql)?:\/\//)
+        .messages({ 'string.pattern.base': '{{#label}} must be a postgres:// URL' }),
+      poolSize: Joi.number().integer().min(1).max(200).default(10),
+      // A schema name becomes an SQL identifier and a NOTIFY channel name (63 bytes at most).
+      schema: Joi.string()
+        .pattern(/^[a-z_][a-z0-9_]{0,44}$/)
+        .default('registry_gateway')
+        .messages({ 'string.pattern.base': '{{#label}} must be lower-case letters, digits and _ (at most 45)' }),
+      leaseSeconds: Joi.number().min(1).default(60),
+      // Read by the chart only, which turns it into DATABASE_URL from an existing Secret.
+      urlSecret: Joi.object({ name: Joi.string().allow('').default(''), key: Joi.string().allow('').default('') }).default(),
+    }).default(),
     maxAttempts: Joi.number().integer().min(1).default(12),
     initialBackoffSeconds: Joi.number().positive().default(1),
     maxBackoffSeconds: Joi.number().positive().default(300),
@@ -127,10 +144,15 @@ export const configSchema = Joi.object({
     if (config.delivery.initialBackoffSeconds > config.delivery.maxBackoffSeconds) {
       return helpers.error('gateway.backoff');
     }
+    if (config.delivery.store === 'postgres' && !config.delivery.postgres.url) {
+      return helpers.error('gateway.postgresUrl');
+    }
     return config;
   })
   .messages({
     'gateway.noEmitter': 'emitters: no emitter is enabled, so no event could go anywhere',
     'gateway.sameToken': 'tokens.{{#a}} and tokens.{{#b}} have the same value: each token must be distinct',
     'gateway.backoff': 'delivery.initialBackoffSeconds must not exceed delivery.maxBackoffSeconds',
+    'gateway.postgresUrl':
+      'delivery.postgres.url is required when delivery.store is postgres (or set the DATABASE_URL environment variable)',
   });

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { DeliveryError, type Emitter } from '../emitters/types';
 import type { Metrics } from '../observability/metrics';
 import { backoffPolicy, fullJitterDelayMs, type BackoffPolicy } from './backoff';
-import type { DeliveryStore } from './store';
+import type { DeliveryStore } from './store/types';
 import type { DeliverySettings, DueDelivery } from './types';
 
 export interface DispatcherOptions {
@@ -63,6 +63,7 @@ class EmitterLane {
   private readonly inFlight = new Map<number, Promise<void>>();
   private timer?: NodeJS.Timeout;
   private wakeQueued = false;
+  private pumping = false;
   private stopped = false;
   private readonly logger?: Logger;
 
@@ -77,14 +78,12 @@ class EmitterLane {
     return this.inFlight.size;
   }
 
-  /** Looks for work soon; calls within one loop turn coalesce into one store query. */
+  /** Looks for work soon; calls within one loop turn, or during a pump, coalesce into one more pump. */
   wake(): void {
     if (this.stopped || this.wakeQueued) return;
     this.wakeQueued = true;
-    setImmediate(() => {
-      this.wakeQueued = false;
-      this.pump();
-    });
+    if (this.pumping) return;
+    setImmediate(() => void this.pump());
   }
 
   /** Stops taking rows; resolves when the attempts already started have settled. */
@@ -94,8 +93,10 @@ class EmitterLane {
     return Promise.allSettled([...this.inFlight.values()]).then(() => undefined);
   }
 
-  private pump(): void {
-    if (this.stopped) return;
+  private async pump(): Promise<void> {
+    if (this.stopped || this.pumping) return;
+    this.pumping = true;
+    this.wakeQueued = false;
     clearTimeout(this.timer);
     const name = this.emitter.name;
     let sleepMs = this.ctx.pollIntervalMs;
@@ -103,17 +104,25 @@ class EmitterLane {
       const free = this.ctx.settings.concurrency - this.inFlight.size;
       if (free > 0) {
         const now = this.ctx.clock();
-        for (const row of this.ctx.store.due(name, now, free, this.inFlight.keys())) this.start(row);
+        for (const row of await this.ctx.store.claim(name, now, free)) this.start(row);
         if (this.inFlight.size < this.ctx.settings.concurrency) {
           // Sleep exactly until the next backoff expires when that is sooner than the poll.
-          const next = this.ctx.store.nextDueAt(name, this.inFlight.keys());
+          const next = await this.ctx.store.nextDueAt(name);
           if (next !== undefined) sleepMs = Math.min(sleepMs, Math.max(1, next - now));
         }
       }
     } catch (err) {
       this.logger?.error({ err }, 'cannot read due deliveries from the store; will try again');
+    } finally {
+      this.pumping = false;
     }
-    this.timer = setTimeout(() => this.pump(), sleepMs);
+    if (this.stopped) return;
+    if (this.wakeQueued) {
+      // Woken while the store answered: look again now rather than after the sleep.
+      setImmediate(() => void this.pump());
+      return;
+    }
+    this.timer = setTimeout(() => void this.pump(), sleepMs);
     this.timer.unref();
   }
 
@@ -151,7 +160,7 @@ class EmitterLane {
 
     try {
       if (succeeded) {
-        this.ctx.store.markDelivered(row.id, attempts);
+        await this.ctx.store.markDelivered(row.id, attempts);
         metrics?.deliveries.inc({ emitter: name, outcome: 'succeeded' });
         metrics?.deliveryLatency.observe({ emitter: name }, Math.max(0, this.ctx.clock() - row.acceptedAt) / 1000);
         log?.info('delivered');
@@ -162,22 +171,23 @@ class EmitterLane {
       // Anything but a DeliveryError is an emitter bug or a network surprise: worth another try.
       const retryable = !(failure instanceof DeliveryError) || failure.retryable;
       if (!retryable) {
-        this.ctx.store.markDead(row.id, attempts, message);
+        await this.ctx.store.markDead(row.id, attempts, message);
         metrics?.deliveries.inc({ emitter: name, outcome: 'dead_lettered' });
         log?.error({ error: message, status }, 'delivery refused for good; dead-lettered');
       } else if (attempts >= this.ctx.settings.maxAttempts) {
-        this.ctx.store.markDead(row.id, attempts, `exhausted after ${attempts} attempts: ${message}`);
+        await this.ctx.store.markDead(row.id, attempts, `exhausted after ${attempts} attempts: ${message}`);
         metrics?.deliveries.inc({ emitter: name, outcome: 'dead_lettered' });
         log?.error({ error: message, status }, 'delivery out of attempts; dead-lettered');
       } else {
         const delayMs = fullJitterDelayMs(this.ctx.backoff, attempts, this.ctx.random);
-        this.ctx.store.markRetry(row.id, attempts, this.ctx.clock() + delayMs, message);
+        await this.ctx.store.markRetry(row.id, attempts, this.ctx.clock() + delayMs, message);
         metrics?.deliveries.inc({ emitter: name, outcome: 'retried' });
         log?.warn({ error: message, status, retryInMs: delayMs }, 'delivery failed; will retry');
       }
     } catch (err) {
       // The row stays pending and is attempted again: a duplicate delivery, never a lost one.
       log?.error({ err, delivered: succeeded }, 'cannot record the delivery outcome in the store');
+      await this.ctx.store.release(row.id).catch(() => undefined);
     }
   }
 }
@@ -228,14 +238,16 @@ export class Dispatcher {
       if (this.lanes.has(emitter.name)) throw new Error(`two emitters are named ${emitter.name}`);
       this.lanes.set(emitter.name, new EmitterLane(emitter, ctx));
     }
+    // Another replica stored rows, or an operator replayed some: an empty list means "look at all".
+    store.onWake((names) => this.notify(names.length > 0 ? names : undefined));
   }
 
   /** Starts every emitter's loop; rows left pending by a previous run are due at once. */
   start(): void {
     if (this.running || this.stopping) return;
     this.running = true;
-    this.reportUnknownEmitters();
-    this.pruneTimer = setInterval(() => this.housekeeping(), this.pruneIntervalMs);
+    void this.reportUnknownEmitters();
+    this.pruneTimer = setInterval(() => void this.housekeeping(), this.pruneIntervalMs);
     this.pruneTimer.unref();
     this.notify();
   }
@@ -282,23 +294,23 @@ export class Dispatcher {
     return this.stopping;
   }
 
-  private housekeeping(): void {
+  private async housekeeping(): Promise<void> {
     try {
-      const pruned = this.store.prune(this.clock());
+      const pruned = await this.store.prune(this.clock());
       if (pruned.deliveries + pruned.events + pruned.dedupKeys > 0) this.logger?.debug({ pruned }, 'pruned the store');
     } catch (err) {
       this.logger?.error({ err }, 'store prune failed');
     }
-    this.reportUnknownEmitters();
+    await this.reportUnknownEmitters();
   }
 
   /**
    * Rows for an emitter that is no longer configured stay pending (re-enabling it delivers them;
    * `deliveries drop` discards them) rather than being dead-lettered behind the operator's back.
    */
-  private reportUnknownEmitters(): void {
+  private async reportUnknownEmitters(): Promise<void> {
     try {
-      for (const { emitter, pending } of this.store.counts()) {
+      for (const { emitter, pending } of await this.store.counts()) {
         if (pending === 0 || this.lanes.has(emitter) || this.reportedUnknown.has(emitter)) continue;
         this.reportedUnknown.add(emitter);
         this.logger?.warn(

@@ -1,7 +1,7 @@
 import type { RegistryEvent } from '../model/event';
 import type { EventIntake } from '../server/events';
 import { route, type RouteTarget } from './routing';
-import type { DeliveryStore } from './store';
+import type { DeliveryStore } from './store/types';
 import type { AcceptResult } from './types';
 
 /**

@@ -14,8 +14,23 @@ export interface RoutedEvent {
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';
 
+export type StoreEngine = 'sqlite' | 'postgres';
+
+export interface PostgresSettings {
+  /** postgres://user:password@host:port/database; the password never reaches a log or an error. */
+  url: string;
+  poolSize: number;
+  /** Schema holding the gateway's tables; several gateways may share a database with their own. */
+  schema: string;
+  /** How long a claimed delivery stays with a replica before another may take it over. */
+  leaseSeconds: number;
+}
+
 export interface DeliverySettings {
+  store: StoreEngine;
+  /** SQLite: the directory holding the store file. */
   dir: string;
+  postgres: PostgresSettings;
   maxAttempts: number;
   initialBackoffSeconds: number;
   maxBackoffSeconds: number;
@@ -71,8 +86,14 @@ export interface DeliveryFilter {
 
 export interface ListFilter extends DeliveryFilter {
   state?: DeliveryState;
-  /** Most rows returned, oldest first (default 100). */
+  /** Most rows returned, newest first (default 100). */
   limit?: number;
+}
+
+export interface DeliveryPage {
+  rows: DeliveryRecord[];
+  /** More rows matched than `limit` let through. */
+  truncated: boolean;
 }
 
 export interface DropFilter extends DeliveryFilter {

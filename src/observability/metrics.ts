@@ -58,22 +58,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly leaseTakeovers = new Counter({
+    name: 'registry_gateway_store_lease_takeovers_total',
+    help: 'Deliveries this replica took over because another replica\'s lease lapsed (it died or stalled)',
+    registers: [this.registry],
+  });
+
   readonly pending: Gauge<'emitter'>;
   readonly deadLettered: Gauge<'emitter'>;
 
   /**
    * Read on every scrape, so the gauges show the store's truth even when another process
-   * (`deliveries replay`) changed it.
+   * (`deliveries replay`, another replica) changed it.
    */
-  deliveryCounts?: () => { emitter: string; pending: number; dead: number }[];
+  deliveryCounts?: () => Promise<{ emitter: string; pending: number; dead: number }[]>;
+  /** The database pool and this replica's leases (PostgreSQL only). */
+  storeStats?: () => { pool: { total: number; idle: number; waiting: number }; leasesHeld: number };
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'registry_gateway_' });
-    const counts = () => this.deliveryCounts?.() ?? [];
+    const counts = async () => (this.deliveryCounts ? this.deliveryCounts() : []);
     const read = (field: 'pending' | 'dead') =>
-      function (this: Gauge<'emitter'>) {
+      async function (this: Gauge<'emitter'>) {
+        // A scrape while the database is down shows no numbers rather than failing /metrics.
+        const rows = await counts().catch(() => []);
         this.reset();
-        for (const row of counts()) this.set({ emitter: row.emitter }, row[field]);
+        for (const row of rows) this.set({ emitter: row.emitter }, row[field]);
       };
     this.pending = new Gauge({
       name: 'registry_gateway_deliveries_pending',
@@ -88,6 +98,27 @@ export class Metrics {
       labelNames: ['emitter'] as const,
       registers: [this.registry],
       collect: read('dead'),
+    });
+    const stats = () => this.storeStats?.();
+    new Gauge({
+      name: 'registry_gateway_store_pool_connections',
+      help: 'Database connections of this replica by state (total, idle, waiting = callers queued for one)',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect(this: Gauge<'state'>) {
+        this.reset();
+        const pool = stats()?.pool;
+        if (!pool) return;
+        for (const state of ['total', 'idle', 'waiting'] as const) this.set({ state }, pool[state]);
+      },
+    });
+    new Gauge({
+      name: 'registry_gateway_store_leases_held',
+      help: 'Deliveries this replica has claimed and is attempting',
+      registers: [this.registry],
+      collect(this: Gauge) {
+        this.set(stats()?.leasesHeld ?? 0);
+      },
     });
   }
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Dispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher';
-import { DeliveryStore } from '../../src/delivery/store';
+import { SqliteStore } from '../../src/delivery/store/sqlite';
 import type { DeliverySettings } from '../../src/delivery/types';
 import type { Emitter } from '../../src/emitters/types';
 import { Metrics } from '../../src/observability/metrics';
@@ -9,14 +9,14 @@ import { capturingLogger, makeEvent, settings, sleep, tempDir, waitFor } from '.
 
 describe('Dispatcher', () => {
   let tmp: ReturnType<typeof tempDir>;
-  let store: DeliveryStore;
+  let store: SqliteStore;
   let dispatchers: Dispatcher[];
   let metrics: Metrics;
   let deliverySettings: DeliverySettings;
 
   function setup(overrides: Partial<DeliverySettings> = {}, clock?: () => number): void {
     deliverySettings = settings(tmp.dir, overrides);
-    store = DeliveryStore.open(deliverySettings, { metrics, clock });
+    store = SqliteStore.open(deliverySettings, { metrics, clock });
   }
 
   function dispatcher(emitters: Emitter[], options: DispatcherOptions = {}): Dispatcher {
@@ -31,8 +31,8 @@ describe('Dispatcher', () => {
     d?.notify(emitters);
   }
 
-  function row(eventId: string, emitter: string) {
-    const [found] = store.list({ eventId, emitter });
+  async function row(eventId: string, emitter: string) {
+    const [found] = (await store.list({ eventId, emitter })).rows;
     if (!found) throw new Error(`no delivery row for ${eventId} → ${emitter}`);
     return found;
   }
@@ -60,10 +60,10 @@ describe('Dispatcher', () => {
     const d = dispatcher([log]);
     await accept(['e1'], ['log'], d);
 
-    await waitFor('delivery', () => row('e1', 'log').state === 'delivered');
+    await waitFor('delivery', async () => (await row('e1', 'log')).state === 'delivered');
     expect(log.delivered.map((e) => e.id)).to.deep.equal(['e1']);
     expect(log.delivered[0]).to.deep.equal(makeEvent('e1'));
-    expect(row('e1', 'log')).to.include({ attempts: 1 });
+    expect(await row('e1', 'log')).to.include({ attempts: 1 });
     expect(await deliveries('log', 'succeeded')).to.equal(1);
     const latency = (await metrics.deliveryLatency.get()).values.find(
       (v) => v.metricName?.endsWith('_count') && v.labels.emitter === 'log',
@@ -88,9 +88,9 @@ describe('Dispatcher', () => {
     const d = dispatcher([knative]);
     await accept(['e1'], ['knative'], d);
 
-    await waitFor('delivery', () => row('e1', 'knative').state === 'delivered');
+    await waitFor('delivery', async () => (await row('e1', 'knative')).state === 'delivered');
     expect(knative.calls).to.have.length(3);
-    expect(row('e1', 'knative').attempts).to.equal(3);
+    expect((await row('e1', 'knative')).attempts).to.equal(3);
     expect(await deliveries('knative', 'retried')).to.equal(2);
     expect(await deliveries('knative', 'succeeded')).to.equal(1);
   });
@@ -103,9 +103,9 @@ describe('Dispatcher', () => {
     const d = dispatcher([brigade], { clock, random: () => 0.5 });
     await accept(['e1'], ['brigade'], d);
 
-    await waitFor('first attempt recorded', () => row('e1', 'brigade').attempts === 1);
+    await waitFor('first attempt recorded', async () => (await row('e1', 'brigade')).attempts === 1);
     // Ceiling after the first failure is the initial backoff; half of it with random() = 0.5.
-    expect(row('e1', 'brigade')).to.include({ state: 'pending', nextAttemptAt: now + 30_000, lastError: 'HTTP 502' });
+    expect(await row('e1', 'brigade')).to.include({ state: 'pending', nextAttemptAt: now + 30_000, lastError: 'HTTP 502' });
     await sleep(300);
     expect(brigade.calls).to.have.length(1);
   });
@@ -116,8 +116,8 @@ describe('Dispatcher', () => {
     const d = dispatcher([knative]);
     await accept(['e1'], ['knative'], d);
 
-    await waitFor('dead letter', () => row('e1', 'knative').state === 'dead');
-    expect(row('e1', 'knative')).to.include({ attempts: 1, lastError: 'HTTP 400: invalid CloudEvent' });
+    await waitFor('dead letter', async () => (await row('e1', 'knative')).state === 'dead');
+    expect(await row('e1', 'knative')).to.include({ attempts: 1, lastError: 'HTTP 400: invalid CloudEvent' });
     expect(knative.calls).to.have.length(1);
     expect(await deliveries('knative', 'dead_lettered')).to.equal(1);
   });
@@ -128,8 +128,8 @@ describe('Dispatcher', () => {
     const d = dispatcher([brigade]);
     await accept(['e1'], ['brigade'], d);
 
-    await waitFor('dead letter', () => row('e1', 'brigade').state === 'dead');
-    expect(row('e1', 'brigade')).to.include({ attempts: 3, lastError: 'exhausted after 3 attempts: ETIMEDOUT' });
+    await waitFor('dead letter', async () => (await row('e1', 'brigade')).state === 'dead');
+    expect(await row('e1', 'brigade')).to.include({ attempts: 3, lastError: 'exhausted after 3 attempts: ETIMEDOUT' });
     expect(brigade.calls).to.have.length(3);
     expect(await deliveries('brigade', 'retried')).to.equal(2);
     expect(await deliveries('brigade', 'dead_lettered')).to.equal(1);
@@ -140,17 +140,17 @@ describe('Dispatcher', () => {
     const brigade = new FlakyEmitter('brigade', [], retryable('HTTP 503'));
     const d = dispatcher([brigade], { pollIntervalMs: 100 });
     await accept(['e1'], ['brigade'], d);
-    await waitFor('dead letter', () => row('e1', 'brigade').state === 'dead');
+    await waitFor('dead letter', async () => (await row('e1', 'brigade')).state === 'dead');
 
     brigade.otherwise = succeed;
-    const cli = DeliveryStore.open(deliverySettings);
+    const cli = SqliteStore.open(deliverySettings);
     try {
-      expect(cli.replay({ emitter: 'brigade' })).to.equal(1);
+      expect(await cli.replay({ emitter: 'brigade' })).to.equal(1);
     } finally {
       await cli.close();
     }
     // No notify(): only the poll can find it.
-    await waitFor('replayed delivery', () => row('e1', 'brigade').state === 'delivered');
+    await waitFor('replayed delivery', async () => (await row('e1', 'brigade')).state === 'delivered');
     expect(brigade.delivered.map((e) => e.id)).to.deep.equal(['e1']);
   });
 
@@ -165,7 +165,7 @@ describe('Dispatcher', () => {
     await waitFor('fast deliveries', () => fast.delivered.length === 10);
     expect(slow.hanging).to.equal(2);
     expect(slow.delivered).to.have.length(0);
-    expect(store.counts().find((c) => c.emitter === 'slow')?.pending).to.equal(10);
+    expect((await store.counts()).find((c) => c.emitter === 'slow')?.pending).to.equal(10);
 
     slow.otherwise = succeed;
     slow.release();
@@ -204,11 +204,11 @@ describe('Dispatcher', () => {
     log.release();
     await stopping;
     expect(unfinished).to.equal(0);
-    expect(row('a', 'log').state).to.equal('delivered');
-    expect(row('b', 'log').state).to.equal('delivered');
+    expect((await row('a', 'log')).state).to.equal('delivered');
+    expect((await row('b', 'log')).state).to.equal('delivered');
     await sleep(200);
     expect(log.calls.map((e) => e.id)).to.deep.equal(['a', 'b']);
-    expect(row('c', 'log').state).to.equal('pending');
+    expect((await row('c', 'log')).state).to.equal('pending');
   });
 
   it('stop() gives up at its timeout and leaves unfinished rows pending for the next run', async () => {
@@ -219,7 +219,7 @@ describe('Dispatcher', () => {
     await waitFor('attempt in flight', () => log.hanging === 1);
 
     expect(await d.stop(50)).to.equal(1);
-    expect(row('a', 'log')).to.include({ state: 'pending', attempts: 0 });
+    expect(await row('a', 'log')).to.include({ state: 'pending', attempts: 0 });
     log.release();
   });
 
@@ -229,7 +229,7 @@ describe('Dispatcher', () => {
     const d = dispatcher([brigade], { attemptTimeoutMs: 100 });
     await accept(['e1'], ['brigade'], d);
 
-    await waitFor('delivery after the timeout', () => row('e1', 'brigade').state === 'delivered');
+    await waitFor('delivery after the timeout', async () => (await row('e1', 'brigade')).state === 'delivered');
     expect(brigade.calls).to.have.length(2);
     expect(await deliveries('brigade', 'retried')).to.equal(1);
     brigade.release();
@@ -245,7 +245,7 @@ describe('Dispatcher', () => {
     const warnings = lines.filter((l) => l.emitter === 'kubeapps' && l.level === 40);
     expect(warnings).to.have.length(1);
     expect(warnings[0].pending).to.equal(2);
-    expect(store.list({ emitter: 'kubeapps' }).map((r) => [r.state, r.attempts])).to.deep.equal([
+    expect((await store.list({ emitter: 'kubeapps' })).rows.reverse().map((r) => [r.state, r.attempts])).to.deep.equal([
       ['pending', 0],
       ['pending', 0],
     ]);
@@ -258,7 +258,7 @@ describe('Dispatcher', () => {
     const d = dispatcher([knative], { logger });
     await accept(['e1'], ['knative'], d);
 
-    await waitFor('dead letter', () => row('e1', 'knative').state === 'dead');
+    await waitFor('dead letter', async () => (await row('e1', 'knative')).state === 'dead');
     await waitFor('log lines', () => lines.filter((l) => l.eventId === 'e1').length === 2);
     const outcomes = lines.filter((l) => l.eventId === 'e1').map((l) => [l.emitter, l.attempt, l.status, l.msg]);
     expect(outcomes).to.deep.equal([
@@ -274,7 +274,7 @@ describe('Dispatcher', () => {
     await accept(['e1'], ['log'], d);
 
     await waitFor('delivery', () => log.delivered.length === 1);
-    await waitFor('prune', () => store.list().length === 0);
+    await waitFor('prune', async () => (await store.list()).rows.length === 0);
   });
 
   it('refuses two emitters with the same name', () => {

@@ -14,7 +14,9 @@ export function tempDir(): { dir: string; cleanup(): void } {
 
 export function settings(dir: string, overrides: Partial<DeliverySettings> = {}): DeliverySettings {
   return {
+    store: 'sqlite',
     dir,
+    postgres: { url: '', poolSize: 4, schema: 'registry_gateway', leaseSeconds: 60 },
     maxAttempts: 5,
     initialBackoffSeconds: 0.005,
     maxBackoffSeconds: 0.02,
@@ -50,9 +52,9 @@ export function makeEvent(id: string, overrides: Partial<RegistryEvent> = {}): R
  * Polls until `check` returns true. Generous by default: these tests assert what happens, not
  * how fast, so a loaded CI machine only makes them slower, never red.
  */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

@@ -1,0 +1,11 @@
+import type { DeliverySettings } from '../types';
+import { PostgresStore } from './postgres';
+import { SqliteStore } from './sqlite';
+import type { DeliveryStore, StoreOptions } from './types';
+
+export type { DeliveryStore, StoreOptions } from './types';
+
+/** The engine `delivery.store` names: SQLite for one process, PostgreSQL for several replicas. */
+export async function openStore(settings: DeliverySettings, options: StoreOptions = {}): Promise<DeliveryStore> {
+  return settings.store === 'postgres' ? PostgresStore.open(settings, options) : SqliteStore.open(settings, options);
+}

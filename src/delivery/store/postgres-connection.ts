@@ -1,0 +1,101 @@
+import pg from 'pg';
+import type { PostgresSettings } from '../types';
+
+/** int8 columns (ids, epoch milliseconds) stay far below 2^53: read them as numbers, not strings. */
+const types = new pg.TypeOverrides();
+types.setTypeParser(20, (value: string) => Number(value));
+
+/** Failures that mean "the database is not there right now", as opposed to a refused query. */
+const CONNECTION_MESSAGE = /connect|terminat|timeout|not queryable|closed|ended|socket/i;
+/** SQLSTATE classes a sender should retry on: connection, resources, operator action, system. */
+const UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58']);
+/** Single SQLSTATEs of the same kind: lost serialization or deadlock, read-only standby, lock timeout. */
+const UNAVAILABLE_CODES = new Set(['40001', '40P01', '25006', '55P03']);
+
+function code(err: unknown): string | undefined {
+  const value = (err as { code?: unknown } | null)?.code;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The database (or the path to it) is down, restarting or failing over. */
+export function isConnectionFailure(err: unknown): boolean {
+  const c = code(err);
+  if (c === undefined) return err instanceof Error && err.constructor === Error && CONNECTION_MESSAGE.test(err.message);
+  // Node's socket errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND...).
+  if (/^E[A-Z]+$/.test(c)) return true;
+  return UNAVAILABLE_CLASSES.has(c.slice(0, 2));
+}
+
+/** Worth a 503 and a retry by the sender, rather than a 500. */
+export function isUnavailable(err: unknown): boolean {
+  const c = code(err);
+  return isConnectionFailure(err) || (c !== undefined && UNAVAILABLE_CODES.has(c));
+}
+
+/** Whatever is said about the database, with the URL's password taken out. */
+export class Redactor {
+  private readonly secrets: string[];
+
+  constructor(url: string) {
+    let password = '';
+    try {
+      password = new URL(url).password;
+    } catch {
+      // Not a URL (a key/value connection string): the whole string is the secret.
+      password = url;
+    }
+    this.secrets = [...new Set([password, safeDecode(password)])].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  }
+
+  text(value: string): string {
+    let out = value;
+    for (const secret of this.secrets) out = out.split(secret).join('***');
+    return out;
+  }
+
+  /** An error safe to log or show: same class of information, never the password. */
+  error(err: unknown): Error {
+    const message = err instanceof Error ? err.message : String(err);
+    const safe = new Error(this.text(message));
+    const c = code(err);
+    if (c) Object.assign(safe, { code: c });
+    return safe;
+  }
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Host, port, database and schema: enough to say which store, nothing that grants access. */
+export function describeLocation(settings: PostgresSettings): string {
+  try {
+    const url = new URL(settings.url);
+    return `postgres://${url.host}${url.pathname} (schema ${settings.schema})`;
+  } catch {
+    return `postgres (schema ${settings.schema})`;
+  }
+}
+
+export function createPool(settings: PostgresSettings, applicationName: string): pg.Pool {
+  return new pg.Pool({
+    connectionString: settings.url,
+    max: settings.poolSize,
+    // A webhook sender waits on this: fail over to a 503 quickly rather than hang.
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    query_timeout: 30_000,
+    keepAlive: true,
+    application_name: applicationName,
+    types,
+  });
+}
+
+/** A quoted SQL identifier; schema names are validated by the config, this is the second fence. */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,88 @@
+import type pg from 'pg';
+import { ident } from './postgres-connection';
+
+/**
+ * Each entry moves the schema one version forward. Applied in order, once, under an advisory lock,
+ * so N replicas starting together neither race nor fail: the first migrates, the rest find it done.
+ */
+const MIGRATIONS: ((schema: string) => string)[] = [
+  (s) => `
+CREATE TABLE ${s}.events (
+  seq         BIGSERIAL PRIMARY KEY,
+  source      TEXT NOT NULL,
+  id          TEXT NOT NULL,
+  provider    TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  registry    TEXT NOT NULL,
+  repo        TEXT,
+  body        TEXT NOT NULL,
+  accepted_at BIGINT NOT NULL
+);
+CREATE INDEX events_by_key ON ${s}.events (id, source);
+
+CREATE TABLE ${s}.deliveries (
+  id              BIGSERIAL PRIMARY KEY,
+  event_seq       BIGINT NOT NULL REFERENCES ${s}.events (seq),
+  emitter         TEXT NOT NULL,
+  state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  last_error      TEXT,
+  created_at      BIGINT NOT NULL,
+  updated_at      BIGINT NOT NULL,
+  delivered_at    BIGINT,
+  -- Which replica is attempting the row, and until when it may: past that, another takes it.
+  lease_owner     TEXT,
+  lease_until     BIGINT
+);
+-- The dispatchers' question: what is due for this emitter now, soonest first.
+CREATE INDEX deliveries_due ON ${s}.deliveries (emitter, next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX deliveries_leased ON ${s}.deliveries (emitter, lease_until) WHERE lease_owner IS NOT NULL;
+CREATE INDEX deliveries_by_state ON ${s}.deliveries (state, emitter);
+CREATE INDEX deliveries_by_event ON ${s}.deliveries (event_seq);
+CREATE INDEX deliveries_delivered_at ON ${s}.deliveries (delivered_at) WHERE state = 'delivered';
+
+-- The unique key is the dedup: two replicas inserting the same (source, id) serialise on it.
+CREATE TABLE ${s}.dedup_keys (
+  source  TEXT NOT NULL,
+  id      TEXT NOT NULL,
+  seen_at BIGINT NOT NULL,
+  PRIMARY KEY (source, id)
+);
+CREATE INDEX dedup_keys_by_age ON ${s}.dedup_keys (seen_at);
+
+-- Work that must happen once per window across replicas (a Kubeapps refresh per AppRepository).
+CREATE TABLE ${s}.windows (
+  key        TEXT PRIMARY KEY,
+  started_at BIGINT NOT NULL,
+  ends_at    BIGINT NOT NULL
+);`,
+];
+
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Creates or upgrades the schema; refuses one written by a newer gateway rather than misread it. */
+export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {
+  const s = ident(schema);
+  await client.query('BEGIN');
+  try {
+    // Transaction-scoped: released by COMMIT or ROLLBACK, even if this process dies meanwhile.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`registry-gateway migrate ${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER NOT NULL)`);
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_version`);
+    const current = rows[0]?.version ?? 0;
+    if (current > POSTGRES_SCHEMA_VERSION) {
+      throw new Error(
+        `schema ${schema} was written by a newer registry-gateway (version ${current}, this one knows ${POSTGRES_SCHEMA_VERSION})`,
+      );
+    }
+    for (let v = current; v < POSTGRES_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v](s));
+    if (rows.length === 0) await client.query(`INSERT INTO ${s}.schema_version VALUES ($1)`, [POSTGRES_SCHEMA_VERSION]);
+    else await client.query(`UPDATE ${s}.schema_version SET version = $1`, [POSTGRES_SCHEMA_VERSION]);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,94 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../../observability/metrics';
+import type {
+  AcceptResult,
+  DeliveryCounts,
+  DeliveryFilter,
+  DeliveryPage,
+  DropFilter,
+  DueDelivery,
+  ListFilter,
+  PruneResult,
+  RoutedEvent,
+} from '../types';
+
+export interface StoreOptions {
+  metrics?: Metrics;
+  logger?: Logger;
+  /** Epoch milliseconds; injectable so dedup windows, leases and retention can be tested. */
+  clock?: () => number;
+  /**
+   * Who holds a lease (PostgreSQL): unique per running process. Defaults to host, pid and a
+   * random suffix, so a restarted process never mistakes its predecessor's leases for its own.
+   */
+  owner?: string;
+  /**
+   * The operator CLI opens the store for a moment: it neither waits on an unreachable database in
+   * the background nor listens for notifications.
+   */
+  oneShot?: boolean;
+}
+
+/**
+ * The durable side of delivery, whatever the engine: every accepted event and one row per
+ * (event, emitter). Intake, dispatcher, metrics and the operator CLI speak only this.
+ *
+ * A row handed out by `claim` is leased to this process until a mark settles it or `release`
+ * gives it back; no other caller (another replica included) is handed it meanwhile. A lease that
+ * is never settled (the process died) lapses, and the row is handed out again: at-least-once.
+ */
+export interface DeliveryStore {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Where the store lives, for logs: a file, or the database host and schema (never a password). */
+  readonly location: string;
+
+  /** undefined while new events are taken; otherwise why not (draining, database unreachable). */
+  notReadyReason(): string | undefined;
+
+  /**
+   * Stores events for delivery. Resolves only once they are committed; rejects with
+   * UnavailableError when they cannot be (closed, draining, over maxPending, storage failing) so
+   * the sender retries. A `(source, id)` seen within the dedup window, earlier in the same call, in
+   * another call of the same commit group, or by another replica, stores nothing and comes back
+   * `duplicate: true`. The events of one call are stored all together or not at all.
+   */
+  accept(routed: RoutedEvent[]): Promise<AcceptResult[]>;
+
+  /** Leases up to `limit` pending rows of `emitter` due at `nowMs`, soonest first. */
+  claim(emitter: string, nowMs: number, limit: number): Promise<DueDelivery[]>;
+  /** When the soonest pending row of `emitter` not leased by this process is due; undefined if none. */
+  nextDueAt(emitter: string): Promise<number | undefined>;
+
+  /**
+   * The marks change pending rows only (a row the operator dropped mid-attempt stays gone) and
+   * settle the lease. They resolve whether a row was changed.
+   */
+  markDelivered(id: number, attempts: number): Promise<boolean>;
+  markRetry(id: number, attempts: number, nextAttemptAtMs: number, error: string): Promise<boolean>;
+  markDead(id: number, attempts: number, error: string): Promise<boolean>;
+  /** Gives a claimed row back unchanged (its outcome could not be recorded). */
+  release(id: number): Promise<void>;
+
+  /** Deliveries with their event, newest first; `truncated` says when `limit` cut rows. */
+  list(filter?: ListFilter): Promise<DeliveryPage>;
+  /** Puts dead-lettered rows back in the queue as if new (attempts 0, due now). */
+  replay(filter?: DeliveryFilter): Promise<number>;
+  /** Deletes undelivered rows for good (their event goes at the next prune). */
+  drop(filter?: DropFilter): Promise<number>;
+  /** Pending and dead rows per emitter, across every process sharing the store. */
+  counts(): Promise<DeliveryCounts[]>;
+  /**
+   * Forgets delivered rows past their retention, events left with no row, and dedup keys past the
+   * window. Dedup keys outlive their events on purpose: a sender retrying an already delivered
+   * event must still get `duplicate`.
+   */
+  prune(nowMs?: number): Promise<PruneResult>;
+
+  /** Calls `listener` with emitter names when another process stored or re-queued rows for them. */
+  onWake(listener: (emitters: readonly string[]) => void): void;
+
+  /** Refuses new events from now on (SIGTERM); resolves once the group already taken in is committed. */
+  drain(): Promise<void>;
+  /** Commits any group still waiting, then closes. Safe to call twice. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,227 @@
+import { expect } from 'chai';
+import pg from 'pg';
+import { PostgresStore } from '../../../src/delivery/store/postgres';
+import type { DeliverySettings } from '../../../src/delivery/types';
+import { UnavailableError } from '../../../src/model/errors';
+import { Metrics } from '../../../src/observability/metrics';
+import { POSTGRES_PASSWORD, PostgresCluster, requirePostgres, sharedPostgres } from '../../helpers/postgres';
+import { capturingLogger, makeEvent, settings, tempDir, waitFor } from '../support';
+import { rejection, rows, storeBehaviour } from './behaviour';
+
+let databaseUrl = '';
+let schemas = 0;
+let schema = '';
+
+function pgSettings(overrides: Partial<DeliverySettings> = {}, url = databaseUrl): DeliverySettings {
+  const base = settings(tempDir().dir, overrides);
+  return {
+    ...base,
+    store: 'postgres',
+    postgres: { url, poolSize: 4, schema, leaseSeconds: 60, ...overrides.postgres },
+  };
+}
+
+describe('PostgreSQL store', function () {
+  this.timeout(60_000);
+
+  before(async function () {
+    requirePostgres(this);
+    databaseUrl = await (await sharedPostgres()).createDatabase();
+  });
+
+  storeBehaviour({
+    name: 'postgres',
+    fresh: async () => {
+      schema = `behaviour_${++schemas}`;
+    },
+    open: (clock, overrides, metrics) => PostgresStore.open(pgSettings(overrides), { clock, metrics }),
+  });
+
+  describe('across replicas', () => {
+    let opened: PostgresStore[];
+    const now = Date.parse('2024-05-01T12:00:00Z');
+
+    async function replica(overrides: Partial<DeliverySettings> = {}, options: { clock?: () => number; owner?: string } = {}) {
+      const store = await PostgresStore.open(pgSettings(overrides), { clock: options.clock ?? (() => now), owner: options.owner });
+      opened.push(store);
+      return store;
+    }
+
+    beforeEach(() => {
+      schema = `replicas_${++schemas}`;
+      opened = [];
+    });
+
+    afterEach(async () => {
+      for (const store of opened) await store.close();
+    });
+
+    it('migrates once when several replicas start at the same instant', async () => {
+      const stores = await Promise.all(Array.from({ length: 6 }, () => replica()));
+      expect(stores.every((s) => s.notReadyReason() === undefined)).to.equal(true);
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      try {
+        const { rows: versions } = await client.query(`SELECT version FROM ${schema}.schema_version`);
+        expect(versions).to.deep.equal([{ version: 1 }]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it('refuses a schema written by a newer gateway rather than misread it', async () => {
+      await (await replica()).close();
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      await client.query(`UPDATE ${schema}.schema_version SET version = 99`);
+      await client.end();
+      const err = await rejection(PostgresStore.open(pgSettings(), {}));
+      expect((err as Error).message).to.match(/newer registry-gateway \(version 99/);
+    });
+
+    it('stores the same event posted to two replicas at once once; the other sender gets duplicate', async () => {
+      const [a, b] = await Promise.all([replica(), replica()]);
+      for (let round = 0; round < 20; round++) {
+        const event = makeEvent(`race-${round}`);
+        const [ra, rb] = await Promise.all([
+          a.accept([{ event, emitters: ['log'] }]),
+          b.accept([{ event, emitters: ['log'] }]),
+        ]);
+        expect([ra[0].duplicate, rb[0].duplicate].sort()).to.deep.equal([false, true]);
+      }
+      expect(await rows(a)).to.have.length(20);
+    });
+
+    it('never hands one row to two replicas, and lets another take the rows of one that died', async () => {
+      let t = now;
+      const clock = () => t;
+      const [a, b] = await Promise.all([
+        replica({ postgres: { leaseSeconds: 30 } as DeliverySettings['postgres'] }, { clock, owner: 'replica-a' }),
+        replica({ postgres: { leaseSeconds: 30 } as DeliverySettings['postgres'] }, { clock, owner: 'replica-b' }),
+      ]);
+      await a.accept(Array.from({ length: 10 }, (_, i) => ({ event: makeEvent(`r${i}`), emitters: ['log'] })));
+      const [fromA, fromB] = await Promise.all([a.claim('log', t, 6), b.claim('log', t, 6)]);
+      const ids = [...fromA, ...fromB].map((d) => d.event.id);
+      expect(new Set(ids).size).to.equal(10);
+      expect(ids).to.have.length(10);
+
+      // Replica A dies holding its rows; B finishes its own. B sees when A's come free.
+      for (const d of fromB) await b.markDelivered(d.id, 1);
+      expect(await b.nextDueAt('log')).to.equal(t + 30_000);
+      expect(await b.claim('log', t + 29_000, 10)).to.deep.equal([]);
+      const metrics = new Metrics();
+      const c = await PostgresStore.open(pgSettings({ postgres: { leaseSeconds: 30 } as DeliverySettings['postgres'] }), {
+        clock,
+        owner: 'replica-c',
+        metrics,
+      });
+      opened.push(c);
+      t += 30_000;
+      const takenOver = await c.claim('log', t, 10);
+      expect(takenOver.map((d) => d.event.id).sort()).to.deep.equal(fromA.map((d) => d.event.id).sort());
+      expect((await metrics.leaseTakeovers.get()).values[0].value).to.equal(fromA.length);
+      // A's late outcome no longer counts: the row is C's now.
+      expect(await a.markDelivered(fromA[0].id, 1)).to.equal(false);
+      expect(await c.markDelivered(fromA[0].id, 1)).to.equal(true);
+    });
+
+    it('wakes every replica when one stores rows or an operator replays', async () => {
+      const [a, b] = await Promise.all([replica(), replica()]);
+      const woken: string[][] = [];
+      b.onWake((emitters) => woken.push([...emitters]));
+      // The listener connects in the background: until it does, a notification finds nobody (the
+      // poll covers that), so store rows until one wakes B.
+      for (let n = 0; !woken.some((w) => w.includes('brigade')); n++) {
+        expect(n, 'a notification within 10 s').to.be.lessThan(20);
+        await a.accept([{ event: makeEvent(`n${n}`), emitters: ['brigade', 'knative'] }]);
+        await waitFor('notification', () => woken.some((w) => w.includes('brigade')), 500).catch(() => undefined);
+      }
+      expect(woken.find((w) => w.includes('brigade'))!.sort()).to.deep.equal(['brigade', 'knative']);
+
+      const [row] = await a.claim('brigade', now, 1);
+      await a.markDead(row.id, 1, 'HTTP 400');
+      woken.length = 0;
+      expect(await a.replay({ emitter: 'brigade', ids: [row.id] })).to.equal(1);
+      await waitFor('replay notification', () => woken.some((w) => w.includes('brigade')));
+    });
+  });
+
+  describe('when the database goes away', () => {
+    let cluster: PostgresCluster;
+    let url: string;
+    let store: PostgresStore | undefined;
+
+    before(async function () {
+      requirePostgres(this);
+      this.timeout(120_000);
+      // A cluster of its own: stopping the shared one would break the other suites.
+      cluster = await PostgresCluster.create();
+      url = await cluster.createDatabase();
+    });
+
+    after(() => cluster?.destroy());
+
+    afterEach(async () => {
+      cluster.start();
+      await store?.close();
+      store = undefined;
+    });
+
+    beforeEach(() => {
+      schema = `outage_${++schemas}`;
+      cluster.start();
+    });
+
+    it('refuses with 503 and says why, never leaks the password, and recovers by itself', async () => {
+      const { logger, lines } = capturingLogger();
+      store = await PostgresStore.open(pgSettings({}, url), { logger });
+      await store.accept([{ event: makeEvent('before'), emitters: ['log'] }]);
+
+      cluster.stop('fast');
+      const refused = await rejection(store.accept([{ event: makeEvent('during'), emitters: ['log'] }]));
+      expect(refused).to.be.instanceOf(UnavailableError);
+      await waitFor('not ready', () => store!.notReadyReason() !== undefined, 15_000);
+      expect(store.notReadyReason()).to.match(/database/);
+      // Fails fast while down rather than making each sender wait out a connection timeout.
+      const started = Date.now();
+      expect(await rejection(store.accept([{ event: makeEvent('during2'), emitters: ['log'] }]))).to.be.instanceOf(
+        UnavailableError,
+      );
+      expect(Date.now() - started).to.be.lessThan(1000);
+
+      cluster.start();
+      await waitFor('recovery', () => store!.notReadyReason() === undefined, 20_000);
+      const [after] = await store.accept([{ event: makeEvent('after'), emitters: ['log'] }]);
+      expect(after.duplicate).to.equal(false);
+      expect((await rows(store)).map((r) => r.eventId)).to.deep.equal(['before', 'after']);
+
+      const everything = JSON.stringify(lines) + String(refused) + (store.notReadyReason() ?? '');
+      expect(everything).to.not.include(POSTGRES_PASSWORD);
+      expect(lines.some((l) => /database is unavailable/.test(String(l.msg)))).to.equal(true);
+    });
+
+    it('starts without the database, answers 503, and becomes ready when it appears', async () => {
+      cluster.stop('fast');
+      store = await PostgresStore.open(pgSettings({}, url), {});
+      expect(store.notReadyReason()).to.match(/not reachable yet/);
+      expect(await rejection(store.accept([{ event: makeEvent('early'), emitters: ['log'] }]))).to.be.instanceOf(
+        UnavailableError,
+      );
+      cluster.start();
+      await waitFor('ready', () => store!.notReadyReason() === undefined, 20_000);
+      const [accepted] = await store.accept([{ event: makeEvent('late'), emitters: ['log'] }]);
+      expect(accepted.duplicate).to.equal(false);
+    });
+
+    it('tells the one-shot CLI at once, without the password', async () => {
+      cluster.stop('fast');
+      const err = await rejection(PostgresStore.open(pgSettings({}, url), { oneShot: true }));
+      expect((err as Error).message).to.not.include(POSTGRES_PASSWORD);
+      const wrong = url.replace(encodeURIComponent(POSTGRES_PASSWORD), 'not-the-password-123');
+      cluster.start();
+      const refused = await rejection(PostgresStore.open(pgSettings({}, wrong), { oneShot: true }));
+      expect((refused as Error).message).to.match(/password authentication failed/);
+      expect((refused as Error).message).to.not.include('not-the-password-123');
+    });
+  });
+});

@@ -1,0 +1,129 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { expect } from 'chai';
+import { SqliteStore, STORE_FILE } from '../../../src/delivery/store/sqlite';
+import type { DeliverySettings } from '../../../src/delivery/types';
+import { UnavailableError } from '../../../src/model/errors';
+import { makeEvent, settings, tempDir } from '../support';
+import { rows, storeBehaviour } from './behaviour';
+
+let tmp: ReturnType<typeof tempDir> | undefined;
+
+storeBehaviour({
+  name: 'sqlite',
+  fresh: async () => {
+    tmp?.cleanup();
+    tmp = tempDir();
+  },
+  open: async (clock, overrides, metrics) => SqliteStore.open(settings(tmp!.dir, overrides), { clock, metrics }),
+});
+
+after(() => tmp?.cleanup());
+
+describe('SQLite store', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let opened: SqliteStore[];
+  const now = Date.parse('2024-05-01T12:00:00Z');
+
+  function open(overrides: Partial<DeliverySettings> = {}): SqliteStore {
+    const store = SqliteStore.open(settings(dir.dir, overrides), { clock: () => now });
+    opened.push(store);
+    return store;
+  }
+
+  beforeEach(() => {
+    dir = tempDir();
+    opened = [];
+  });
+
+  afterEach(async () => {
+    for (const store of opened) await store.close();
+    dir.cleanup();
+  });
+
+  it('creates the directory and uses WAL with full fsync', () => {
+    const nested = path.join(dir.dir, 'a', 'b');
+    const store = SqliteStore.open(settings(nested));
+    opened.push(store);
+    expect(store.file).to.equal(path.join(nested, STORE_FILE));
+    // synchronous is per connection: read the store's own (2 = FULL, an fsync per commit).
+    const own = (store as unknown as { db: Database.Database }).db;
+    expect(own.pragma('synchronous', { simple: true })).to.equal(2);
+    const db = new Database(store.file, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).to.equal('wal');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps an acknowledged event through kill -9 of the process that stored it', async function () {
+    this.timeout(60_000);
+    const script = `
+      const { SqliteStore } = require(${JSON.stringify(path.resolve(__dirname, '../../../src/delivery/store/sqlite.ts'))});
+      const store = SqliteStore.open(${JSON.stringify(settings(dir.dir))});
+      const event = { id: 'killed', provider: 'acr', source: 'brigade.sh/acr', type: 'push',
+        registry: 'r.example.com', repo: 'app', time: '2024-05-01T12:00:00Z', payload: {} };
+      store.accept([{ event, emitters: ['log'] }]).then(() => process.kill(process.pid, 'SIGKILL'));
+    `;
+    let signal: string | null = null;
+    try {
+      execFileSync(process.execPath, ['-r', 'tsx/cjs', '-e', script], { cwd: path.resolve(__dirname, '../../..'), stdio: 'pipe' });
+    } catch (err) {
+      signal = (err as { signal: string | null }).signal;
+    }
+    expect(signal).to.equal('SIGKILL');
+    const all = await rows(open());
+    expect(all.map((r) => [r.eventId, r.emitter, r.state])).to.deep.equal([['killed', 'log', 'pending']]);
+  });
+
+  it('refuses only the over-limit call of a commit group, all of its events together', async () => {
+    const store = open({ maxPending: 1 });
+    const [first, second] = await Promise.allSettled([
+      store.accept([{ event: makeEvent('a'), emitters: ['log'] }]),
+      store.accept([
+        { event: makeEvent('b'), emitters: ['log'] },
+        { event: makeEvent('c'), emitters: ['log'] },
+      ]),
+    ]);
+    expect(first.status).to.equal('fulfilled');
+    expect(second.status).to.equal('rejected');
+    expect((await rows(store)).map((r) => r.eventId)).to.deep.equal(['a']);
+  });
+
+  it('refuses with 503 rather than acknowledging when the disk is full', async () => {
+    const store = open();
+    await store.accept([{ event: makeEvent('small'), emitters: ['log'] }]);
+    // Cap the file at its current size: the next write needing a new page gets SQLITE_FULL,
+    // exactly what a full disk produces.
+    const db = (store as unknown as { db: Database.Database }).db;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+
+    const big = makeEvent('big', { payload: { blob: 'x'.repeat(256 * 1024) } });
+    const [refused, alongside] = await Promise.allSettled([
+      store.accept([{ event: big, emitters: ['log'] }]),
+      store.accept([{ event: makeEvent('same-group'), emitters: ['log'] }]),
+    ]);
+    expect(refused.status).to.equal('rejected');
+    expect((refused as PromiseRejectedResult).reason).to.be.instanceOf(UnavailableError);
+    expect((refused as PromiseRejectedResult).reason.message).to.match(/SQLITE_FULL/);
+    // Its commit group failed as a whole, so nothing in it may be acknowledged.
+    expect(alongside.status).to.equal('rejected');
+    expect((await rows(store)).map((r) => r.eventId)).to.deep.equal(['small']);
+
+    db.pragma('max_page_count = 1073741823');
+    const [retried] = await store.accept([{ event: big, emitters: ['log'] }]);
+    expect(retried.duplicate).to.equal(false);
+  });
+
+  it('hands a row claimed by a process that died to the next process at once', async () => {
+    const first = open();
+    await first.accept([{ event: makeEvent('a'), emitters: ['log'] }]);
+    expect(await first.claim('log', now, 10)).to.have.length(1);
+    // Only one process delivers from a file: its leases live and die with it.
+    const second = open();
+    expect((await second.claim('log', now, 10)).map((d) => d.event.id)).to.deep.equal(['a']);
+  });
+});

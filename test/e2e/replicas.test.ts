@@ -1,0 +1,249 @@
+import { expect } from 'chai';
+import { FakeBrigadeApi } from '../fakes/brigade-api';
+import { freePort, GatewayProcess, runCli, waitFor } from '../helpers/gateway-process';
+import { post } from '../helpers/http';
+import { POSTGRES_PASSWORD, PostgresCluster, requirePostgres, sharedPostgres } from '../helpers/postgres';
+
+const TOKEN = 'replica-token-9c2e51aa';
+const BRIGADE_TOKEN = 'brigade-sa-token-31bd';
+const auth = { Authorization: `Bearer ${TOKEN}` };
+
+function acrPush(id: string) {
+  return {
+    id,
+    timestamp: '2026-11-20T10:00:00Z',
+    action: 'push',
+    target: {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: `sha256:${'a'.repeat(64)}`,
+      repository: 'team/app',
+      tag: id,
+    },
+    request: { id: `r-${id}`, host: 'myregistry.azurecr.io', method: 'PUT' },
+  };
+}
+
+/** The database URL goes in through DATABASE_URL, as the chart passes it from a Secret. */
+function config(brigadeAddress: string, schema: string): string {
+  return `
+tokens: {ci: ${TOKEN}}
+emitters:
+  log: {enabled: false}
+  brigade: {enabled: true, apiAddress: "${brigadeAddress}", apiToken: ${BRIGADE_TOKEN}, timeoutSeconds: 2}
+delivery:
+  store: postgres
+  postgres: {schema: ${schema}, leaseSeconds: 3, poolSize: 8}
+  maxAttempts: 200
+  initialBackoffSeconds: 0.05
+  maxBackoffSeconds: 0.5
+  concurrency: 8
+server: {port: $PORT, shutdownTimeoutSeconds: 10}
+`;
+}
+
+const createdIds = (api: FakeBrigadeApi) => api.createdEvents.map((e) => JSON.parse(e.payload as string).id as string);
+
+/**
+ * Sends events one after another to whichever replica answers, as a Service would, and keeps what
+ * each got: every id answered 2xx must be delivered, whatever happens to replicas meanwhile.
+ */
+class SteadyClient {
+  readonly acked = new Set<string>();
+  readonly refused: number[] = [];
+  private stopped = false;
+  private done?: Promise<void>;
+  private sent = 0;
+
+  constructor(
+    private readonly replicas: () => string[],
+    private readonly prefix: string,
+  ) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  private async loop(): Promise<void> {
+    // Bounded: a test that goes wrong ends by itself.
+    while (!this.stopped && this.sent < 20_000) {
+      const id = `${this.prefix}-${this.sent++}`;
+      const urls = this.replicas();
+      for (let i = 0; i < urls.length; i++) {
+        const url = urls[(this.sent + i) % urls.length];
+        try {
+          const res = await post(`${url}/events/acr`, acrPush(id), auth, { timeout: 10_000 });
+          if (res.status === 202) {
+            this.acked.add(id);
+            break;
+          }
+          this.refused.push(res.status);
+        } catch {
+          // Connection refused: that replica is restarting. The next one is tried.
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+describe('e2e: several replicas on one PostgreSQL database', function () {
+  this.timeout(240_000);
+  const cleanup: (() => Promise<unknown>)[] = [];
+  let databaseUrl: string;
+  let schemas = 0;
+
+  before(async function () {
+    requirePostgres(this);
+    databaseUrl = await (await sharedPostgres()).createDatabase();
+  });
+
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
+  });
+
+  async function replicas(n: number, brigadeAddress: string, url = databaseUrl): Promise<GatewayProcess[]> {
+    const yaml = config(brigadeAddress, `e2e_${process.pid}_${++schemas}`);
+    const started = await Promise.all(
+      Array.from({ length: n }, () => GatewayProcess.start(yaml, { env: { DATABASE_URL: url } })),
+    );
+    for (const gw of started) cleanup.push(() => gw.kill9());
+    return started;
+  }
+
+  function expectNoPassword(gateways: GatewayProcess[]): void {
+    for (const gw of gateways) expect(gw.stdout + gw.stderr).to.not.include(POSTGRES_PASSWORD);
+  }
+
+  it('the same event sent to two replicas at the same instant is one delivery', async () => {
+    const api = new FakeBrigadeApi({ token: BRIGADE_TOKEN });
+    await api.start();
+    cleanup.push(() => api.close());
+    const [a, b] = await replicas(2, api.address);
+
+    for (let n = 0; n < 10; n++) {
+      const body = acrPush(`same-${n}`);
+      const [ra, rb] = await Promise.all([post(`${a.url}/events`, body, auth), post(`${b.url}/events`, body, auth)]);
+      expect([ra.status, rb.status]).to.deep.equal([202, 202]);
+      const flags = [ra.data.events[0].duplicate === true, rb.data.events[0].duplicate === true];
+      expect(flags.sort()).to.deep.equal([false, true]);
+    }
+    await waitFor(() => new Set(createdIds(api)).size === 10, '10 deliveries');
+    // Let any stray second delivery arrive before counting.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(createdIds(api)).to.have.length(10);
+    expectNoPassword([a, b]);
+  });
+
+  it('target down, 600 events acked across 3 replicas, kill -9 one, target up: all 600 delivered', async () => {
+    const brigadePort = await freePort();
+    const address = `http://127.0.0.1:${brigadePort}`;
+    const gateways = await replicas(3, address);
+
+    const ids = Array.from({ length: 600 }, (_, i) => `down-${i}`);
+    for (let start = 0; start < ids.length; start += 30) {
+      const answers = await Promise.all(
+        ids.slice(start, start + 30).map((id, i) => post(`${gateways[(start + i) % 3].url}/events/acr`, acrPush(id), auth)),
+      );
+      expect(answers.map((a) => a.status)).to.deep.equal(Array(answers.length).fill(202));
+    }
+    await gateways[0].kill9();
+
+    const api = new FakeBrigadeApi({ token: BRIGADE_TOKEN });
+    await api.start(brigadePort);
+    cleanup.push(() => api.close());
+    // The dead replica's leases lapse (3 s) and the others take its rows.
+    await waitFor(() => new Set(createdIds(api)).size === 600, 'all 600 at Brigade', 120_000);
+    expect(new Set(createdIds(api))).to.deep.equal(new Set(ids));
+    const duplicates = createdIds(api).length - 600;
+    // At-least-once: only attempts in flight at the kill may repeat, at most a replica's concurrency.
+    expect(duplicates).to.be.at.most(8);
+    console.log(`      (600 delivered, ${duplicates} duplicate deliveries after kill -9)`);
+  });
+
+  it('a rolling restart under steady load loses no acknowledged event', async () => {
+    const api = new FakeBrigadeApi({ token: BRIGADE_TOKEN });
+    await api.start();
+    cleanup.push(() => api.close());
+    const gateways = await replicas(3, api.address);
+    const up = new Set(gateways);
+    const client = new SteadyClient(() => [...up].map((g) => g.url), 'rolling');
+    client.start();
+    cleanup.push(() => client.stop());
+
+    await waitFor(() => client.acked.size >= 50, 'load before the restarts');
+    for (let i = 0; i < gateways.length; i++) {
+      const old = gateways[i];
+      up.delete(old);
+      expect(await old.terminate()).to.equal(0);
+      const replacement = await GatewayProcess.launch(old.configPath, Number(new URL(old.url).port), {
+        DATABASE_URL: databaseUrl,
+      });
+      cleanup.push(() => replacement.kill9());
+      gateways[i] = replacement;
+      up.add(replacement);
+      const before = client.acked.size;
+      await waitFor(() => client.acked.size >= before + 30, 'load after a restart');
+    }
+    await client.stop();
+
+    const acked = [...client.acked];
+    expect(acked.length).to.be.greaterThan(100);
+    await waitFor(() => acked.every((id) => createdIds(api).includes(id)), 'every acknowledged event at Brigade', 60_000);
+    expectNoPassword(gateways);
+  });
+
+  describe('the database stopped under load', () => {
+    let cluster: PostgresCluster;
+    let url: string;
+
+    before(async function () {
+      requirePostgres(this);
+      cluster = await PostgresCluster.create();
+      url = await cluster.createDatabase();
+    });
+
+    after(() => cluster?.destroy());
+
+    it('answers 503 (never an uncommitted 2xx), does not crash, and drains once the database is back', async () => {
+      const api = new FakeBrigadeApi({ token: BRIGADE_TOKEN });
+      await api.start();
+      cleanup.push(() => api.close());
+      const gateways = await replicas(2, api.address, url);
+      const client = new SteadyClient(() => gateways.map((g) => g.url), 'outage');
+      client.start();
+      cleanup.push(() => client.stop());
+      await waitFor(() => client.acked.size >= 30, 'load before the outage');
+
+      cluster.stop('fast');
+      await waitFor(() => client.refused.filter((s) => s === 503).length >= 10, '503s while the database is down');
+      const notReady = await waitFor(async () => {
+        const res = await fetch(`${gateways[0].url}/readyz`);
+        return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
+      }, 'readyz to turn 503');
+      expect(notReady.reason).to.match(/database/);
+      expect(client.refused.every((s) => s === 503)).to.equal(true);
+
+      cluster.start();
+      const before = client.acked.size;
+      await waitFor(() => client.acked.size >= before + 30, 'accepting again after the outage', 60_000);
+      await client.stop();
+      for (const gw of gateways) expect(gw.exitCode).to.equal(undefined);
+
+      const acked = [...client.acked];
+      await waitFor(() => acked.every((id) => createdIds(api).includes(id)), 'every acknowledged event at Brigade', 60_000);
+      expectNoPassword(gateways);
+
+      const list = await runCli(['deliveries', 'list', '--config', gateways[0].configPath, '--limit', '5'], {
+        DATABASE_URL: url,
+      });
+      expect(list.code).to.equal(0);
+      expect(list.stdout.trim().split('\n')).to.have.length(6);
+      expect(list.stderr).to.match(/newest 5 matching deliveries; more match/);
+    });
+  });
+});
