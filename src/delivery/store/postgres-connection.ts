@@ -99,3 +99,16 @@ export function createPool(settings: PostgresSettings, applicationName: string):
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/** Runs `work` between BEGIN and COMMIT on one connection; rolls back when it throws. */
+export async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}

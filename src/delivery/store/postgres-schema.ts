@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ident } from './postgres-connection';
+import { ident, inTransaction } from './postgres-connection';
 
 /**
  * Each entry moves the schema one version forward. Applied in order, once, under an advisory lock,
@@ -64,8 +64,7 @@ export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 /** Creates or upgrades the schema; refuses one written by a newer gateway rather than misread it. */
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {
   const s = ident(schema);
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     // Transaction-scoped: released by COMMIT or ROLLBACK, even if this process dies meanwhile.
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`registry-gateway migrate ${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
@@ -80,9 +79,5 @@ export async function migrate(client: pg.ClientBase, schema: string): Promise<vo
     for (let v = current; v < POSTGRES_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v](s));
     if (rows.length === 0) await client.query(`INSERT INTO ${s}.schema_version VALUES ($1)`, [POSTGRES_SCHEMA_VERSION]);
     else await client.query(`UPDATE ${s}.schema_version SET version = $1`, [POSTGRES_SCHEMA_VERSION]);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  });
 }

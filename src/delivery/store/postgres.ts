@@ -3,7 +3,6 @@ import os from 'node:os';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
-import type { RegistryEvent } from '../../model/event';
 import type {
   AcceptResult,
   DeliveryCounts,
@@ -18,25 +17,18 @@ import type {
 } from '../types';
 import { CommitGroup, truncateError } from './commit-group';
 import { commitAccepts } from './postgres-accept';
-import { createPool, describeLocation, ident, isConnectionFailure, isUnavailable, Redactor } from './postgres-connection';
+import { leaseDue, nextDue } from './postgres-claims';
+import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
+import { PostgresDatabase } from './postgres-database';
 import { WakeListener } from './postgres-listener';
+import { countDeliveries, dropDeliveries, listDeliveries, pruneStore, replayDeliveries } from './postgres-operator';
 import { migrate } from './postgres-schema';
-import { countsByEmitter, recordFromRow, type CountRow, type RecordRow } from './rows';
 import type { DeliveryStore, StoreOptions } from './types';
 
 /** How often an unreachable database is tried again, and a reachable one checked. */
 const HEALTH_INTERVAL_MS = 1000;
 /** A pending count older than this is read again before deciding on maxPending. */
 const PENDING_COUNT_TTL_MS = 1000;
-
-interface ClaimRow {
-  id: number;
-  emitter: string;
-  attempts: number;
-  previous_owner: string | null;
-  accepted_at: number;
-  body: string;
-}
 
 function defaultOwner(): string {
   return `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
@@ -53,13 +45,12 @@ export class PostgresStore implements DeliveryStore {
   readonly location: string;
   /** Renamed per process so leases of a predecessor with the same pid are never mistaken for ours. */
   readonly owner: string;
-  private readonly pool: pg.Pool;
+  private readonly db: PostgresDatabase;
   private readonly schema: string;
   private readonly channel: string;
   private readonly settings: DeliverySettings;
   private readonly clock: () => number;
   private readonly logger?: Logger;
-  private readonly redact: Redactor;
   private readonly group: CommitGroup;
   private readonly listener?: WakeListener;
   private readonly wakeListeners: ((emitters: readonly string[]) => void)[] = [];
@@ -67,8 +58,6 @@ export class PostgresStore implements DeliveryStore {
   private readonly leaseMs: number;
   private readonly options: StoreOptions;
   private migrated = false;
-  /** Why the database is unusable right now; cleared by the next query that succeeds. */
-  private failure?: string;
   private pending = { count: 0, at: -Infinity };
   private healthTimer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
@@ -84,8 +73,8 @@ export class PostgresStore implements DeliveryStore {
       await store.ensureMigrated();
     } catch (err) {
       if (options.oneShot || !isConnectionFailure(err)) {
-        await store.pool.end().catch(() => undefined);
-        throw store.redact.error(err);
+        await store.db.end();
+        throw store.db.redact.error(err);
       }
     }
     store.startBackground();
@@ -101,14 +90,10 @@ export class PostgresStore implements DeliveryStore {
     this.schema = ident(settings.postgres.schema);
     this.channel = `registry_gateway_${settings.postgres.schema}`;
     this.leaseMs = settings.postgres.leaseSeconds * 1000;
-    this.location = describeLocation(settings.postgres);
-    this.redact = new Redactor(settings.postgres.url);
-    this.pool = createPool(settings.postgres, 'registry-gateway');
-    // An idle pooled connection dropped by a database restart surfaces here; without a handler
-    // Node would treat it as an uncaught error and exit.
-    this.pool.on('error', (err) => this.noteFailure(err));
+    this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger);
+    this.location = this.db.location;
     this.group = new CommitGroup(
-      (calls) => this.withClient(async (client) => this.commit(client, calls)),
+      (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
       (err) => this.refusal(err),
       options.metrics,
       this.logger,
@@ -118,7 +103,7 @@ export class PostgresStore implements DeliveryStore {
         settings.postgres.url,
         this.channel,
         (emitters) => this.wakeListeners.forEach((l) => l(emitters)),
-        this.redact,
+        this.db.redact,
         this.logger,
       );
     }
@@ -126,7 +111,7 @@ export class PostgresStore implements DeliveryStore {
 
   /** Connections in the pool, for the metrics. */
   get poolStats(): { total: number; idle: number; waiting: number } {
-    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+    return this.db.poolStats;
   }
 
   get leasesHeld(): number {
@@ -136,8 +121,9 @@ export class PostgresStore implements DeliveryStore {
   notReadyReason(): string | undefined {
     if (this.group.closed) return 'the delivery store is closed';
     if (!this.group.accepting) return 'the delivery store is draining';
-    if (!this.migrated) return `the database is not reachable yet${this.failure ? `: ${this.failure}` : ''}`;
-    if (this.failure) return `the database is unavailable: ${this.failure}`;
+    const failure = this.db.failure;
+    if (!this.migrated) return `the database is not reachable yet${failure ? `: ${failure}` : ''}`;
+    if (failure) return `the database is unavailable: ${failure}`;
     return undefined;
   }
 
@@ -156,79 +142,31 @@ export class PostgresStore implements DeliveryStore {
       );
       this.pending = { count: rows[0].n, at: this.clock() };
     }
-    await client.query('BEGIN');
-    try {
-      const outcomes = await commitAccepts(client, calls, {
+    const outcomes = await inTransaction(client, () =>
+      commitAccepts(client, calls, {
         schema: this.schema,
         channel: this.channel,
         now: this.clock(),
         dedupWindowMs: this.settings.dedupWindowSeconds * 1000,
         maxPending: this.settings.maxPending,
         pending: this.pending.count,
-      });
-      await client.query('COMMIT');
-      for (const outcome of outcomes) {
-        if (Array.isArray(outcome)) this.pending.count += outcome.filter((r) => !r.duplicate).length;
-      }
-      return outcomes;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      }),
+    );
+    for (const outcome of outcomes) {
+      if (Array.isArray(outcome)) this.pending.count += outcome.filter((r) => !r.duplicate).length;
     }
+    return outcomes;
   }
 
   async claim(emitter: string, nowMs: number, limit: number): Promise<DueDelivery[]> {
-    const s = this.schema;
-    const rows = await this.query<ClaimRow>(
-      `WITH due AS (
-         SELECT id, lease_owner FROM ${s}.deliveries
-          WHERE emitter = $1 AND state = 'pending' AND next_attempt_at <= $2
-            AND (lease_until IS NULL OR lease_until <= $2)
-          ORDER BY next_attempt_at, id
-          LIMIT $3
-          FOR UPDATE SKIP LOCKED
-       ), leased AS (
-         UPDATE ${s}.deliveries d SET lease_owner = $4, lease_until = $5
-           FROM due WHERE d.id = due.id
-         RETURNING d.id, d.emitter, d.attempts, d.event_seq, due.lease_owner AS previous_owner
-       )
-       SELECT l.id, l.emitter, l.attempts, l.previous_owner, e.accepted_at, e.body
-         FROM leased l JOIN ${s}.events e ON e.seq = l.event_seq
-        ORDER BY l.id`,
-      [emitter, nowMs, limit, this.owner, nowMs + this.leaseMs],
-    );
-    const takenOver = rows.filter((r) => r.previous_owner !== null && r.previous_owner !== this.owner).length;
-    if (takenOver > 0) {
-      this.options.metrics?.leaseTakeovers.inc(takenOver);
-      this.logger?.warn({ emitter, deliveries: takenOver }, 'took over deliveries whose lease lapsed (a replica died or stalled)');
-    }
-    return rows.map((row) => {
-      this.claimed.add(row.id);
-      return {
-        id: row.id,
-        emitter: row.emitter,
-        attempts: row.attempts,
-        acceptedAt: row.accepted_at,
-        event: JSON.parse(row.body) as RegistryEvent,
-      };
-    });
+    const rows = await leaseDue(this.db, { emitter, nowMs, limit, owner: this.owner, leaseUntil: nowMs + this.leaseMs });
+    this.countTakeovers(emitter, rows.filter((r) => r.previousOwner !== null && r.previousOwner !== this.owner).length);
+    for (const row of rows) this.claimed.add(row.id);
+    return rows;
   }
 
-  async nextDueAt(emitter: string): Promise<number | undefined> {
-    const s = this.schema;
-    // Unleased rows by their due time; rows leased elsewhere when their lease lapses.
-    const rows = await this.query<{ at: number | null }>(
-      `SELECT min(at) AS at FROM (
-         (SELECT next_attempt_at AS at FROM ${s}.deliveries
-           WHERE emitter = $1 AND state = 'pending' AND lease_owner IS NULL
-           ORDER BY next_attempt_at LIMIT 1)
-         UNION ALL
-         (SELECT greatest(next_attempt_at, lease_until) FROM ${s}.deliveries
-           WHERE emitter = $1 AND state = 'pending' AND lease_owner IS NOT NULL AND lease_owner <> $2)
-       ) due`,
-      [emitter, this.owner],
-    );
-    return rows[0]?.at ?? undefined;
+  nextDueAt(emitter: string): Promise<number | undefined> {
+    return nextDue(this.db, emitter, this.owner);
   }
 
   markDelivered(id: number, attempts: number): Promise<boolean> {
@@ -264,106 +202,30 @@ export class PostgresStore implements DeliveryStore {
 
   async release(id: number): Promise<void> {
     this.claimed.delete(id);
-    await this.query(
+    await this.db.query(
       `UPDATE ${this.schema}.deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`,
       [id, this.owner],
     );
   }
 
-  async list(filter: ListFilter = {}): Promise<DeliveryPage> {
-    const { where, params } = this.filterClauses(filter);
-    if (filter.state !== undefined) {
-      params.push(filter.state);
-      where.push(`d.state = $${params.length}`);
-    }
-    const limit = filter.limit ?? 100;
-    params.push(limit + 1);
-    const rows = await this.query<RecordRow>(
-      `SELECT d.id, e.id AS event_id, e.source, e.provider, e.type, e.registry, e.repo,
-              d.emitter, d.state, d.attempts, d.last_error, e.accepted_at,
-              d.created_at, d.updated_at, d.next_attempt_at, d.delivered_at
-         FROM ${this.schema}.deliveries d JOIN ${this.schema}.events e ON e.seq = d.event_seq
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY d.id DESC
-        LIMIT $${params.length}`,
-      params,
-    );
-    return { rows: rows.slice(0, limit).map(recordFromRow), truncated: rows.length > limit };
+  list(filter: ListFilter = {}): Promise<DeliveryPage> {
+    return listDeliveries(this.db, filter);
   }
 
-  async replay(filter: DeliveryFilter = {}): Promise<number> {
-    const { where, params } = this.filterClauses(filter);
-    params.push(this.clock());
-    const rows = await this.query<{ emitter: string }>(
-      `WITH replayed AS (
-         UPDATE ${this.schema}.deliveries SET state = 'pending', attempts = 0, next_attempt_at = $${params.length},
-                updated_at = $${params.length}, lease_owner = NULL, lease_until = NULL
-          WHERE state = 'dead' AND id IN (
-            SELECT d.id FROM ${this.schema}.deliveries d JOIN ${this.schema}.events e ON e.seq = d.event_seq
-            ${where.length ? `WHERE ${where.join(' AND ')}` : ''})
-         RETURNING emitter
-       ), woken AS (
-         SELECT pg_notify($${params.length + 1}, string_agg(DISTINCT emitter, ',')) FROM replayed HAVING count(*) > 0
-       )
-       SELECT emitter FROM replayed, (SELECT count(*) FROM woken) w`,
-      [...params, this.channel],
-    );
-    return rows.length;
+  replay(filter: DeliveryFilter = {}): Promise<number> {
+    return replayDeliveries(this.db, filter, this.clock(), this.channel);
   }
 
-  async drop(filter: DropFilter = {}): Promise<number> {
-    const { where, params } = this.filterClauses(filter);
-    params.push(filter.state ? [filter.state] : ['pending', 'dead']);
-    const rows = await this.query(
-      `DELETE FROM ${this.schema}.deliveries
-        WHERE state = ANY($${params.length}::text[]) AND id IN (
-          SELECT d.id FROM ${this.schema}.deliveries d JOIN ${this.schema}.events e ON e.seq = d.event_seq
-          ${where.length ? `WHERE ${where.join(' AND ')}` : ''})
-        RETURNING id`,
-      params,
-    );
-    return rows.length;
+  drop(filter: DropFilter = {}): Promise<number> {
+    return dropDeliveries(this.db, filter);
   }
 
   async counts(): Promise<DeliveryCounts[]> {
-    if (this.group.closed) return [];
-    const rows = await this.query<CountRow>(
-      `SELECT emitter, state, count(*)::int AS n FROM ${this.schema}.deliveries
-        WHERE state IN ('pending', 'dead') GROUP BY state, emitter`,
-    );
-    return countsByEmitter(rows);
+    return this.group.closed ? [] : countDeliveries(this.db);
   }
 
-  async prune(nowMs: number = this.clock()): Promise<PruneResult> {
-    const s = this.schema;
-    return this.withClient(async (client) => {
-      await client.query('BEGIN');
-      try {
-        // One replica prunes at a time; the others skip rather than queue behind it.
-        const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
-          `registry-gateway prune ${this.settings.postgres.schema}`,
-        ]);
-        if (!rows[0].locked) {
-          await client.query('COMMIT');
-          return { deliveries: 0, events: 0, dedupKeys: 0 };
-        }
-        const deliveries = await client.query(`DELETE FROM ${s}.deliveries WHERE state = 'delivered' AND delivered_at < $1`, [
-          nowMs - this.settings.deliveredRetentionSeconds * 1000,
-        ]);
-        const events = await client.query(
-          `DELETE FROM ${s}.events e WHERE NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.event_seq = e.seq)`,
-        );
-        const dedupKeys = await client.query(`DELETE FROM ${s}.dedup_keys WHERE seen_at <= $1`, [
-          nowMs - this.settings.dedupWindowSeconds * 1000,
-        ]);
-        await client.query(`DELETE FROM ${s}.windows WHERE ends_at < $1`, [nowMs]);
-        await client.query('COMMIT');
-        return { deliveries: deliveries.rowCount ?? 0, events: events.rowCount ?? 0, dedupKeys: dedupKeys.rowCount ?? 0 };
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-    });
+  prune(nowMs: number = this.clock()): Promise<PruneResult> {
+    return this.db.withClient((client) => pruneStore(client, this.schema, this.settings, nowMs));
   }
 
   onWake(listener: (emitters: readonly string[]) => void): void {
@@ -380,11 +242,11 @@ export class PostgresStore implements DeliveryStore {
     clearInterval(this.healthTimer);
     clearInterval(this.renewTimer);
     await this.listener?.close();
-    await this.pool.end().catch(() => undefined);
+    await this.db.end();
   }
 
   private async ensureMigrated(): Promise<void> {
-    await this.withClient((client) => migrate(client, this.settings.postgres.schema));
+    await this.db.withClient((client) => migrate(client, this.settings.postgres.schema));
     this.migrated = true;
   }
 
@@ -404,84 +266,40 @@ export class PostgresStore implements DeliveryStore {
       if (!this.migrated) {
         await this.ensureMigrated();
         this.logger?.info({ store: this.location }, 'the database is reachable; schema ready');
-      } else if (this.failure) {
-        await this.query('SELECT 1');
+      } else if (this.db.failure) {
+        await this.db.query('SELECT 1');
       }
     } catch {
-      // noteFailure (through query/withClient) has recorded why.
+      // The database's health tracking has recorded why.
     }
   }
 
   private async renewLeases(): Promise<void> {
     if (this.claimed.size === 0 || this.group.closed) return;
-    await this.query(
+    await this.db.query(
       `UPDATE ${this.schema}.deliveries SET lease_until = $1
         WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'pending'`,
       [this.clock() + this.leaseMs, [...this.claimed], this.owner],
-    ).catch((err) => this.logger?.warn({ err: this.redact.error(err) }, 'cannot renew delivery leases; they may be taken over'));
+    ).catch((err) => this.logger?.warn({ err: this.db.redact.error(err) }, 'cannot renew delivery leases; they may be taken over'));
   }
 
   private async settle(id: number, sql: string, params: unknown[]): Promise<boolean> {
     try {
-      const rows = await this.query(`${sql} RETURNING id`, [id, this.owner, ...params]);
+      const rows = await this.db.query(`${sql} RETURNING id`, [id, this.owner, ...params]);
       return rows.length > 0;
     } finally {
       this.claimed.delete(id);
     }
   }
 
-  private filterClauses(filter: DeliveryFilter): { where: string[]; params: unknown[] } {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: (n: number) => string, value: unknown) => {
-      params.push(value);
-      where.push(sql(params.length));
-    };
-    if (filter.emitter !== undefined) add((n) => `d.emitter = $${n}`, filter.emitter);
-    if (filter.eventId !== undefined) add((n) => `e.id = $${n}`, filter.eventId);
-    if (filter.source !== undefined) add((n) => `e.source = $${n}`, filter.source);
-    if (filter.ids !== undefined) add((n) => `d.id = ANY($${n}::bigint[])`, filter.ids);
-    return { where, params };
-  }
-
-  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
-    return this.withClient(async (client) => (await client.query<R>(sql, params)).rows);
-  }
-
-  /** Every database round trip goes through here, so health follows what actually happened. */
-  private async withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      this.noteFailure(err);
-      throw err;
-    }
-    try {
-      const result = await work(client);
-      client.release();
-      if (this.failure) {
-        this.logger?.info({ store: this.location }, 'the database is back');
-        this.failure = undefined;
-      }
-      return result;
-    } catch (err) {
-      // A connection that failed is not handed to the next caller.
-      client.release(isConnectionFailure(err) ? (err as Error) : undefined);
-      this.noteFailure(err);
-      throw err;
-    }
-  }
-
-  private noteFailure(err: unknown): void {
-    if (!isConnectionFailure(err)) return;
-    const message = this.redact.error(err).message;
-    if (this.failure === undefined) this.logger?.error({ err: this.redact.error(err), store: this.location }, 'the database is unavailable');
-    this.failure = message;
+  private countTakeovers(emitter: string, takenOver: number): void {
+    if (takenOver === 0) return;
+    this.options.metrics?.leaseTakeovers.inc(takenOver);
+    this.logger?.warn({ emitter, deliveries: takenOver }, 'took over deliveries whose lease lapsed (a replica died or stalled)');
   }
 
   private refusal(err: unknown): Error {
-    if (isUnavailable(err)) return new UnavailableError(`the delivery store cannot commit (${this.redact.error(err).message})`, 5);
-    return this.redact.error(err);
+    if (isUnavailable(err)) return new UnavailableError(`the delivery store cannot commit (${this.db.redact.error(err).message})`, 5);
+    return this.db.redact.error(err);
   }
 }

@@ -17,7 +17,8 @@ import type {
   RoutedEvent,
 } from '../types';
 import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallOutcome } from './commit-group';
-import { countsByEmitter, recordFromRow, type CountRow, type RecordRow } from './rows';
+import { countsByEmitter, type CountRow } from './rows';
+import { dropDeliveries, listDeliveries, replayDeliveries } from './sqlite-operator';
 import { SQLITE_SCHEMA, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 import type { DeliveryStore, StoreOptions } from './types';
 
@@ -43,31 +44,6 @@ interface DueRow {
 function isUnavailable(err: unknown): err is Error & { code: string } {
   return err instanceof Database.SqliteError && UNAVAILABLE_CODES.test(err.code);
 }
-
-/** WHERE clauses for the operator filters, over `deliveries d JOIN events e`. */
-function filterClauses(filter: DeliveryFilter): { where: string[]; params: unknown[] } {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (filter.emitter !== undefined) {
-    where.push('d.emitter = ?');
-    params.push(filter.emitter);
-  }
-  if (filter.eventId !== undefined) {
-    where.push('e.id = ?');
-    params.push(filter.eventId);
-  }
-  if (filter.source !== undefined) {
-    where.push('e.source = ?');
-    params.push(filter.source);
-  }
-  if (filter.ids !== undefined) {
-    where.push('d.id IN (SELECT value FROM json_each(?))');
-    params.push(JSON.stringify(filter.ids));
-  }
-  return { where, params };
-}
-
-const whereSql = (where: string[]) => (where.length ? `WHERE ${where.join(' AND ')}` : '');
 
 /**
  * The embedded engine: one SQLite file, owned by one gateway process and shared with the operator
@@ -300,54 +276,15 @@ export class SqliteStore implements DeliveryStore {
   }
 
   list(filter: ListFilter = {}): Promise<DeliveryPage> {
-    return this.run(() => {
-      const { where, params } = filterClauses(filter);
-      if (filter.state !== undefined) {
-        where.push('d.state = ?');
-        params.push(filter.state);
-      }
-      const limit = filter.limit ?? 100;
-      const rows = this.db
-        .prepare<unknown[], RecordRow>(
-          `SELECT d.id, e.id AS event_id, e.source, e.provider, e.type, e.registry, e.repo,
-                  d.emitter, d.state, d.attempts, d.last_error, e.accepted_at,
-                  d.created_at, d.updated_at, d.next_attempt_at, d.delivered_at
-             FROM deliveries d JOIN events e ON e.seq = d.event_seq
-            ${whereSql(where)}
-            ORDER BY d.id DESC
-            LIMIT ?`,
-        )
-        .all(...params, limit + 1);
-      return { rows: rows.slice(0, limit).map(recordFromRow), truncated: rows.length > limit };
-    });
+    return this.run(() => listDeliveries(this.db, filter));
   }
 
   replay(filter: DeliveryFilter = {}): Promise<number> {
-    return this.run(() => {
-      const { where, params } = filterClauses(filter);
-      const now = this.clock();
-      return this.db
-        .prepare(
-          `UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
-            WHERE state = 'dead' AND id IN (
-              SELECT d.id FROM deliveries d JOIN events e ON e.seq = d.event_seq ${whereSql(where)})`,
-        )
-        .run(now, now, ...params).changes;
-    });
+    return this.run(() => replayDeliveries(this.db, filter, this.clock()));
   }
 
   drop(filter: DropFilter = {}): Promise<number> {
-    return this.run(() => {
-      const { where, params } = filterClauses(filter);
-      const states = filter.state ? [filter.state] : ['pending', 'dead'];
-      return this.db
-        .prepare(
-          `DELETE FROM deliveries
-            WHERE state IN (SELECT value FROM json_each(?)) AND id IN (
-              SELECT d.id FROM deliveries d JOIN events e ON e.seq = d.event_seq ${whereSql(where)})`,
-        )
-        .run(JSON.stringify(states), ...params).changes;
-    });
+    return this.run(() => dropDeliveries(this.db, filter));
   }
 
   counts(): Promise<DeliveryCounts[]> {
