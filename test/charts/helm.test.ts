@@ -8,9 +8,10 @@ import { X509Certificate } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { loadConfig } from '../../src/config/load';
 import { RESTART_KEYS } from '../../src/config/reload';
 import { runCli } from '../helpers/gateway-process';
-import { CHART_DIR, EXAMPLES_DIR, readText, repoPath, type Tree } from '../examples/support';
+import { CHART_DIR, EXAMPLES_DIR, readText, repoPath, startGateway, type Tree } from '../examples/support';
 import {
   decodeSecret,
   find,
@@ -401,6 +402,29 @@ describe('charts/registry-gateway with helm', function () {
       const selector = ((find(objects, 'StatefulSet').spec as Tree).selector as Tree).matchLabels as Tree;
       const labels = (pod.metadata as Tree).labels as Tree;
       expect(Object.entries(selector).every(([k, v]) => labels[k] === v)).to.equal(false);
+    });
+
+    it("passes against a gateway serving the rendered config, and fails on a token it does not know", async () => {
+      const objects = render();
+      const { configFile, env } = podInputs(objects);
+      const config = loadConfig(configFile, env);
+      const gateway = await startGateway(config);
+      try {
+        const container = ((find(objects, 'Pod').spec as Tree).containers as Tree[])[0];
+        const args = (container.args as string[]).map((arg) =>
+          arg.startsWith('http') ? `${gateway.url}${new URL(arg).pathname}` : arg.startsWith('/payload/') ? path.join(CHART_DIR, 'files', path.basename(arg)) : arg,
+        );
+        const ref = ((container.env as Tree[])[0].valueFrom as Tree).secretKeyRef as Tree;
+        const token = decodeSecret(find(objects, 'Secret', String(ref.name)), String(ref.key));
+        const passed = await runCli(args, { REGISTRY_GATEWAY_TOKEN: token });
+        expect(passed.code, passed.stderr).to.equal(0);
+        expect(passed.stdout).to.include(': 200 ');
+        const refused = await runCli(args, { REGISTRY_GATEWAY_TOKEN: 'not-the-token-0f1e2d3c4b5a' });
+        expect(refused.code).to.equal(1);
+        expect(refused.stderr).to.include(': 401 ');
+      } finally {
+        await gateway.close();
+      }
     });
 
     it('uses the generated token when there is one', () => {
