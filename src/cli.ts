@@ -10,7 +10,7 @@ import { ConfigError } from './config/load';
 const USAGE = `usage:
   registry-gateway serve --config FILE
   registry-gateway validate --config FILE
-  registry-gateway send --url URL [--token T] FILE...      (token also from REGISTRY_GATEWAY_TOKEN)
+  registry-gateway send --url URL [--token T] [--expect STATUS] FILE...   (token also from REGISTRY_GATEWAY_TOKEN)
   registry-gateway deliveries list|replay|drop --config FILE
         [--state pending|delivered|dead] [--emitter NAME] [--id EVENT_ID] [--delivery N]... [--limit N] [--json]`;
 
@@ -22,6 +22,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       url: { type: 'string' },
       token: { type: 'string' },
+      expect: { type: 'string' },
       state: { type: 'string' },
       emitter: { type: 'string' },
       id: { type: 'string' },
@@ -51,7 +52,11 @@ async function main(argv: string[]): Promise<number> {
       if (!values.url || !token || rest.length === 0) {
         throw new UsageError('send needs --url URL, a token (--token or REGISTRY_GATEWAY_TOKEN) and at least one FILE');
       }
-      return sendCommand(values.url, token, rest, consoleOutput);
+      const expect = values.expect === undefined ? undefined : Number(values.expect);
+      if (expect !== undefined && !(Number.isInteger(expect) && expect >= 100 && expect <= 599)) {
+        throw new UsageError('--expect needs an HTTP status such as 200');
+      }
+      return sendCommand(values.url, token, rest, consoleOutput, expect);
     }
     case 'deliveries':
       if (rest.length !== 1) throw new UsageError('deliveries needs one action: list, replay or drop');

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { TokenVerifier } from './auth/tokens';
+import { LIVE_KEYS, type LiveConfigTarget } from './config/reload';
 import type { GatewayConfig } from './config/types';
 import { Dispatcher } from './delivery/dispatcher';
 import { StoringIntake } from './delivery/intake';
@@ -29,8 +31,9 @@ export function createEmitters(config: GatewayConfig, logger: Logger): (Emitter 
  * The whole service: store, emitters, dispatcher and HTTP edge, started and stopped in the
  * order that keeps every acknowledged event safe.
  */
-export class Gateway {
+export class Gateway implements LiveConfigTarget {
   private draining = false;
+  private tlsFingerprint = '';
 
   private constructor(
     readonly config: GatewayConfig,
@@ -40,6 +43,7 @@ export class Gateway {
     private readonly dispatcher: Dispatcher,
     private readonly emitters: Emitter[],
     private readonly server: http.Server | https.Server,
+    private readonly verifier: TokenVerifier,
   ) {}
 
   static async start(config: GatewayConfig, logger: Logger): Promise<Gateway> {
@@ -56,9 +60,10 @@ export class Gateway {
     const intake = new StoringIntake(store, emitters, () => dispatcher.notify());
 
     let gateway: Gateway | undefined;
+    const verifier = new TokenVerifier(config.tokens);
     const app = createApp({
       config,
-      verifier: new TokenVerifier(config.tokens),
+      verifier,
       parsers: PARSERS,
       detect: detectParser,
       intake,
@@ -78,7 +83,8 @@ export class Gateway {
     // balancer idle timeout (60 s) makes that race rare.
     server.keepAliveTimeout = 65_000;
 
-    gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server);
+    gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server, verifier);
+    if (tls.enabled) gateway.reloadTls();
     dispatcher.start();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -92,6 +98,28 @@ export class Gateway {
       'registry-gateway listening',
     );
     return gateway;
+  }
+
+  /**
+   * The HTTP edge reads these keys from `config` on every request, so assigning them here is the
+   * whole reload; the verifier swaps its token set in one assignment.
+   */
+  applyLiveConfig(next: GatewayConfig): void {
+    this.verifier.replace(next.tokens);
+    const live = this.config as unknown as Record<string, unknown>;
+    for (const key of LIVE_KEYS) live[key] = next[key];
+  }
+
+  /** Serves a renewed certificate to new connections; false when the files are unchanged. */
+  reloadTls(): boolean {
+    const { certPath, keyPath } = this.config.server.tls;
+    const cert = readFileSync(certPath);
+    const key = readFileSync(keyPath);
+    const fingerprint = createHash('sha256').update(cert).update(key).digest('hex');
+    if (fingerprint === this.tlsFingerprint) return false;
+    if (this.tlsFingerprint) (this.server as https.Server).setSecureContext({ cert, key });
+    this.tlsFingerprint = fingerprint;
+    return true;
   }
 
   get port(): number {

@@ -25,10 +25,19 @@ function digest(value: string): Buffer {
  * nor the position of a configured token leaks through response timing.
  */
 export class TokenVerifier {
-  private readonly tokens: StoredToken[];
+  private tokens: StoredToken[];
 
   constructor(tokens: Record<string, string | TokenSpec>) {
-    this.tokens = Object.entries(tokens).map(([name, spec]) => {
+    this.tokens = TokenVerifier.store(tokens);
+  }
+
+  /** A reload: one assignment, so a request sees either the old set or the new, never a mix. */
+  replace(tokens: Record<string, string | TokenSpec>): void {
+    this.tokens = TokenVerifier.store(tokens);
+  }
+
+  private static store(tokens: Record<string, string | TokenSpec>): StoredToken[] {
+    return Object.entries(tokens).map(([name, spec]) => {
       const value = typeof spec === 'string' ? spec : spec.value;
       const scope: TokenScope =
         typeof spec === 'string'

@@ -16,13 +16,15 @@ export function contentTypeFor(body: unknown): string {
 
 /**
  * `registry-gateway send --url URL --token T FILE...`: posts payload files as the registry
- * would, for trying a setup end to end. Exit 1 when any post is not answered 2xx.
+ * would, for trying a setup end to end. Exit 1 when any post is not answered 2xx (or, with
+ * `expect`, that exact status: a ping must be 200, not merely accepted).
  */
 export async function sendCommand(
   url: string,
   token: string,
   files: string[],
   out: Output,
+  expect?: number,
 ): Promise<number> {
   let failed = 0;
   for (const file of files) {
@@ -44,7 +46,7 @@ export async function sendCommand(
         timeout: 30_000,
       });
       const line = `${file}: ${res.status} ${typeof res.data === 'string' ? res.data : ''}`.trim();
-      if (res.status >= 200 && res.status < 300) out.info(line);
+      if (expect === undefined ? res.status >= 200 && res.status < 300 : res.status === expect) out.info(line);
       else {
         out.error(line);
         failed++;

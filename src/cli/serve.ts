@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/load';
+import { ConfigReloader } from '../config/reload';
 import { Gateway } from '../gateway';
 import { createLogger } from '../observability/logger';
 
@@ -10,10 +11,14 @@ export async function serveCommand(configPath: string): Promise<void> {
     logger.error({ err: reason }, 'unhandled promise rejection');
   });
   const gateway = await Gateway.start(config, logger);
+  const reloader = new ConfigReloader(configPath, gateway, logger);
+  reloader.start();
+  process.on('SIGHUP', () => reloader.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    reloader.stop();
     logger.info({ signal }, 'signal received');
     gateway.stop().then(
       () => process.exit(0),

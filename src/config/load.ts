@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { applyEnvOverrides } from './env';
 import { configSchema } from './schema';
+import { resolveTokens, type RawTokens } from './tokens-file';
 import type { GatewayConfig } from './types';
 
 /** The values file cannot be used: every problem, each naming its key path. */
@@ -33,13 +34,13 @@ export function parseConfig(
     convert: true,
     errors: { wrap: { label: false } },
   });
-  if (error) {
-    throw new ConfigError(
-      file,
-      error.details.map((d) => d.message),
-    );
+  // Token problems are listed with the schema's, so one run names everything to fix.
+  const rawTokens = value?.tokens !== null && typeof value?.tokens === 'object' ? (value.tokens as RawTokens) : {};
+  const tokens = resolveTokens(rawTokens, typeof value?.tokensFile === 'string' ? value.tokensFile : '', file);
+  if (error || tokens.problems.length > 0) {
+    throw new ConfigError(file, [...(error?.details.map((d) => d.message) ?? []), ...tokens.problems]);
   }
-  return normalise(value as GatewayConfig);
+  return normalise({ ...value, tokens: tokens.tokens } as GatewayConfig);
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {

@@ -3,16 +3,10 @@ import { EMITTER_PLUGINS } from '../emitters';
 import { EVENT_TYPES, PROVIDERS } from '../model/event';
 import { PARSERS } from '../providers';
 import { parseSize } from './size';
+import { tokensSchema } from './tokens-file';
 
 const provider = Joi.string().valid(...PROVIDERS);
 const stringList = Joi.array().items(Joi.string().min(1));
-
-const scopedToken = Joi.object({
-  value: Joi.string().min(1).required(),
-  providers: Joi.array().items(provider).min(1),
-  registries: stringList.min(1),
-  repos: stringList.min(1),
-});
 
 const filter = Joi.object({
   providers: Joi.array().items(provider),
@@ -60,15 +54,22 @@ const CHART_KEYS = [
   'serviceAccount',
   'serviceMonitor',
   'extraEnv',
+  'tokensSecret',
+  'existingSecrets',
+  'tls',
+  'pdb',
+  'autoscaling',
+  'topologySpreadConstraints',
+  'networkPolicy',
+  'prometheusRule',
+  'helmTest',
 ];
 
 export const configSchema = Joi.object({
   host: Joi.string().hostname().allow(''),
-  tokens: Joi.object()
-    .pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, Joi.alternatives(Joi.string().min(1), scopedToken))
-    .min(1)
-    .required()
-    .messages({ 'object.min': '{{#label}} must name at least one token' }),
+  // Resolved with tokensFile after validation (tokens-file.ts): at least one, each strong.
+  tokens: tokensSchema,
+  tokensFile: Joi.string().allow('').default(''),
   sources: Joi.object(
     Object.fromEntries(
       PARSERS.map((p) => [
@@ -112,6 +113,15 @@ export const configSchema = Joi.object({
     maxPending: Joi.number().integer().min(0).default(100000),
     concurrency: Joi.number().integer().min(1).max(256).default(8),
     deliveredRetentionSeconds: Joi.number().min(0).default(3600),
+    store: Joi.string().valid('sqlite', 'postgres').default('sqlite'),
+    postgres: Joi.object({
+      url: Joi.string().allow('').default(''),
+      poolSize: Joi.number().integer().min(1).default(10),
+      schema: Joi.string().min(1).default('registry_gateway'),
+      leaseSeconds: Joi.number().positive().default(60),
+      // The chart turns it into DATABASE_URL from that Secret; the gateway never reads it.
+      urlSecret: Joi.any(),
+    }).default(),
   }).default(),
   server: Joi.object({
     port: Joi.number().port().default(8080),
@@ -134,13 +144,6 @@ export const configSchema = Joi.object({
     if (!Object.values(config.emitters ?? {}).some((s) => (s as { enabled?: boolean }).enabled)) {
       return helpers.error('gateway.noEmitter');
     }
-    const seen = new Map<string, string>();
-    for (const [name, token] of Object.entries(config.tokens ?? {})) {
-      const value = typeof token === 'string' ? token : (token as { value: string }).value;
-      const other = seen.get(value);
-      if (other) return helpers.error('gateway.sameToken', { a: other, b: name });
-      seen.set(value, name);
-    }
     if (config.delivery.initialBackoffSeconds > config.delivery.maxBackoffSeconds) {
       return helpers.error('gateway.backoff');
     }
@@ -151,7 +154,6 @@ export const configSchema = Joi.object({
   })
   .messages({
     'gateway.noEmitter': 'emitters: no emitter is enabled, so no event could go anywhere',
-    'gateway.sameToken': 'tokens.{{#a}} and tokens.{{#b}} have the same value: each token must be distinct',
     'gateway.backoff': 'delivery.initialBackoffSeconds must not exceed delivery.maxBackoffSeconds',
     'gateway.postgresUrl':
       'delivery.postgres.url is required when delivery.store is postgres (or set the DATABASE_URL environment variable)',

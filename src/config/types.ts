@@ -23,6 +23,8 @@ export interface ServerSettings {
 export interface GatewayConfig {
   host?: string;
   tokens: Record<string, string | TokenSpec>;
+  /** Merged into `tokens` at load (and reload); '' for none. */
+  tokensFile: string;
   sources: Record<ProviderName, string>;
   registryAliases: Record<string, string>;
   defaultRegistry: Partial<Record<ProviderName, string>>;

@@ -1,13 +1,14 @@
 /**
- * The Helm chart, checked without helm: its values file is the gateway's config (CONTRACT §6),
- * so it is validated with the gateway's own schema, and the templates are read as text with
- * their `{{ }}` actions stubbed out, enough to check what they wire up (ports, probes, mounts)
- * against the gateway and the values file.
+ * The Helm chart against the gateway: its values file is the gateway's config (CONTRACT §6),
+ * so it is validated with the gateway's own schema, its JSON schema is generated from that
+ * schema, and what the templates wire up (ports, probes, mounts) is read from a real helm's
+ * rendering (helm.test.ts renders every mode).
  */
 import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { renderValuesSchema, SCHEMA_PATH, valuesSchema } from '../../scripts/values-schema';
+import { renderChartReadme, CHART_README } from '../../scripts/chart-readme';
 import { ConfigError } from '../../src/config/load';
 import { configSchema } from '../../src/config/schema';
 import type { GatewayConfig } from '../../src/config/types';
@@ -25,9 +26,11 @@ import {
   startGateway,
   type Tree,
 } from '../examples/support';
+import { find, FULLNAME, gatewayContainer, podInputs, podSpec, render } from './helm';
 
 const TEMPLATES_DIR = path.join(CHART_DIR, 'templates');
 const A_TOKEN: Tree = { tokens: { ci: 'chart-test-token-0123456789' } };
+const GATEWAY_KEYS_THE_CHART_SETS = ['tokensFile'];
 
 interface SchemaDescription {
   type: string;
@@ -61,7 +64,10 @@ function hasPath(tree: unknown, keys: string[]): boolean {
 }
 
 function templateFiles(): string[] {
-  return readdirSync(TEMPLATES_DIR).sort();
+  return readdirSync(TEMPLATES_DIR, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(TEMPLATES_DIR, path.join(entry.parentPath, entry.name)))
+    .sort();
 }
 
 function template(name: string): string {
@@ -74,36 +80,6 @@ function valuesReferences(text: string): string[][] {
 }
 
 /**
- * A template's YAML skeleton: lines holding nothing but actions (if, with, end, nindent'ed
- * includes) are dropped and every other action becomes a stand-in `TPLn`, whose text is kept in
- * `actions`. Both branches of an `if` survive, which the chart's templates are written to allow.
- */
-function skeleton(name: string): { docs: Tree[]; actions: Map<string, string> } {
-  const actions = new Map<string, string>();
-  const lines = template(name)
-    .split('\n')
-    .filter((line) => line.replace(/\{\{.*?\}\}/g, '').trim() !== '' || line.trim() === '')
-    .map((line) =>
-      line.replace(/\{\{-?\s*(.*?)\s*-?\}\}/g, (_all, inner: string) => {
-        const key = `TPL${actions.size}`;
-        actions.set(key, inner);
-        return key;
-      }),
-    );
-  const docs = parseAllDocuments(lines.join('\n')).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${name} skeleton: ${doc.errors[0].message}`);
-    return doc.toJS() as Tree | null;
-  });
-  return { docs: docs.filter((d): d is Tree => isMap(d)), actions };
-}
-
-function actionOf(actions: Map<string, string>, standIn: unknown): string {
-  const action = actions.get(String(standIn));
-  if (action === undefined) throw new Error(`${String(standIn)} is not a template action`);
-  return action;
-}
-
-/**
  * Drops what the gateway's defaults cannot show: chart keys, an empty host (the key has no
  * default) and filters' empty lists (which match everything, as an absent list does).
  */
@@ -111,6 +87,8 @@ function gatewayPart(config: GatewayConfig): Tree {
   const copy = JSON.parse(JSON.stringify(config)) as Tree;
   for (const key of chartOnlyKeys) delete copy[key];
   if (copy.host === '') delete copy.host;
+  // The chart's own key inside a gateway section: the gateway neither reads nor defaults it.
+  delete ((copy.delivery as Tree).postgres as Tree).urlSecret;
   for (const section of Object.values(copy.emitters as Tree)) {
     const filter = (section as Tree).filter as Tree;
     for (const [key, list] of Object.entries(filter)) {
@@ -139,7 +117,7 @@ describe('charts/registry-gateway', () => {
   });
 
   describe('values.yaml as the gateway config', () => {
-    it('is refused on its own, naming the missing token, as the chart refuses to render', () => {
+    it('is refused on its own, naming the missing token, which the chart supplies by generating one', () => {
       let problems: string[] = [];
       try {
         gatewayConfig(values);
@@ -147,8 +125,9 @@ describe('charts/registry-gateway', () => {
         expect(err).to.be.instanceOf(ConfigError);
         problems = (err as ConfigError).problems;
       }
-      expect(problems).to.deep.equal(['tokens must name at least one token']);
-      expect(template('_helpers.tpl')).to.match(/if not \.Values\.tokens \}\}\s*\{\{-? fail /);
+      expect(problems).to.have.length(1);
+      expect(problems[0]).to.match(/^tokens must name at least one token/);
+      expect(template('_helpers.tpl')).to.include('define "registry-gateway.generatedToken"');
     });
 
     it('passes the gateway schema once a token is added', () => {
@@ -209,126 +188,131 @@ describe('charts/registry-gateway', () => {
       expect(hasPath(values, ['server', 'tls', 'enabled'])).to.equal(true);
     });
 
-    describe('secret.yaml', () => {
-      const { docs, actions } = skeleton('secret.yaml');
+    describe('as rendered by helm', () => {
+      const objects = render({ values: A_TOKEN });
+      const container = gatewayContainer(objects);
 
-      it('carries the whole values tree (less Helm\'s `global`) as the config file', () => {
-        expect(docs).to.have.length(1);
-        expect(docs[0]).to.include({ apiVersion: 'v1', kind: 'Secret' });
-        const data = docs[0].data as Tree;
-        expect(Object.keys(data)).to.deep.equal(['values.yaml']);
-        expect(actionOf(actions, data['values.yaml'])).to.equal('omit .Values "global" | toYaml | b64enc | quote');
-      });
-    });
-
-    describe('statefulset.yaml', () => {
-      const { docs, actions } = skeleton('statefulset.yaml');
-      const statefulSet = docs[0];
-      const podTemplate = (statefulSet.spec as Tree).template as Tree;
-      const pod = podTemplate.spec as Tree;
-      const container = (pod.containers as Tree[])[0];
-      const configArg = (container.args as string[])[2];
-
-      it('is a StatefulSet with one volume claim per pod for the store', () => {
-        expect(docs).to.have.length(1);
-        expect(statefulSet).to.include({ apiVersion: 'apps/v1', kind: 'StatefulSet' });
-        const claims = (statefulSet.spec as Tree).volumeClaimTemplates as Tree[];
-        expect(claims.map((c) => (c.metadata as Tree).name)).to.deep.equal(['data']);
-        expect(actionOf(actions, (statefulSet.spec as Tree).replicas)).to.equal('.Values.replicaCount');
-      });
-
-      it('runs `serve --config` on the file the Secret mounts', () => {
+      it('runs `serve --config` on the file the config Secret mounts', () => {
+        const configArg = (container.args as string[])[2];
         expect(container.args).to.deep.equal(['serve', '--config', configArg]);
-        const mounts = container.volumeMounts as Tree[];
-        const configMount = mounts.find((m) => m.name === 'config') as Tree;
-        expect(configMount).to.include({ mountPath: path.posix.dirname(configArg), readOnly: true });
-        const configVolume = (pod.volumes as Tree[]).find((v) => v.name === 'config') as Tree;
-        expect(actionOf(actions, (configVolume.secret as Tree).secretName)).to.equal('include "registry-gateway.fullname" .');
-        expect(Object.keys(skeleton('secret.yaml').docs[0].data as Tree)).to.deep.equal([path.posix.basename(configArg)]);
+        const mount = (container.volumeMounts as Tree[]).find((m) => m.name === 'config') as Tree;
+        expect(mount).to.include({ mountPath: path.posix.dirname(configArg), readOnly: true });
+        const volume = (podSpec(objects).volumes as Tree[]).find((v) => v.name === 'config') as Tree;
+        expect((volume.secret as Tree).secretName).to.equal(FULLNAME);
+        expect(Object.keys(find(objects, 'Secret', FULLNAME).data as Tree)).to.deep.equal([path.posix.basename(configArg)]);
       });
 
-      it('restarts pods when the config changes', () => {
-        const annotations = (podTemplate.metadata as Tree).annotations as Tree;
-        expect(actionOf(actions, annotations['checksum/config'])).to.equal(
-          'include (print $.Template.BasePath "/secret.yaml") . | sha256sum',
-        );
+      it("carries the values less Helm's `global` as the config, plus only the keys the chart wires", () => {
+        const { config } = podInputs(render({ values: A_TOKEN, set: ['global.x=1'] }));
+        expect(config).to.not.have.property('global');
+        const added = Object.keys(config).filter((key) => !Object.hasOwn(values, key));
+        expect(added).to.deep.equal([]);
+        for (const key of GATEWAY_KEYS_THE_CHART_SETS) expect(values[key], key).to.equal('');
       });
 
       it("listens on server.port and probes the gateway's health and readiness paths there", () => {
         const ports = container.ports as Tree[];
-        expect(ports).to.have.length(1);
-        expect(ports[0].name).to.equal('http');
-        expect(actionOf(actions, ports[0].containerPort)).to.equal('.Values.server.port');
-        expect((container.livenessProbe as Tree).httpGet).to.deep.equal({ path: '/healthz', port: 'http' });
-        expect((container.readinessProbe as Tree).httpGet).to.deep.equal({ path: '/readyz', port: 'http' });
+        expect(ports).to.deep.equal([{ name: 'http', containerPort: (values.server as Tree).port, protocol: 'TCP' }]);
+        expect((container.livenessProbe as Tree).httpGet).to.deep.include({ path: '/healthz', port: 'http' });
+        expect((container.readinessProbe as Tree).httpGet).to.deep.include({ path: '/readyz', port: 'http' });
       });
 
       it('mounts the store volume at delivery.dir and a scratch /tmp, the root being read-only', () => {
         const mounts = container.volumeMounts as Tree[];
-        const data = mounts.find((m) => m.name === 'data') as Tree;
-        expect(actionOf(actions, data.mountPath)).to.equal('.Values.delivery.dir');
+        expect(mounts.find((m) => m.name === 'data')).to.include({ mountPath: (values.delivery as Tree).dir });
         expect(mounts.find((m) => m.name === 'tmp')).to.include({ mountPath: '/tmp' });
-        expect((values.securityContext as Tree).readOnlyRootFilesystem).to.equal(true);
-        expect((values.podSecurityContext as Tree).runAsNonRoot).to.equal(true);
+        expect((container.securityContext as Tree).readOnlyRootFilesystem).to.equal(true);
+        expect((podSpec(objects).securityContext as Tree).runAsNonRoot).to.equal(true);
       });
 
       it('gives the pod longer to stop than the preStop pause plus the gateway drain', () => {
-        const expression = actionOf(actions, pod.terminationGracePeriodSeconds);
-        const match = expression.match(/^add \.Values\.server\.shutdownTimeoutSeconds (\d+)$/);
-        expect(match, expression).to.not.equal(null);
         const preStop = ((container.lifecycle as Tree).preStop as Tree).exec as Tree;
         const [sleep, seconds] = preStop.command as string[];
         expect(sleep).to.equal('sleep');
         const shutdown = Number((values.server as Tree).shutdownTimeoutSeconds);
-        const grace = shutdown + Number(match![1]);
-        expect(grace).to.be.greaterThan(shutdown + Number(seconds));
+        expect(podSpec(objects).terminationGracePeriodSeconds).to.be.greaterThan(shutdown + Number(seconds));
       });
 
       it('runs as the uid the image is built with', () => {
-        const uid = (values.podSecurityContext as Tree).runAsUser;
+        const uid = (podSpec(objects).securityContext as Tree).runAsUser;
         expect(readText(repoPath('Dockerfile'))).to.match(new RegExp(`^USER ${String(uid)}(:\\d+)?$`, 'm'));
       });
-    });
 
-    describe('service.yaml and ingress.yaml', () => {
-      it('route the Service to the named container port', () => {
-        const { docs } = skeleton('service.yaml');
-        expect(docs.map((d) => d.kind)).to.deep.equal(['Service', 'Service']);
-        for (const service of docs) {
-          expect(((service.spec as Tree).ports as Tree[])[0]).to.include({ name: 'http', targetPort: 'http' });
-        }
-        expect((docs[1].spec as Tree).clusterIP).to.equal('None');
-      });
-
-      it('expose every webhook path and nothing else, under the top-level host', () => {
-        const { docs, actions } = skeleton('ingress.yaml');
-        const rule = ((docs[0].spec as Tree).rules as Tree[])[0];
-        expect(actionOf(actions, rule.host)).to.equal('.Values.host | quote');
+      it('exposes every webhook path and nothing else on the Ingress, under the top-level host', () => {
+        const ingress = find(render({ values: { ...A_TOKEN, host: 'gw.example.com', ingress: { enabled: true } } }), 'Ingress');
+        const rule = ((ingress.spec as Tree).rules as Tree[])[0];
+        expect(rule.host).to.equal('gw.example.com');
         const paths = (rule.http as Tree).paths as Tree[];
         expect(paths.map((p) => [p.path, p.pathType])).to.deep.equal([['/events', 'Prefix']]);
         for (const gatewayPath of gatewayEventPaths()) {
           expect(gatewayPath === '/events' || gatewayPath.startsWith('/events/'), gatewayPath).to.equal(true);
         }
       });
-    });
 
-    describe('rbac.yaml', () => {
-      it('grants get and update on apprepositories.kubeapps.com, and only that', () => {
-        const { docs } = skeleton('rbac.yaml');
-        const role = docs.find((d) => d.kind === 'Role') as Tree;
-        expect(role.rules).to.deep.equal([
+      it('grants get and update on apprepositories.kubeapps.com, and only that, in Kubeapps kubernetes mode', () => {
+        const rendered = render({
+          values: {
+            ...A_TOKEN,
+            emitters: { kubeapps: { enabled: true, mode: 'kubernetes', repositories: [{ registry: 'r.example.com', prefix: 'c/', namespace: 'kubeapps', name: 'c' }] } },
+          },
+        });
+        expect(find(rendered, 'Role').rules).to.deep.equal([
           { apiGroups: ['kubeapps.com'], resources: ['apprepositories'], verbs: ['get', 'update'] },
         ]);
-        const binding = docs.find((d) => d.kind === 'RoleBinding') as Tree;
-        expect((binding.roleRef as Tree).kind).to.equal('Role');
+        expect(podSpec(rendered).automountServiceAccountToken).to.equal(true);
+        expect(podSpec(objects).automountServiceAccountToken).to.equal(false);
+      });
+
+      it('scrapes /metrics on the http port', () => {
+        const monitor = find(render({ values: { ...A_TOKEN, serviceMonitor: { enabled: true } } }), 'ServiceMonitor');
+        expect(((monitor.spec as Tree).endpoints as Tree[])[0]).to.include({ port: 'http', path: '/metrics' });
       });
     });
+  });
 
-    describe('servicemonitor.yaml', () => {
-      it('scrapes /metrics on the http port', () => {
-        const { docs } = skeleton('servicemonitor.yaml');
-        expect(((docs[0].spec as Tree).endpoints as Tree[])[0]).to.include({ port: 'http', path: '/metrics' });
-      });
+  describe('values.schema.json', () => {
+    const schema = readJson<Tree>(SCHEMA_PATH);
+
+    it('is what scripts/values-schema.ts generates from the gateway schema (run it after changing either)', () => {
+      expect(readText(SCHEMA_PATH)).to.equal(renderValuesSchema());
+    });
+
+    it('declares every key of the gateway schema, and every key of values.yaml', () => {
+      const has = (keys: string[]) => {
+        let node: Tree | undefined = schema;
+        for (const key of keys) {
+          const props = node?.properties as Tree | undefined;
+          const next = (props?.[key] ?? (node?.additionalProperties as Tree | undefined)) as Tree | undefined;
+          if (!next || typeof next !== 'object') return false;
+          node = (next.anyOf as Tree[] | undefined)?.find((s) => s.type === 'object') ?? next;
+          // A Kubernetes object passed through (resources, affinity): open below this point.
+          if (node.type === 'object' && !node.properties && !node.additionalProperties && !node.patternProperties) return true;
+        }
+        return true;
+      };
+      const missing = declaredKeyPaths(described).filter((keys) => !has(keys)).map((keys) => keys.join('.'));
+      expect(missing).to.deep.equal([]);
+      const leaves = (tree: Tree, prefix: string[] = []): string[][] =>
+        Object.entries(tree).flatMap(([key, value]) =>
+          isMap(value) && Object.keys(value).length > 0 ? leaves(value, [...prefix, key]) : [[...prefix, key]],
+        );
+      const undeclared = leaves(values)
+        .filter((keys) => !keys.includes('registryAliases') && !has(keys))
+        .map((keys) => keys.join('.'));
+      expect(undeclared).to.deep.equal([]);
+    });
+
+    it("gives the gateway's keys the gateway's types (a sample)", () => {
+      const delivery = (schema.properties as Tree).delivery as Tree;
+      expect((delivery.properties as Tree).maxAttempts).to.deep.equal({ type: 'integer', minimum: 1 });
+      expect(((delivery.properties as Tree).store as Tree).enum).to.deep.equal(['sqlite', 'postgres']);
+      expect(valuesSchema().additionalProperties).to.equal(false);
+    });
+  });
+
+  describe('README.md of the chart', () => {
+    it('holds the values table scripts/chart-readme.ts makes from the comments in values.yaml', () => {
+      expect(readText(CHART_README)).to.equal(renderChartReadme());
     });
   });
 

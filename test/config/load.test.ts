@@ -15,7 +15,7 @@ function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
 
 describe('config/load', () => {
   it('fills every default from a minimal file', () => {
-    const config = parseConfig('tokens: {legacy: s3cret}\n');
+    const config = parseConfig('tokens: {legacy: s3cret-0a1b2c3d4e5f}\n');
     expect(config.sources).to.deep.include({ acr: 'brigade.sh/acr' });
     expect(config.emitters.log.enabled).to.equal(true);
     expect(config.server).to.deep.include({ port: 8080, bodyLimit: 1024 * 1024 });
@@ -31,16 +31,16 @@ describe('config/load', () => {
   it('accepts both token forms', () => {
     const config = parseConfig(`
 tokens:
-  legacy-name: plainSecret
+  legacy-name: plainSecret-7e2d9c41
   harbor-prod:
-    value: otherSecret
+    value: otherSecret-b83f0a6e
     providers: [harbor]
     registries: [harbor.example.com]
     repos: ["library/*"]
 `);
-    expect(config.tokens['legacy-name']).to.equal('plainSecret');
+    expect(config.tokens['legacy-name']).to.equal('plainSecret-7e2d9c41');
     expect(config.tokens['harbor-prod']).to.deep.equal({
-      value: 'otherSecret',
+      value: 'otherSecret-b83f0a6e',
       providers: ['harbor'],
       registries: ['harbor.example.com'],
       repos: ['library/*'],
@@ -68,14 +68,16 @@ surprise: 1
   });
 
   it('refuses a config with no token, or with no enabled emitter', () => {
-    expect(problems('emitters: {log: {enabled: true}}\n')).to.deep.equal(['tokens is required']);
-    expect(problems('tokens: {a: b}\nemitters: {log: {enabled: false}}\n')).to.deep.equal([
+    expect(problems('emitters: {log: {enabled: true}}\n')).to.deep.equal([
+      'tokens must name at least one token (here or in tokensFile); generate one with `openssl rand -hex 32`',
+    ]);
+    expect(problems('tokens: {a: b0c1d2e3f4a5b6c7}\nemitters: {log: {enabled: false}}\n')).to.deep.equal([
       'emitters: no emitter is enabled, so no event could go anywhere',
     ]);
   });
 
   it('refuses two token names sharing one secret (the scope would be ambiguous)', () => {
-    expect(problems('tokens: {a: same, b: {value: same}}\n')).to.deep.equal([
+    expect(problems('tokens: {a: same-9f8e7d6c5b4a, b: {value: same-9f8e7d6c5b4a}}\n')).to.deep.equal([
       'tokens.a and tokens.b have the same value: each token must be distinct',
     ]);
   });
@@ -87,7 +89,7 @@ surprise: 1
 
   it('converts body sizes and lower-cases registry names', () => {
     const config = parseConfig(`
-tokens: {a: b}
+tokens: {a: b0c1d2e3f4a5b6c7}
 server: {bodyLimit: 512kb}
 registryAliases: {"MyReg-WestUS.azurecr.io": "MyReg.azurecr.io"}
 defaultRegistry: {acr: MyReg.azurecr.io}
@@ -98,7 +100,7 @@ defaultRegistry: {acr: MyReg.azurecr.io}
   });
 
   it('lets environment variables override single keys, brigade-acr-gateway names included', () => {
-    const config = parseConfig('tokens: {a: b}\n', 'values.yaml', {
+    const config = parseConfig('tokens: {a: b0c1d2e3f4a5b6c7}\n', 'values.yaml', {
       PORT: '9090',
       DELIVERY_DIR: '/data',
       API_ADDRESS: 'https://brigade.example.com',
@@ -111,8 +113,8 @@ defaultRegistry: {acr: MyReg.azurecr.io}
   });
 
   it('accepts the Helm chart keys in the same values file without reading them', () => {
-    const config = parseConfig('tokens: {a: b}\nimage: {repository: x, tag: y}\nreplicaCount: 1\n');
-    expect(config.tokens).to.deep.equal({ a: 'b' });
+    const config = parseConfig('tokens: {a: b0c1d2e3f4a5b6c7}\nimage: {repository: x, tag: y}\nreplicaCount: 1\n');
+    expect(config.tokens).to.deep.equal({ a: 'b0c1d2e3f4a5b6c7' });
   });
 
   it('loads the example values file `make run` serves', () => {

@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load';
-import { CHART_DIR, chartValues, readJson, readText, repoPath, type Tree } from './support';
+import { gatewayContainer, render } from '../charts/helm';
+import { chartValues, readJson, readText, repoPath, type Tree } from './support';
 
 interface Instruction {
   keyword: string;
@@ -110,10 +111,8 @@ describe('Dockerfile', () => {
 
   it('serves the config file the chart mounts', () => {
     const cmd = execForm(only(runtime, 'CMD'));
-    const statefulSet = readText(path.join(CHART_DIR, 'templates', 'statefulset.yaml'));
-    const args = statefulSet.match(/^\s*args: (\[.*\])$/m);
-    expect(args).to.not.equal(null);
-    expect(cmd).to.deep.equal(JSON.parse(args![1]));
+    const args = gatewayContainer(render({ set: ['tokens.ci=dockerfile-token-5a6b7c8d'] })).args;
+    expect(cmd).to.deep.equal(args);
     expect(cmd.slice(0, 2)).to.deep.equal(['serve', '--config']);
   });
 
@@ -128,7 +127,7 @@ describe('Dockerfile', () => {
 
   it("exposes the gateway's default port, which the chart also uses", () => {
     const exposed = Number(only(runtime, 'EXPOSE').args);
-    expect(exposed).to.equal(parseConfig('tokens: {t: x}').server.port);
+    expect(exposed).to.equal(parseConfig('tokens: {t: dockerfile-token-5a6b7c}').server.port);
     expect(exposed).to.equal((chartValues().server as Tree).port);
   });
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { defaultTypePrefix, toCloudEvent, type CloudEvent } from '../../src/emitters/cloudevent';
 import { EVENT_TYPES } from '../../src/model/event';
 import { PARSERS } from '../../src/providers';
+import { validateObject } from '../charts/helm';
 import { EXAMPLES_DIR, eventsFor, exampleConfig, isMap, readText, readYamlDocuments, type Tree } from './support';
 
 const KNATIVE_DIR = path.join(EXAMPLES_DIR, 'knative');
@@ -118,6 +119,21 @@ const EXPECTATIONS: [string, Sample[], Sample[]][] = [
 ];
 
 describe('examples/knative', () => {
+  it("are Knative objects that pass Knative's own schemas (@kubernetes-models/knative)", async () => {
+    expect(manifests.map(({ doc }) => doc.kind)).to.include.members(['Broker', 'Trigger']);
+    for (const { file, doc } of manifests) {
+      await validateObject(doc).catch((err: Error) => {
+        throw new Error(`${file}: ${err.message}`);
+      });
+    }
+    // The check itself: a Trigger whose filter attributes are a list, not a map, is refused.
+    const broken = JSON.parse(JSON.stringify(triggers[0].doc)) as Tree;
+    (broken.spec as Tree).filter = { attributes: ['type'] };
+    let refused = false;
+    await validateObject(broken).catch(() => (refused = true));
+    expect(refused).to.equal(true);
+  });
+
   const broker = manifests.find(({ doc }) => doc.kind === 'Broker')!.doc;
   const brokerMeta = broker.metadata as Tree;
 

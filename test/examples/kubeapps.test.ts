@@ -42,7 +42,7 @@ function meta(doc: Tree): { name: string; namespace?: string } {
 /** Namespaces holding the AppRepositories an example config refreshes. */
 function appRepositoryNamespaces(file: string): string[] {
   const config = file.startsWith('kubeapps/')
-    ? gatewayConfig(mergeValues(mergeValues(chartValues(), { tokens: { t: 'x' } }), readYaml(path.join(EXAMPLES_DIR, file))))
+    ? gatewayConfig(mergeValues(mergeValues(chartValues(), { tokens: { t: 'kubeapps-example-token-0f9e' } }), readYaml(path.join(EXAMPLES_DIR, file))))
     : exampleConfig(file);
   const rules = config.emitters.kubeapps.repositories as { namespace: string }[];
   return [...new Set(rules.map((r) => r.namespace))];
@@ -121,7 +121,7 @@ describe('examples/kubeapps', () => {
 
   it('values-snippet.yaml validates over the chart values in kubernetes mode, with the chart granting access', () => {
     const snippet = readYaml(path.join(KUBEAPPS_DIR, 'values-snippet.yaml'));
-    const values = mergeValues(mergeValues(chartValues(), { tokens: { t: 'x' } }), snippet);
+    const values = mergeValues(mergeValues(chartValues(), { tokens: { t: 'kubeapps-example-token-0f9e' } }), snippet);
     expect(gatewayConfig(values).emitters.kubeapps).to.include({ enabled: true, mode: 'kubernetes' });
     expect(values.serviceAccount).to.include({ create: true, kubeappsRole: true });
   });

@@ -3,7 +3,9 @@
  * Helm does, and running sample payloads through the gateway's own parsers and HTTP app, so the
  * examples are checked against what the gateway does rather than against a copy of its rules.
  */
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { TokenVerifier } from '../../src/auth/tokens';
@@ -82,9 +84,47 @@ export function chartValues(): Tree {
   return readYaml(path.join(CHART_DIR, 'values.yaml'));
 }
 
+/**
+ * The Secrets an example names, as the pod would see them: a fresh value for each token the
+ * values leave without one, in a tokens file where `tokensSecret` points, and a fresh value for
+ * each credential in `existingSecrets` in the environment variable the chart sets from it.
+ */
+export function withExampleSecrets(values: Tree): { values: Tree; env: NodeJS.ProcessEnv } {
+  const out: Tree = { ...values };
+  const env: NodeJS.ProcessEnv = {};
+  const valueTokens = Object.values((values.tokens ?? {}) as Tree).filter((t) => t !== null);
+  if (!(values.tokensSecret as Tree | undefined)?.name && valueTokens.length === 0) {
+    // No token anywhere: the chart generates one and mounts it as the tokens file.
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'rg-example-')), 'tokens.yaml');
+    writeFileSync(file, `generated: ${randomBytes(32).toString('hex')}\n`);
+    out.tokensFile = file;
+  } else if ((values.tokensSecret as Tree | undefined)?.name) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-example-'));
+    const file = path.join(dir, 'tokens.yaml');
+    const missing = Object.entries((values.tokens ?? {}) as Tree)
+      .filter(([, token]) => isMap(token) && token.value === undefined)
+      .map(([name]) => `${name}: ${randomBytes(32).toString('hex')}`);
+    writeFileSync(file, `${missing.join('\n')}\n`);
+    out.tokensFile = file;
+  }
+  const secrets = (values.existingSecrets ?? {}) as Record<string, { name?: string }>;
+  const names: Record<string, string> = {
+    brigadeApiToken: 'BRIGADE_API_TOKEN',
+    knativeBrokerURL: 'KNATIVE_BROKER_URL',
+    kubeappsToken: 'KUBEAPPS_TOKEN',
+  };
+  for (const [key, variable] of Object.entries(names)) {
+    if (!secrets[key]?.name) continue;
+    const standIn = randomBytes(16).toString('hex');
+    env[variable] = variable.endsWith('URL') ? `http://stand-in.example.svc/${standIn}` : standIn;
+  }
+  return { values: out, env };
+}
+
 /** An example values file as the chart would hand it to the gateway: chart defaults underneath. */
 export function exampleConfig(file: string): GatewayConfig {
-  return gatewayConfig(mergeValues(chartValues(), readYaml(path.join(EXAMPLES_DIR, file))), file);
+  const { values, env } = withExampleSecrets(mergeValues(chartValues(), readYaml(path.join(EXAMPLES_DIR, file))));
+  return gatewayConfig(values, file, env);
 }
 
 /** The value of a token named in a config, whichever of the two forms it takes. */

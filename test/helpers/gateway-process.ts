@@ -111,6 +111,11 @@ export class GatewayProcess {
       .map((l) => JSON.parse(l));
   }
 
+  /** Sends a signal the gateway handles without stopping (SIGHUP: reload the config). */
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
+  }
+
   async kill9(): Promise<void> {
     this.child.kill('SIGKILL');
     await this.exited;

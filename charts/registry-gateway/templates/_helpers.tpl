@@ -26,11 +26,36 @@ app.kubernetes.io/name: {{ include "registry-gateway.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{- define "registry-gateway.testLabels" -}}
+app.kubernetes.io/name: {{ include "registry-gateway.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+{{- end }}
+
+{{/*
+The version label: the tag without any "@sha256:..." pinned to it, in label-value characters
+and at most 63 of them, so a digest never makes the object invalid.
+*/}}
+{{- define "registry-gateway.versionLabel" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion | toString }}
+{{- $tag = regexReplaceAll "@.*$" $tag "" }}
+{{- regexReplaceAll "[^A-Za-z0-9._-]" $tag "_" | trunc 63 | trimSuffix "-" | trimSuffix "_" | trimSuffix "." }}
+{{- end }}
+
 {{- define "registry-gateway.labels" -}}
 helm.sh/chart: {{ include "registry-gateway.chart" . }}
 {{ include "registry-gateway.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ include "registry-gateway.versionLabel" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* repository:tag, or repository@digest when a digest pins it. */}}
+{{- define "registry-gateway.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
 {{- end }}
 
 {{- define "registry-gateway.serviceAccountName" -}}
@@ -46,26 +71,128 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.emitters.kubeapps.enabled (eq .Values.emitters.kubeapps.mode "kubernetes") }}true{{ end }}
 {{- end }}
 
+{{- define "registry-gateway.postgres" -}}
+{{- if eq (.Values.delivery.store | default "sqlite") "postgres" }}true{{ end }}
+{{- end }}
+
+{{- define "registry-gateway.replicas" -}}
+{{- if include "registry-gateway.postgres" . }}{{ .Values.replicaCount | default 2 }}{{ else }}1{{ end }}
+{{- end }}
+
+{{/* Tokens given in values, less the ones set to null (Helm's way of removing a key). */}}
+{{- define "registry-gateway.valueTokenNames" -}}
+{{- $names := list }}
+{{- range $name, $token := .Values.tokens }}
+{{- if not (kindIs "invalid" $token) }}{{ $names = append $names $name }}{{ end }}
+{{- end }}
+{{- $names | sortAlpha | join " " }}
+{{- end }}
+
+{{/* No token anywhere: the chart makes one (token-secret.yaml). */}}
+{{- define "registry-gateway.generatedToken" -}}
+{{- if and (not .Values.tokensSecret.name) (not (include "registry-gateway.valueTokenNames" .)) }}true{{ end }}
+{{- end }}
+
+{{- define "registry-gateway.tokenSecretName" -}}
+{{- if .Values.tokensSecret.name }}{{ .Values.tokensSecret.name }}{{ else }}{{ include "registry-gateway.fullname" . }}-token{{ end }}
+{{- end }}
+
+{{- define "registry-gateway.tokensMounted" -}}
+{{- if or .Values.tokensSecret.name (include "registry-gateway.generatedToken" .) }}true{{ end }}
+{{- end }}
+
+{{- define "registry-gateway.tls" -}}
+{{- if ne (.Values.tls.mode | default "none") "none" }}true{{ end }}
+{{- end }}
+
+{{- define "registry-gateway.tlsSecretName" -}}
+{{- .Values.tls.secretName | default (printf "%s-tls" (include "registry-gateway.fullname" .)) }}
+{{- end }}
+
+{{- define "registry-gateway.scheme" -}}
+{{- if include "registry-gateway.tls" . }}https{{ else }}http{{ end }}
+{{- end }}
+
+{{- define "registry-gateway.servicePort" -}}
+{{- .Values.service.port | default (ternary 443 80 (eq (include "registry-gateway.scheme" .) "https")) }}
+{{- end }}
+
+{{/* The names the gateway's certificate must carry: the Service's, and the public host. */}}
+{{- define "registry-gateway.dnsNames" -}}
+{{- $fullname := include "registry-gateway.fullname" . }}
+{{- $names := list $fullname (printf "%s.%s" $fullname .Release.Namespace) (printf "%s.%s.svc" $fullname .Release.Namespace) (printf "%s.%s.svc.cluster.local" $fullname .Release.Namespace) }}
+{{- if .Values.host }}{{ $names = append $names .Values.host }}{{ end }}
+{{- concat $names .Values.tls.dnsNames | uniq | toJson }}
+{{- end }}
+
+{{- define "registry-gateway.configDir" -}}/etc/registry-gateway{{- end }}
+{{- define "registry-gateway.tokensDir" -}}/etc/registry-gateway-tokens{{- end }}
+{{- define "registry-gateway.tlsDir" -}}/etc/registry-gateway-tls{{- end }}
+
+{{/*
+The gateway's config: these very values (less Helm's `global`, no gateway key), with the keys
+the chart wires up itself: where the tokens file and the certificate are mounted.
+*/}}
+{{- define "registry-gateway.config" -}}
+{{- $config := deepCopy (omit .Values "global") }}
+{{- if include "registry-gateway.tokensMounted" . }}
+{{- $key := ternary "tokens.yaml" .Values.tokensSecret.key (empty .Values.tokensSecret.name) }}
+{{- $_ := set $config "tokensFile" (printf "%s/%s" (include "registry-gateway.tokensDir" .) $key) }}
+{{- end }}
+{{- if include "registry-gateway.tls" . }}
+{{- $dir := include "registry-gateway.tlsDir" . }}
+{{- $_ := set $config.server "tls" (dict "enabled" true "certPath" (printf "%s/tls.crt" $dir) "keyPath" (printf "%s/tls.key" $dir)) }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+What a running gateway cannot take over without a restart (RESTART_KEYS in
+src/config/reload.ts). Only these go into the pods' checksum, so changing a token or an alias
+rolls no pod: the gateway reloads them from the mounted files.
+*/}}
+{{- define "registry-gateway.restartChecksum" -}}
+{{- $config := include "registry-gateway.config" . | fromYaml }}
+{{- pick $config "tokensFile" "emitters" "delivery" "server" "logLevel" | toYaml | sha256sum }}
+{{- end }}
+
 {{/*
 Values the chart cannot turn into a working pod. The gateway checks its own keys when it
 starts; these are the ones where the chart's wiring depends on the value, caught at render time.
 */}}
 {{- define "registry-gateway.checkValues" -}}
-{{- if not .Values.tokens }}
-{{- fail "tokens: set at least one token (see the comment on tokens in values.yaml); the gateway refuses to start without one" }}
-{{- end }}
 {{- if not (hasPrefix "/" .Values.delivery.dir) }}
 {{- fail (printf "delivery.dir %q must be an absolute path: the chart mounts the store's volume there" .Values.delivery.dir) }}
 {{- end }}
 {{- if .Values.server.tls.enabled }}
-{{- fail "server.tls.enabled: the chart cannot mount a certificate into the pod yet; terminate TLS at the Ingress (ingress.tlsSecretName) instead" }}
+{{- fail "server.tls.enabled: the chart sets it from tls.mode (selfSigned, secret or certManager); leave server.tls alone" }}
+{{- end }}
+{{- if .Values.tokensFile }}
+{{- fail "tokensFile: the chart sets it from tokensSecret; name your Secret there" }}
+{{- end }}
+{{- if and (eq .Values.tls.mode "secret") (not .Values.tls.secretName) }}
+{{- fail "tls.mode secret needs tls.secretName: an existing kubernetes.io/tls Secret" }}
+{{- end }}
+{{- if and (eq .Values.tls.mode "certManager") (not .Values.tls.issuerRef.name) }}
+{{- fail "tls.mode certManager needs tls.issuerRef.name: the Issuer or ClusterIssuer that signs the certificate" }}
 {{- end }}
 {{- if and .Values.ingress.enabled (not .Values.host) }}
 {{- fail "ingress.enabled needs host: the public name registries post to" }}
 {{- end }}
+{{- if not (include "registry-gateway.postgres" .) }}
+{{- if .Values.autoscaling.enabled }}
+{{- fail "autoscaling.enabled needs delivery.store postgres: the SQLite store is a file in one pod's volume, so a second pod would have a store of its own, dedup only what it receives, and strand its undelivered events when scaled away" }}
+{{- end }}
+{{- if and .Values.replicaCount (gt (int .Values.replicaCount) 1) }}
+{{- fail "replicaCount above 1 needs delivery.store postgres: the SQLite store is a file in one pod's volume, so each pod would keep and dedup its own share of events" }}
+{{- end }}
+{{- end }}
+{{- if and (include "registry-gateway.postgres" .) (not .Values.delivery.postgres.url) (not .Values.delivery.postgres.urlSecret.name) }}
+{{- fail "delivery.store postgres needs the database: delivery.postgres.urlSecret (a Secret you manage) or delivery.postgres.url" }}
+{{- end }}
 {{- range .Values.extraEnv }}
-{{- if has .name (list "PORT" "DELIVERY_DIR") }}
-{{- fail (printf "extraEnv: %s would move the gateway away from the port and volume the chart wires up; set server.port or delivery.dir instead" .name) }}
+{{- if has .name (list "PORT" "DELIVERY_DIR" "DATABASE_URL") }}
+{{- fail (printf "extraEnv: %s would move the gateway away from what the chart wires up; set server.port, delivery.dir or delivery.postgres.urlSecret instead" .name) }}
 {{- end }}
 {{- end }}
 {{- end }}

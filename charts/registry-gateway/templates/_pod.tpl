@@ -1,0 +1,163 @@
+{{/* The gateway pod, shared by the StatefulSet (SQLite) and the Deployment (PostgreSQL). */}}
+{{- define "registry-gateway.podTemplate" -}}
+metadata:
+  labels:
+    {{- include "registry-gateway.selectorLabels" . | nindent 4 }}
+  annotations:
+    # Only restart-requiring keys: tokens and the other live keys are reloaded from the
+    # mounted files, so rotating a token rolls no pod.
+    checksum/config: {{ include "registry-gateway.restartChecksum" . }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "registry-gateway.serviceAccountName" . }}
+  # Only Kubeapps kubernetes mode talks to the Kubernetes API.
+  automountServiceAccountToken: {{ if include "registry-gateway.kubeappsKubernetesMode" . }}true{{ else }}false{{ end }}
+  # preStop sleep + the gateway's own drain (server.shutdownTimeoutSeconds) + slack, so the
+  # kubelet never kills the process while it is still closing the store.
+  terminationGracePeriodSeconds: {{ add .Values.server.shutdownTimeoutSeconds 15 }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.podSecurityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  containers:
+    - name: registry-gateway
+      image: {{ include "registry-gateway.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args: ["serve", "--config", "{{ include "registry-gateway.configDir" . }}/values.yaml"]
+      {{- with .Values.securityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      ports:
+        - name: http
+          containerPort: {{ .Values.server.port }}
+          protocol: TCP
+      {{- $env := list }}
+      {{- $secrets := dict "BRIGADE_API_TOKEN" .Values.existingSecrets.brigadeApiToken "KNATIVE_BROKER_URL" .Values.existingSecrets.knativeBrokerURL "KUBEAPPS_TOKEN" .Values.existingSecrets.kubeappsToken }}
+      {{- if include "registry-gateway.postgres" . }}
+      {{- $_ := set $secrets "DATABASE_URL" .Values.delivery.postgres.urlSecret }}
+      {{- end }}
+      {{- range $name := keys $secrets | sortAlpha }}
+      {{- $ref := get $secrets $name }}
+      {{- if $ref.name }}
+      {{- $env = append $env (dict "name" $name "valueFrom" (dict "secretKeyRef" (dict "name" $ref.name "key" $ref.key))) }}
+      {{- end }}
+      {{- end }}
+      {{- $env = concat $env .Values.extraEnv }}
+      {{- with $env }}
+      env:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: http
+          scheme: {{ include "registry-gateway.scheme" . | upper }}
+        periodSeconds: 10
+        timeoutSeconds: 3
+        failureThreshold: 6
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: http
+          scheme: {{ include "registry-gateway.scheme" . | upper }}
+        periodSeconds: 5
+        timeoutSeconds: 3
+        failureThreshold: 2
+      lifecycle:
+        preStop:
+          # Lets endpoints and ingress controllers drop the pod before it stops accepting.
+          exec:
+            command: ["sleep", "5"]
+      {{- with .Values.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      volumeMounts:
+        # Whole directories, never subPath: the kubelet updates a Secret volume by swapping a
+        # symlink, which is what the gateway watches to reload tokens.
+        - name: config
+          mountPath: {{ include "registry-gateway.configDir" . }}
+          readOnly: true
+        {{- if include "registry-gateway.tokensMounted" . }}
+        - name: tokens
+          mountPath: {{ include "registry-gateway.tokensDir" . }}
+          readOnly: true
+        {{- end }}
+        {{- if include "registry-gateway.tls" . }}
+        - name: tls
+          mountPath: {{ include "registry-gateway.tlsDir" . }}
+          readOnly: true
+        {{- end }}
+        - name: data
+          mountPath: {{ .Values.delivery.dir }}
+        # SQLite may spill temporary files; the root filesystem is read-only.
+        - name: tmp
+          mountPath: /tmp
+  volumes:
+    - name: config
+      secret:
+        secretName: {{ include "registry-gateway.fullname" . }}
+    {{- if include "registry-gateway.tokensMounted" . }}
+    - name: tokens
+      secret:
+        secretName: {{ include "registry-gateway.tokenSecretName" . }}
+    {{- end }}
+    {{- if include "registry-gateway.tls" . }}
+    - name: tls
+      secret:
+        secretName: {{ include "registry-gateway.tlsSecretName" . }}
+    {{- end }}
+    - name: tmp
+      emptyDir: {}
+    {{- if include "registry-gateway.postgres" . }}
+    # The events live in PostgreSQL; the directory only has to exist.
+    - name: data
+      emptyDir: {}
+    {{- else if .Values.persistence.existingClaim }}
+    - name: data
+      persistentVolumeClaim:
+        claimName: {{ .Values.persistence.existingClaim }}
+    {{- else if not .Values.persistence.enabled }}
+    - name: data
+      emptyDir: {}
+    {{- end }}
+  {{- if include "registry-gateway.postgres" . }}
+  topologySpreadConstraints:
+    {{- if .Values.topologySpreadConstraints }}
+    {{- toYaml .Values.topologySpreadConstraints | nindent 4 }}
+    {{- else }}
+    # ScheduleAnyway: a single-node or single-zone cluster still runs every replica.
+    - maxSkew: 1
+      topologyKey: kubernetes.io/hostname
+      whenUnsatisfiable: ScheduleAnyway
+      labelSelector:
+        matchLabels:
+          {{- include "registry-gateway.selectorLabels" . | nindent 10 }}
+    - maxSkew: 1
+      topologyKey: topology.kubernetes.io/zone
+      whenUnsatisfiable: ScheduleAnyway
+      labelSelector:
+        matchLabels:
+          {{- include "registry-gateway.selectorLabels" . | nindent 10 }}
+    {{- end }}
+  {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
