@@ -16,7 +16,6 @@ export const ENV_OVERRIDES: readonly { names: string[]; path: string[] }[] = [
   },
   { names: ['KNATIVE_BROKER_URL'], path: ['emitters', 'knative', 'brokerURL'] },
   { names: ['KUBEAPPS_TOKEN'], path: ['emitters', 'kubeapps', 'token'] },
-  { names: ['DATABASE_URL'], path: ['delivery', 'postgres', 'url'] },
 ];
 
 export function applyEnvOverrides(

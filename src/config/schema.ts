@@ -103,8 +103,8 @@ export const configSchema = Joi.object({
         .default('registry_gateway')
         .messages({ 'string.pattern.base': '{{#label}} must be lower-case letters, digits and _ (at most 45)' }),
       leaseSeconds: Joi.number().min(1).default(60),
-      // Read by the chart only, which turns it into DATABASE_URL from an existing Secret.
-      urlSecret: Joi.object({ name: Joi.string().allow('').default(''), key: Joi.string().allow('').default('') }).default(),
+      // The chart turns it into DATABASE_URL from that Secret; the gateway never reads it.
+      urlSecret: Joi.any(),
     }).default(),
     maxAttempts: Joi.number().integer().min(1).default(12),
     initialBackoffSeconds: Joi.number().positive().default(1),
@@ -113,15 +113,6 @@ export const configSchema = Joi.object({
     maxPending: Joi.number().integer().min(0).default(100000),
     concurrency: Joi.number().integer().min(1).max(256).default(8),
     deliveredRetentionSeconds: Joi.number().min(0).default(3600),
-    store: Joi.string().valid('sqlite', 'postgres').default('sqlite'),
-    postgres: Joi.object({
-      url: Joi.string().allow('').default(''),
-      poolSize: Joi.number().integer().min(1).default(10),
-      schema: Joi.string().min(1).default('registry_gateway'),
-      leaseSeconds: Joi.number().positive().default(60),
-      // The chart turns it into DATABASE_URL from that Secret; the gateway never reads it.
-      urlSecret: Joi.any(),
-    }).default(),
   }).default(),
   server: Joi.object({
     port: Joi.number().port().default(8080),
@@ -147,7 +138,9 @@ export const configSchema = Joi.object({
     if (config.delivery.initialBackoffSeconds > config.delivery.maxBackoffSeconds) {
       return helpers.error('gateway.backoff');
     }
-    if (config.delivery.store === 'postgres' && !config.delivery.postgres.url) {
+    // With urlSecret the chart supplies the URL as DATABASE_URL when the pod starts.
+    const { url, urlSecret } = config.delivery.postgres;
+    if (config.delivery.store === 'postgres' && !url && !(urlSecret as { name?: string } | undefined)?.name) {
       return helpers.error('gateway.postgresUrl');
     }
     return config;

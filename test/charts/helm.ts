@@ -152,9 +152,11 @@ export function podInputs(objects: Tree[]): { configFile: string; env: Record<st
       const standIn = randomBytes(24).toString('hex');
       env[String(entry.name)] = secret
         ? decodeSecret(secret, ref.key)
-        : String(entry.name).endsWith('URL')
-          ? `http://stand-in.example.svc/${standIn}`
-          : standIn;
+        : entry.name === 'DATABASE_URL'
+          ? `postgres://gateway:${standIn}@stand-in.example.svc:5432/registry`
+          : String(entry.name).endsWith('URL')
+            ? `http://stand-in.example.svc/${standIn}`
+            : standIn;
     } else if (entry.value !== undefined) env[String(entry.name)] = String(entry.value);
   }
   if (config.tokensFile) {

@@ -68,6 +68,9 @@ export class PostgresStore implements DeliveryStore {
    * loop); the one-shot CLI is told at once instead.
    */
   static async open(settings: DeliverySettings, options: StoreOptions = {}): Promise<PostgresStore> {
+    if (!settings.postgres.url) {
+      throw new Error('delivery.postgres.url is empty: set it, or DATABASE_URL (the chart sets that from delivery.postgres.urlSecret)');
+    }
     const store = new PostgresStore(settings, options);
     try {
       await store.ensureMigrated();
