@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
-import { parseConfig } from '../src/config/load';
+import { parseConfig } from '../src/gateway';
 import { readSchema, requireShared } from './helpers/shared';
 
 const README = readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');

@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/load';
+import { loadConfig } from '../gateway';
 import { DeliveryStore } from '../delivery/store';
 import type { DeliveryRecord, DeliveryState, ListFilter } from '../delivery/types';
 import type { Output } from './output';

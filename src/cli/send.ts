@@ -1,18 +1,7 @@
 import { readFileSync } from 'node:fs';
 import axios from 'axios';
+import { contentTypeFor } from '../providers';
 import type { Output } from './output';
-
-/** The Content-Type each registry uses for its body shape, so the gateway sees what it would. */
-export function contentTypeFor(body: unknown): string {
-  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-    const o = body as Record<string, unknown>;
-    if (typeof o.specversion === 'string' && typeof o.type === 'string' && o.type.startsWith('harbor.')) {
-      return 'application/cloudevents+json';
-    }
-    if (Array.isArray(o.events)) return 'application/vnd.docker.distribution.events.v1+json';
-  }
-  return 'application/json';
-}
 
 /**
  * `registry-gateway send --url URL --token T FILE...`: posts payload files as the registry

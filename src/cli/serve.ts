@@ -1,5 +1,4 @@
-import { loadConfig } from '../config/load';
-import { Gateway } from '../gateway';
+import { Gateway, loadConfig } from '../gateway';
 import { createLogger } from '../observability/logger';
 
 /** `registry-gateway serve --config F`: runs until SIGTERM/SIGINT, then drains and exits 0. */

@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from '../config/load';
+import { ConfigError } from '../config/load';
+import { loadConfig } from '../gateway';
 import type { Output } from './output';
 
 /** `registry-gateway validate --config F`: every problem listed, exit 0 or 1. */

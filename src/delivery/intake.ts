@@ -1,8 +1,7 @@
 import type { RegistryEvent } from '../model/event';
-import type { EventIntake } from '../server/events';
 import { route, type RouteTarget } from './routing';
 import type { DeliveryStore } from './store';
-import type { AcceptResult } from './types';
+import type { AcceptResult, EventIntake } from './types';
 
 /**
  * Accepting an event = routing it to the emitters that want it and committing it with one

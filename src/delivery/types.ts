@@ -1,5 +1,14 @@
 import type { RegistryEvent } from '../model/event';
 
+/**
+ * Where the HTTP edge hands accepted events: 202 means `accept` resolved (the durable store
+ * committed them). It lives here, below the edge, so that the edge calls delivery and delivery
+ * never imports the edge.
+ */
+export interface EventIntake {
+  accept(events: RegistryEvent[]): Promise<AcceptResult[]>;
+}
+
 export interface AcceptResult {
   event: RegistryEvent;
   /** `(source, id)` was accepted before within the dedup window: nothing new was stored. */
@@ -14,19 +23,8 @@ export interface RoutedEvent {
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';
 
-export interface DeliverySettings {
-  dir: string;
-  maxAttempts: number;
-  initialBackoffSeconds: number;
-  maxBackoffSeconds: number;
-  dedupWindowSeconds: number;
-  /** Undelivered rows over which new events are refused with 503 (0 = no limit). */
-  maxPending: number;
-  /** Attempts in flight per emitter. */
-  concurrency: number;
-  /** How long delivered rows are kept before pruning. */
-  deliveredRetentionSeconds: number;
-}
+/** The config's `delivery` section, defined with the other sections and read here. */
+export type { DeliverySettings } from '../config/types';
 
 /** A pending delivery whose next attempt is due, with the event it carries. */
 export interface DueDelivery {

@@ -2,7 +2,10 @@ import type { Writable } from 'node:stream';
 import type { RegistryEvent } from '../model/event';
 import type { Emitter, EmitterPlugin, EmitterSectionBase } from './types';
 
-/** Writes each event as one JSON line: the local default and a debugging aid (CONTRACT §3.4). */
+/**
+ * Writes each event as one JSON line on stdout (operational logs go to stderr, so stdout pipes
+ * to jq): the local default and a debugging aid.
+ */
 export class LogEmitter implements Emitter {
   readonly name = 'log';
   constructor(private readonly out: Writable = process.stdout) {}
@@ -15,7 +18,7 @@ export class LogEmitter implements Emitter {
   }
 }
 
-export const logEmitterPlugin: EmitterPlugin<EmitterSectionBase> = {
+export const logEmitterPlugin: EmitterPlugin<'log', EmitterSectionBase> = {
   key: 'log',
   settings: {},
   enabledByDefault: true,

@@ -1,9 +1,9 @@
 import type { EventType, ProviderName, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
 import { asObject, Fields } from './fields';
-import type { InboundRequest, ParseContext, ParseOutcome, RegistryParser } from './types';
+import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
 
-/** ACR webhook `action` values and what they mean in the normalised vocabulary (CONTRACT §2.1). */
+/** ACR webhook `action` values and what they mean in the normalised vocabulary (README, Event vocabulary). */
 const ACR_ACTIONS: Readonly<Record<string, EventType>> = {
   push: 'push',
   delete: 'delete',
@@ -70,9 +70,10 @@ export function readAcrEvent(
 }
 
 /** Azure Container Registry's native webhook: one JSON object per request. */
-export class AcrParser implements RegistryParser {
-  readonly provider = 'acr' as const;
+export class AcrParser implements RegistryProvider {
+  readonly name = 'acr';
   readonly defaultSource = 'brigade.sh/acr';
+  readonly mediaTypes = ['application/json'];
 
   matches(request: InboundRequest): boolean {
     const body = asObject(request.body);
@@ -93,7 +94,7 @@ export class AcrParser implements RegistryParser {
       );
     }
     const result = readAcrEvent(new Fields(body), context, {
-      provider: this.provider,
+      provider: this.name,
       payload: request.body,
     });
     return 'ignored' in result

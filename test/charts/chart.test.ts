@@ -9,8 +9,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError } from '../../src/config/load';
-import { configSchema } from '../../src/config/schema';
-import type { GatewayConfig } from '../../src/config/types';
+import { configSchema, type Config } from '../../src/gateway';
 import {
   CHART_DIR,
   chartValues,
@@ -107,7 +106,7 @@ function actionOf(actions: Map<string, string>, standIn: unknown): string {
  * Drops what the gateway's defaults cannot show: chart keys, an empty host (the key has no
  * default) and filters' empty lists (which match everything, as an absent list does).
  */
-function gatewayPart(config: GatewayConfig): Tree {
+function gatewayPart(config: Config): Tree {
   const copy = JSON.parse(JSON.stringify(config)) as Tree;
   for (const key of chartOnlyKeys) delete copy[key];
   if (copy.host === '') delete copy.host;

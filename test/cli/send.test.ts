@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { contentTypeFor, sendCommand } from '../../src/cli/send';
+import { sendCommand } from '../../src/cli/send';
+import { contentTypeFor } from '../../src/providers';
 import { tempDir } from '../helpers/gateway-process';
 import { interceptHttpDuringSuite, nock } from '../helpers/nock';
 

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseConfig } from '../../src/config/load';
+import { parseConfig } from '../../src/gateway';
 import { CHART_DIR, chartValues, readJson, readText, repoPath, type Tree } from './support';
 
 interface Instruction {

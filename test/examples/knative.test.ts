@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { defaultTypePrefix, toCloudEvent, type CloudEvent } from '../../src/emitters/cloudevent';
 import { EVENT_TYPES } from '../../src/model/event';
-import { PARSERS } from '../../src/providers';
+import { PROVIDERS } from '../../src/providers';
 import { EXAMPLES_DIR, eventsFor, exampleConfig, isMap, readText, readYamlDocuments, type Tree } from './support';
 
 const KNATIVE_DIR = path.join(EXAMPLES_DIR, 'knative');
@@ -30,7 +30,7 @@ function trigger(name: string): Tree {
 }
 
 /** Every type the gateway can send with the default sources and no typePrefix. */
-const GATEWAY_TYPES = [...new Set(PARSERS.map((p) => defaultTypePrefix(p.defaultSource)))].flatMap((prefix) =>
+const GATEWAY_TYPES = [...new Set(PROVIDERS.map((p) => defaultTypePrefix(p.defaultSource)))].flatMap((prefix) =>
   EVENT_TYPES.map((type) => `${prefix}.${type}`),
 );
 

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { ConfigError } from '../../src/config/load';
 import { route, type RouteTarget } from '../../src/delivery/routing';
-import type { GatewayConfig } from '../../src/config/types';
+import type { Config } from '../../src/gateway';
 import { appRepositoriesFor, type AppRepositoryRule } from '../../src/emitters/kubeapps-rules';
 import {
   chartValues,
@@ -28,7 +28,7 @@ const VALUES_FILES = [
 ];
 
 /** What the dispatcher would deliver an event to: enabled emitters, their filters, Kubeapps' rules. */
-function targetsOf(config: GatewayConfig): RouteTarget[] {
+function targetsOf(config: Config): RouteTarget[] {
   return Object.entries(config.emitters)
     .filter(([, section]) => section.enabled)
     .map(([name, section]) => ({
@@ -36,12 +36,12 @@ function targetsOf(config: GatewayConfig): RouteTarget[] {
       filter: section.filter,
       accepts:
         name === 'kubeapps'
-          ? (event) => appRepositoriesFor(section.repositories as AppRepositoryRule[], event).length > 0
+          ? (event) => appRepositoriesFor(config.emitters.kubeapps.repositories, event).length > 0
           : undefined,
     }));
 }
 
-function enabledEmitters(config: GatewayConfig): string[] {
+function enabledEmitters(config: Config): string[] {
   return Object.entries(config.emitters)
     .filter(([, section]) => section.enabled)
     .map(([name]) => name);

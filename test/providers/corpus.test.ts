@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { EventType, ProviderName, RegistryEvent } from '../../src/model/event';
 import { PayloadError } from '../../src/model/errors';
-import { detectParser, PARSERS } from '../../src/providers';
-import type { ParseOutcome, RegistryParser } from '../../src/providers/types';
+import { detectProvider, PROVIDERS } from '../../src/providers';
+import type { ParseOutcome, RegistryProvider } from '../../src/providers/types';
 import { inbound, parseContext, type TestContextOptions } from '../helpers/context';
 import { fixtureFiles, readFixture } from '../helpers/shared';
 
@@ -671,15 +671,15 @@ const CORPUS: Record<string, CorpusFolder> = {
   },
 };
 
-function parserFor(provider: ProviderName): RegistryParser {
-  const parser = PARSERS.find((p) => p.provider === provider);
+function parserFor(provider: ProviderName): RegistryProvider {
+  const parser = PROVIDERS.find((p) => p.name === provider);
   if (!parser) throw new Error(`no parser for ${provider}`);
   return parser;
 }
 
-function run(parser: RegistryParser, body: unknown, contentType: string, options: TestContextOptions): ParseOutcome | { rejected: string[] } {
+function run(parser: RegistryProvider, body: unknown, contentType: string, options: TestContextOptions): ParseOutcome | { rejected: string[] } {
   try {
-    return parser.parse(inbound(body, contentType), parseContext(parser.provider, options));
+    return parser.parse(inbound(body, contentType), parseContext(parser.name, options));
   } catch (error) {
     if (error instanceof PayloadError) return { rejected: error.errors };
     throw error;
@@ -740,7 +740,7 @@ describe('shared fixture corpus', () => {
 
           it(expectation.detected === false ? 'is not claimed by auto-detection' : `is detected as ${spec.provider}`, () => {
             const { body } = readFixture(folder, file);
-            const detected = detectParser(inbound(body, contentType))?.provider;
+            const detected = detectProvider(inbound(body, contentType))?.name;
             expect(detected).to.equal(expectation.detected === false ? undefined : spec.provider);
           });
 
@@ -776,7 +776,7 @@ describe('shared fixture corpus', () => {
     if (!fixtureFiles('acr').includes(file)) this.skip();
     const { body } = readFixture('acr', file) as { body: any };
     const content = body.responses['200'].body.value[0].eventRequestMessage.content;
-    expect(detectParser(inbound(content))?.provider).to.equal('acr');
+    expect(detectProvider(inbound(content))?.name).to.equal('acr');
     assertOutcome(run(parserFor('acr'), content, 'application/json', {}), {
       events: [
         {

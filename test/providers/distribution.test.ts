@@ -65,7 +65,7 @@ describe('DistributionParser', () => {
       kind: 'ignored',
       reason: 'no manifest event to forward: manifest pull (providers.distribution.emitPulls is off); blob pull',
     });
-    const events = eventsOf(parse(fixture('pulls.json'), { emitPulls: true }));
+    const events = eventsOf(parse(fixture('pulls.json'), { options: { emitPulls: true } }));
     expect(events.map((e) => [e.type, e.tag])).to.deep.equal([['pull', 'v2.3.1']]);
   });
 

@@ -2,18 +2,12 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
-import { TokenVerifier } from '../../src/auth/tokens';
-import { parseConfig } from '../../src/config/load';
-import type { AcceptResult } from '../../src/delivery/types';
-import type { RegistryEvent } from '../../src/model/event';
+import { parseConfig } from '../../src/gateway';
 import { UnavailableError } from '../../src/model/errors';
-import { Metrics } from '../../src/observability/metrics';
-import { detectParser, PARSERS } from '../../src/providers';
-import { createApp } from '../../src/server/app';
-import type { EventIntake } from '../../src/server/events';
-import { listen, post, type Listening } from '../helpers/http';
+import { startEdge, type RecordingIntake } from '../helpers/edge';
+import { post, type Listening } from '../helpers/http';
+import type { MemoryLog } from '../helpers/logger';
 import { interceptHttpDuringSuite, nock } from '../helpers/nock';
-import { memoryLogger } from '../helpers/logger';
 
 const TOKEN = 'tok-0123456789abcdef';
 const HARBOR_TOKEN = 'harbor-tok-fedcba9876543210';
@@ -22,24 +16,10 @@ const ACR_PUSH = JSON.parse(
 );
 const auth = (token = TOKEN) => ({ Authorization: `Bearer ${token}` });
 
-/** Records accepted events; dedups on (source, id) like the store, or fails on demand. */
-class RecordingIntake implements EventIntake {
-  accepted: RegistryEvent[] = [];
-  failWith?: Error;
-  async accept(events: RegistryEvent[]): Promise<AcceptResult[]> {
-    if (this.failWith) throw this.failWith;
-    return events.map((event) => {
-      const duplicate = this.accepted.some((e) => e.source === event.source && e.id === event.id);
-      if (!duplicate) this.accepted.push(event);
-      return { event, duplicate };
-    });
-  }
-}
-
 describe('server/app', () => {
   let server: Listening;
   let intake: RecordingIntake;
-  let log: ReturnType<typeof memoryLogger>;
+  let log: MemoryLog;
   let ready: string | undefined;
 
   async function start(extra = '') {
@@ -54,20 +34,10 @@ tokens:
 defaultRegistry: {acr: fallback.azurecr.io}
 server: {bodyLimit: 4kb${extra}}
 `);
-    intake = new RecordingIntake();
-    log = memoryLogger();
     ready = undefined;
-    const app = createApp({
-      config,
-      verifier: new TokenVerifier(config.tokens),
-      parsers: PARSERS,
-      detect: detectParser,
-      intake,
-      metrics: new Metrics(),
-      logger: log.logger,
-      readiness: { notReadyReason: () => ready },
-    });
-    server = await listen(app);
+    const edge = await startEdge({ config, notReadyReason: () => ready });
+    ({ intake, log } = edge);
+    server = edge;
   }
 
   beforeEach(() => start());
