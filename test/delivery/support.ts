@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { DeliverySettings } from '../../src/delivery/types';
 import type { RegistryEvent } from '../../src/model/event';
+import { memoryLogger } from '../helpers/logger';
 
 /** A fresh store directory per test; removed by cleanup(). */
 export function tempDir(): { dir: string; cleanup(): void } {
@@ -60,14 +60,8 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 10
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A real pino logger whose lines are kept for assertions. */
+/** The shared in-memory logger at debug level, its parsed lines as `lines`. */
 export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), lines };
+  const { logger, records } = memoryLogger('debug');
+  return { logger, lines: records };
 }

@@ -18,6 +18,7 @@ import type { RegistryEvent } from '../../src/model/event';
 import { FakeBrigadeApi, type FakeBrigadeAnswer } from '../fakes/brigade-api';
 import { requireShared } from '../helpers/shared';
 import { deliveryError } from '../helpers/delivery';
+import { memoryLogger } from '../helpers/logger';
 
 const TOKEN = 'brigade-sa-token-5f2c9a7e1d';
 const DIGEST = 'sha256:' + '0123456789abcdef'.repeat(4);
@@ -35,20 +36,8 @@ const PUSH: RegistryEvent = {
   payload: { id: 'a1b2c3', action: 'push', target: { repository: 'example-repo', tag: 'v1' } },
 };
 
-interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-function capturingLogger(): { logger: pino.Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) });
-  return { logger, lines };
-}
-
 function emitterFor(apiAddress: string, overrides: Partial<BrigadeSettings> = {}) {
-  const { logger, lines } = capturingLogger();
+  const { logger, records: lines } = memoryLogger('debug');
   const settings: BrigadeSettings = {
     apiAddress,
     apiToken: TOKEN,

@@ -4,7 +4,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import Joi from 'joi';
 import pino from 'pino';
@@ -15,6 +14,7 @@ import type { EventType, RegistryEvent } from '../../src/model/event';
 import { FakeKubeappsApi } from '../fakes/kubeapps-api';
 import { FakeKubernetesApi } from '../fakes/kubernetes-api';
 import { deliveryError } from '../helpers/delivery';
+import { memoryLogger } from '../helpers/logger';
 
 const KUBEAPPS_TOKEN = 'kubeapps-token-9f8e7d';
 const SERVICE_ACCOUNT_TOKEN = 'service-account-token-1a2b3c';
@@ -50,18 +50,6 @@ const harborRule: AppRepositoryRule = {
   namespace: 'kubeapps',
   name: 'harbor-charts',
 };
-
-/** A logger whose JSON lines are kept, to check what reaches the logs. */
-function capturingLogger(): { logger: pino.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), lines };
-}
 
 async function refusedPort(): Promise<number> {
   const server = http.createServer();
@@ -182,7 +170,7 @@ describe('KubeappsEmitter', () => {
     });
 
     it('gives up on 401 without the token in the error or the log', async () => {
-      const { logger, lines } = capturingLogger();
+      const { logger, lines } = memoryLogger('debug');
       const wrongToken = 'expired-token-5e6f';
       emitter = endpointEmitter({ token: wrongToken }, logger);
       const err = await deliveryError(emitter.deliver(registryEvent()));
@@ -190,8 +178,8 @@ describe('KubeappsEmitter', () => {
       expect(err).to.include({ retryable: false, status: 401 });
       expect(err.message).to.match(/Unauthorized/);
       expect(err.message).to.not.include(wrongToken);
-      expect(lines.join('')).to.not.include(wrongToken);
-      expect(lines.join('')).to.include('AppRepository refresh failed');
+      expect(lines().join('')).to.not.include(wrongToken);
+      expect(lines().join('')).to.include('AppRepository refresh failed');
     });
 
     it('gives up on 403 (no RBAC rights on AppRepositories)', async () => {
