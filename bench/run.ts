@@ -41,7 +41,8 @@ function metricSum(text: string, prefix: string): number {
 }
 
 async function main() {
-  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) throw new Error('wrk is not installed (apt-get install wrk)');
+  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0)
+    throw new Error('wrk is not installed (apt-get install wrk)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-bench-'));
   const port = await freePort();
   const config = path.join(dir, 'values.yaml');
@@ -60,7 +61,10 @@ logLevel: warn
   const url = `http://127.0.0.1:${port}`;
   try {
     for (let i = 0; ; i++) {
-      const ok = await axios.get(`${url}/readyz`, { validateStatus: () => true }).then((r) => r.status === 200, () => false);
+      const ok = await axios.get(`${url}/readyz`, { validateStatus: () => true }).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) break;
       if (i > 200) throw new Error('gateway did not become ready');
       await new Promise((r) => setTimeout(r, 50));
@@ -103,11 +107,17 @@ logLevel: warn
       'registry_gateway_deliveries_total{emitter="log",outcome="succeeded"}',
     );
     const drainSeconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`\nregistry-gateway benchmark: ${os.cpus().length} cores, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, log emitter`);
-    console.log('\n| requests | req/s | p50 ms | p99 ms | total | non-2xx/errors | store commits | requests per commit |');
+    console.log(
+      `\nregistry-gateway benchmark: ${os.cpus().length} cores, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, log emitter`,
+    );
+    console.log(
+      '\n| requests | req/s | p50 ms | p99 ms | total | non-2xx/errors | store commits | requests per commit |',
+    );
     console.log('|---|---|---|---|---|---|---|---|');
     rows.forEach((r) => console.log(r));
-    console.log(`\naccepted pushes: ${accepted}; delivered: ${delivered}; pending after the run: ${pending} (drained ${drainSeconds}s after load)`);
+    console.log(
+      `\naccepted pushes: ${accepted}; delivered: ${delivered}; pending after the run: ${pending} (drained ${drainSeconds}s after load)`,
+    );
     if (pending !== 0 || delivered < accepted) {
       console.error('not every accepted event was delivered');
       process.exitCode = 1;

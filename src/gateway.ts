@@ -140,7 +140,7 @@ export class Gateway {
     this.server.closeAllConnections();
     await this.store.drain();
     await this.dispatcher.stop(timeoutMs);
-    await Promise.all(this.emitters.map((e) => e.close?.()));
+    await Promise.all(this.emitters.map((e) => e.close?.() ?? Promise.resolve()));
     await this.store.close();
     this.logger.info('stopped');
   }

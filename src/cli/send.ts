@@ -7,12 +7,7 @@ import type { Output } from './output';
  * `registry-gateway send --url URL --token T FILE...`: posts payload files as the registry
  * would, for trying a setup end to end. Exit 1 when any post is not answered 2xx.
  */
-export async function sendCommand(
-  url: string,
-  token: string,
-  files: string[],
-  out: Output,
-): Promise<number> {
+export async function sendCommand(url: string, token: string, files: string[], out: Output): Promise<number> {
   let failed = 0;
   for (const file of files) {
     let text: string;
@@ -29,7 +24,7 @@ export async function sendCommand(
       const res = await axios.post(url, text, {
         headers: { 'Content-Type': contentTypeFor(body), Authorization: `Bearer ${token}` },
         validateStatus: () => true,
-        transformResponse: (d) => d,
+        transformResponse: (d: unknown) => d,
         timeout: 30_000,
       });
       const line = `${file}: ${res.status} ${typeof res.data === 'string' ? res.data : ''}`.trim();

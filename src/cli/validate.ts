@@ -9,9 +9,7 @@ export function validateCommand(configPath: string, out: Output): number {
     const enabled = Object.entries(config.emitters)
       .filter(([, s]) => s.enabled)
       .map(([k]) => k);
-    out.info(
-      `${configPath}: valid (${Object.keys(config.tokens).length} token(s); emitters: ${enabled.join(', ')})`,
-    );
+    out.info(`${configPath}: valid (${Object.keys(config.tokens).length} token(s); emitters: ${enabled.join(', ')})`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -20,7 +20,7 @@ export class ConfigError extends Error {
  * emitter lists), environment overrides applied first. `C` is what the schema guarantees.
  */
 export function parseConfigText<C extends GatewayConfig>(
-  schema: Joi.ObjectSchema,
+  schema: Joi.ObjectSchema<GatewayConfig>,
   text: string,
   file = 'config',
   env: NodeJS.ProcessEnv = {},
@@ -36,22 +36,22 @@ export function parseConfigText<C extends GatewayConfig>(
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, ['the file must be a YAML mapping of keys to values']);
   }
-  const { value, error } = schema.validate(applyEnvOverrides(raw as Record<string, unknown>, env), {
+  const result = schema.validate(applyEnvOverrides(raw as Record<string, unknown>, env), {
     abortEarly: false,
     convert: true,
     errors: { wrap: { label: false } },
   });
-  if (error) {
+  if (result.error) {
     throw new ConfigError(
       file,
-      error.details.map((d) => d.message),
+      result.error.details.map((d) => d.message),
     );
   }
-  return normalise(value as C);
+  return normalise(result.value as C);
 }
 
 export function readConfigFile<C extends GatewayConfig>(
-  schema: Joi.ObjectSchema,
+  schema: Joi.ObjectSchema<GatewayConfig>,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): C {

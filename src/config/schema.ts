@@ -85,9 +85,27 @@ function byName<T>(entries: readonly T[], key: (entry: T) => string, schema: (en
 function providerSections(providers: readonly ProviderConfigPart[]) {
   const withOptions = providers.flatMap((p) => (p.options ? [{ name: p.name, options: p.options }] : []));
   return {
-    sources: Joi.object(byName(providers, (p) => p.name, (p) => source.default(p.defaultSource))).default(),
-    defaultRegistry: Joi.object(byName(providers, (p) => p.name, () => Joi.string().allow(''))).default({}),
-    providers: Joi.object(byName(withOptions, (p) => p.name, (p) => p.options.default())).default(),
+    sources: Joi.object(
+      byName(
+        providers,
+        (p) => p.name,
+        (p) => source.default(p.defaultSource),
+      ),
+    ).default(),
+    defaultRegistry: Joi.object(
+      byName(
+        providers,
+        (p) => p.name,
+        () => Joi.string().allow(''),
+      ),
+    ).default({}),
+    providers: Joi.object(
+      byName(
+        withOptions,
+        (p) => p.name,
+        (p) => p.options.default(),
+      ),
+    ).default(),
   };
 }
 

@@ -15,9 +15,7 @@ export class StoringIntake implements EventIntake {
   ) {}
 
   async accept(events: RegistryEvent[]): Promise<AcceptResult[]> {
-    const results = await this.store.accept(
-      events.map((event) => ({ event, emitters: route(event, this.targets) })),
-    );
+    const results = await this.store.accept(events.map((event) => ({ event, emitters: route(event, this.targets) })));
     if (results.some((r) => !r.duplicate)) this.wake();
     return results;
   }

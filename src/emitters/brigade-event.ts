@@ -118,10 +118,7 @@ export function toBrigadeEvent(registryEvent: RegistryEvent): BrigadeEventDraft 
 
 function refuseUnless(what: string, value: string, problem: string | undefined): void {
   if (problem) {
-    throw new DeliveryError(
-      `cannot be sent to Brigade: the ${what} ${JSON.stringify(value)} ${problem}`,
-      false,
-    );
+    throw new DeliveryError(`cannot be sent to Brigade: the ${what} ${JSON.stringify(value)} ${problem}`, false);
   }
 }
 

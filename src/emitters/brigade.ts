@@ -135,11 +135,7 @@ export function classifyBrigadeFailure(err: unknown, apiToken: string): Delivery
       return statusFailure(scrub(`Brigade API answered ${status}: ${text}`), status, BRIGADE_POLICY);
     }
     // The SDK's only free-text status is 409, whose message is Brigade's conflict reason alone.
-    return new DeliveryError(
-      scrub(`Brigade API answered 409: ${text || 'conflict, no reason given'}`),
-      false,
-      409,
-    );
+    return new DeliveryError(scrub(`Brigade API answered 409: ${text || 'conflict, no reason given'}`), false, 409);
   }
 
   // Neither a transport error nor an answer the SDK reported: retrying is bounded by
@@ -158,7 +154,9 @@ export const brigadeEmitterPlugin: EmitterPlugin<'brigade', BrigadeSection> = {
   key: 'brigade',
   enabledByDefault: false,
   settings: {
-    apiAddress: Joi.string().uri({ scheme: ['http', 'https'] }).default(DEFAULT_BRIGADE_API_ADDRESS),
+    apiAddress: Joi.string()
+      .uri({ scheme: ['http', 'https'] })
+      .default(DEFAULT_BRIGADE_API_ADDRESS),
     apiToken: Joi.string()
       .default('')
       .when('enabled', { is: true, then: Joi.required(), otherwise: Joi.allow('') })

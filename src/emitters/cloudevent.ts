@@ -117,7 +117,11 @@ function presentFields(fields: Record<string, unknown>): Record<string, unknown>
 /** The normalised event, fields in a fixed order, with the sender's body inside as `payload`. */
 function normalisedData(event: RegistryEvent): Record<string, unknown> {
   const { id, provider, source, type, registry, repo, tag, digest } = event;
-  return { ...presentFields({ id, provider, source, type, registry, repo, tag, digest }), time: event.time, payload: event.payload };
+  return {
+    ...presentFields({ id, provider, source, type, registry, repo, tag, digest }),
+    time: event.time,
+    payload: event.payload,
+  };
 }
 
 export function isValidExtensionName(name: string): boolean {

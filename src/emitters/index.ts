@@ -5,7 +5,12 @@ import { logEmitterPlugin } from './log';
 import type { EmitterPlugin } from './types';
 
 /** Every target the gateway can deliver to. A new target is one module and one line here. */
-export const EMITTER_PLUGINS = [logEmitterPlugin, brigadeEmitterPlugin, knativeEmitterPlugin, kubeappsEmitterPlugin] as const;
+export const EMITTER_PLUGINS = [
+  logEmitterPlugin,
+  brigadeEmitterPlugin,
+  knativeEmitterPlugin,
+  kubeappsEmitterPlugin,
+] as const;
 
 export type AnyEmitterPlugin = (typeof EMITTER_PLUGINS)[number];
 

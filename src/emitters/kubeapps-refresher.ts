@@ -17,9 +17,7 @@ const KUBEAPPS_POLICY: FailurePolicy = { retryStatuses: [409] };
 
 /** A refusal of `action` on the AppRepository, with the API server's or Kubeapps' reason. */
 export function refusal(ref: AppRepositoryRef, action: string, status: number, body: unknown): DeliveryError {
-  const detail = isKubernetesStatus(body)
-    ? [body.reason, body.message].filter(Boolean).join(': ')
-    : bodyExcerpt(body);
+  const detail = isKubernetesStatus(body) ? [body.reason, body.message].filter(Boolean).join(': ') : bodyExcerpt(body);
   return statusFailure(
     `kubeapps: ${action} of AppRepository ${appRepositoryKey(ref)} answered ${status}${detail ? ` (${detail})` : ''}`,
     status,

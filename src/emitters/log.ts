@@ -12,9 +12,7 @@ export class LogEmitter implements Emitter {
 
   async deliver(event: RegistryEvent): Promise<void> {
     const line = JSON.stringify(event) + '\n';
-    await new Promise<void>((resolve, reject) =>
-      this.out.write(line, (err) => (err ? reject(err) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => this.out.write(line, (err) => (err ? reject(err) : resolve())));
   }
 }
 

@@ -62,7 +62,7 @@ export function withDefaults<Settings extends object>(
   settings: Joi.StrictSchemaMap<Settings>,
   given: Partial<Settings>,
 ): Settings {
-  const { value } = Joi.object(settings).validate({}, { abortEarly: false });
+  const defaults = Joi.object<Settings>(settings).validate({}, { abortEarly: false }).value as Settings;
   const defined = Object.entries(given).filter(([, v]) => v !== undefined);
-  return { ...(value as Settings), ...(Object.fromEntries(defined) as Partial<Settings>) };
+  return { ...defaults, ...(Object.fromEntries(defined) as Partial<Settings>) };
 }

@@ -35,7 +35,8 @@ export function readAcrEvent(
   if (action === 'ping') return { ignored: 'ACR ping' };
   // Own keys only: an `action` of "constructor" must not find Object.prototype's.
   const type = Object.hasOwn(ACR_ACTIONS, action) ? ACR_ACTIONS[action] : undefined;
-  if (action && !type) return { ignored: `ACR action ${JSON.stringify(action)} is not an event type the gateway forwards` };
+  if (action && !type)
+    return { ignored: `ACR action ${JSON.stringify(action)} is not an event type the gateway forwards` };
 
   const id = options.id ?? f.requiredString('id');
   const target = f.object('target', true);
@@ -89,16 +90,12 @@ export class AcrParser implements RegistryProvider {
   parse(request: InboundRequest, context: ParseContext): ParseOutcome {
     const body = asObject(request.body);
     if (!body) {
-      throw new PayloadError(
-        'body must be a JSON object: an ACR webhook has "action", "target" and "request"',
-      );
+      throw new PayloadError('body must be a JSON object: an ACR webhook has "action", "target" and "request"');
     }
     const result = readAcrEvent(new Fields(body), context, {
       provider: this.name,
       payload: request.body,
     });
-    return 'ignored' in result
-      ? { kind: 'ignored', reason: result.ignored }
-      : { kind: 'events', events: [result] };
+    return 'ignored' in result ? { kind: 'ignored', reason: result.ignored } : { kind: 'events', events: [result] };
   }
 }

@@ -118,9 +118,7 @@ function classify(
     case 'push':
       return { type: 'push' };
     case 'pull':
-      return emitPulls
-        ? { type: 'pull' }
-        : { ignored: 'manifest pull (providers.distribution.emitPulls is off)' };
+      return emitPulls ? { type: 'pull' } : { ignored: 'manifest pull (providers.distribution.emitPulls is off)' };
     case 'delete':
       return target?.has('digest') || target?.has('tag')
         ? { type: 'delete' }

@@ -2,13 +2,7 @@ import type { EventType, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
 import { readAcrEvent } from './acr';
 import { asObject, describe, Fields } from './fields';
-import type {
-  InboundRequest,
-  ParseContext,
-  ParseOutcome,
-  RegistryProvider,
-  RegistryResolver,
-} from './types';
+import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider, RegistryResolver } from './types';
 
 const CONTAINER_REGISTRY_PREFIX = 'Microsoft.ContainerRegistry.';
 
@@ -207,9 +201,7 @@ function binaryEnvelope(request: InboundRequest): Envelope {
 function requireSpecVersion(fields: Fields, key: string): void {
   const version = fields.requiredString(key);
   if (version && version !== '1.0') {
-    fields.fail(
-      `${fields.path(key)} ${JSON.stringify(version)} is not a CloudEvents version this gateway reads (1.0)`,
-    );
+    fields.fail(`${fields.path(key)} ${JSON.stringify(version)} is not a CloudEvents version this gateway reads (1.0)`);
   }
 }
 
@@ -262,10 +254,7 @@ function withArmIdExplained(context: ParseContext, envelope: Envelope): ParseCon
 }
 
 function isBinaryMode(request: InboundRequest): boolean {
-  return (
-    request.headers['ce-specversion'] !== undefined &&
-    !STRUCTURED_MEDIA_TYPES.includes(request.contentType ?? '')
-  );
+  return request.headers['ce-specversion'] !== undefined && !STRUCTURED_MEDIA_TYPES.includes(request.contentType ?? '');
 }
 
 function isCloudEvent(object: Record<string, unknown>): boolean {

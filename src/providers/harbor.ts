@@ -50,7 +50,12 @@ const CLOUDEVENT_TYPES: ReadonlyMap<string, EventType> = new Map([
  * they carry. Every other type is about particular artifacts: Harbor always names them, so such
  * an event without a resource or a repository is broken rather than partial.
  */
-const POLICY_TYPES: ReadonlySet<EventType> = new Set(['quota_exceeded', 'quota_warning', 'replication', 'tag_retention']);
+const POLICY_TYPES: ReadonlySet<EventType> = new Set([
+  'quota_exceeded',
+  'quota_warning',
+  'replication',
+  'tag_retention',
+]);
 
 const CLOUDEVENTS_PREFIX = 'harbor.';
 const CLOUDEVENTS_MEDIA_TYPE = 'application/cloudevents+json';
@@ -138,8 +143,7 @@ export class HarborParser implements RegistryProvider {
     root.check();
 
     const time =
-      envelope.time ??
-      (envelope.occurAt !== undefined ? fromUnixSeconds(envelope.occurAt) : new Date().toISOString());
+      envelope.time ?? (envelope.occurAt !== undefined ? fromUnixSeconds(envelope.occurAt) : new Date().toISOString());
     // Without a repository (replication, retention) the policy block is what tells two
     // events of the same second apart, so it stands in for the repository in the derived id.
     const idSubject = repository?.raw('repo_full_name') ?? data?.raw(policyKey) ?? null;
@@ -216,8 +220,7 @@ function readResource(resource: Fields): Subject {
   // Harbor puts the digest in `tag` for untagged artifacts (pushed by replication or proxy
   // cache, pulled by digest): that is not a tag, and it is the digest when `digest` is absent.
   const tagIsDigest = rawTag !== undefined && (rawTag === rawDigest || isDigest(rawTag));
-  const digest =
-    resource.digest('digest') ?? (tagIsDigest && rawDigest === undefined ? rawTag : undefined);
+  const digest = resource.digest('digest') ?? (tagIsDigest && rawDigest === undefined ? rawTag : undefined);
   const tag = tagIsDigest ? undefined : resource.tag('tag');
   const url = resource.string('resource_url');
   const subject: Subject = {
@@ -249,8 +252,7 @@ export function hostOfResourceUrl(url: string): string | undefined {
   const slash = url.indexOf('/');
   if (slash < 0) return undefined;
   const first = url.slice(0, slash);
-  const isHost =
-    first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
+  const isHost = first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
   return isHost ? first : undefined;
 }
 
@@ -265,13 +267,7 @@ export function hostOfResourceUrl(url: string): string | undefined {
  * when absent or empty. `repository` is `repo_full_name`, or for events without one the whole
  * `replication`/`retention` block. Two resources of one notification differ in digest or tag.
  */
-function eventId(
-  envelope: HarborEnvelope,
-  subject: Subject,
-  idSubject: unknown,
-  index: number,
-  count: number,
-): string {
+function eventId(envelope: HarborEnvelope, subject: Subject, idSubject: unknown, index: number, count: number): string {
   if (envelope.id !== undefined) return count > 1 ? `${envelope.id}-r${index}` : envelope.id;
   const identity = [
     envelope.rawType,

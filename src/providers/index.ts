@@ -14,7 +14,12 @@ import type { InboundRequest, RegistryProvider } from './types';
  * body (`action`, `target`) with the Event Grid type in its `ce-type` header, so Event Grid is
  * asked before ACR; ACR comes last as the loosest shape (any object with `action`).
  */
-export const PROVIDERS = [new EventGridParser(), new HarborParser(), new DistributionParser(), new AcrParser()] as const;
+export const PROVIDERS = [
+  new EventGridParser(),
+  new HarborParser(),
+  new DistributionParser(),
+  new AcrParser(),
+] as const;
 
 /** The provider for a request to `POST /events`, chosen from its shape; undefined when none fits. */
 export function detectProvider(

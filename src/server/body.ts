@@ -1,7 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { PayloadError } from '../model/errors';
 
-
 export function mediaType(req: Request): string | undefined {
   const header = req.headers['content-type'];
   if (!header) return undefined;

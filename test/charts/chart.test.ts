@@ -1,5 +1,5 @@
 /**
- * The Helm chart, checked without helm: its values file is the gateway's config (CONTRACT §6),
+ * The Helm chart, checked without helm: its values file is the gateway's config (README, Install with Helm),
  * so it is validated with the gateway's own schema, and the templates are read as text with
  * their `{{ }}` actions stubbed out, enough to check what they wire up (ports, probes, mounts)
  * against the gateway and the values file.

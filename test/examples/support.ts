@@ -62,7 +62,7 @@ export function mergeValues(base: Tree, override: Tree): Tree {
   const out: Tree = { ...base };
   for (const [key, value] of Object.entries(override)) {
     if (value === null) delete out[key];
-    else if (isMap(value) && isMap(out[key])) out[key] = mergeValues(out[key] as Tree, value);
+    else if (isMap(value) && isMap(out[key])) out[key] = mergeValues(out[key], value);
     else out[key] = value;
   }
   return out;

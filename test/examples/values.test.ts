@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ConfigError } from '../../src/config/load';
 import { route, type RouteTarget } from '../../src/delivery/routing';
 import type { Config } from '../../src/gateway';
-import { appRepositoriesFor, type AppRepositoryRule } from '../../src/emitters/kubeapps-rules';
+import { appRepositoriesFor } from '../../src/emitters/kubeapps-rules';
 import {
   chartValues,
   EXAMPLES_DIR,
@@ -131,7 +131,7 @@ describe('examples/values-*.yaml', () => {
 
     it('refreshes the AppRepository listing an OCI chart pushed below its prefix', () => {
       const [push] = eventsFor('acr-oci-chart-push.json', config, 'acr-myregistry');
-      const rules = config.emitters.kubeapps.repositories as AppRepositoryRule[];
+      const rules = config.emitters.kubeapps.repositories;
       expect(appRepositoriesFor(rules, push)).to.deep.equal([
         { cluster: 'default', namespace: 'kubeapps', name: 'myregistry-charts' },
       ]);

@@ -5,8 +5,8 @@ export interface MemoryLog {
   logger: Logger;
   /** Every line as parsed JSON, appended as it is written. */
   records: Record<string, unknown>[];
-  lines(): string[];
-  text(): string;
+  lines: () => string[];
+  text: () => string;
 }
 
 /** A real pino logger writing into memory, so tests can assert what is (and is not) logged. */

@@ -58,7 +58,9 @@ describe('detectProvider', () => {
   it('tells CloudEvents apart by type prefix', () => {
     const data = { resources: [], repository: {} };
     expect(detected({ specversion: '1.0', type: 'harbor.artifact.pushed', id: '1', data })).to.equal('harbor');
-    expect(detected({ specversion: '1.0', type: 'Microsoft.ContainerRegistry.ImagePushed', id: '1', data })).to.equal('eventgrid');
+    expect(detected({ specversion: '1.0', type: 'Microsoft.ContainerRegistry.ImagePushed', id: '1', data })).to.equal(
+      'eventgrid',
+    );
     expect(detected({ specversion: '1.0', type: 'dev.knative.other', id: '1', data })).to.equal(undefined);
   });
 

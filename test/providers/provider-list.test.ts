@@ -42,19 +42,17 @@ const quay: RegistryProvider<QuayOptions> = {
       return { kind: 'ignored', reason: 'Quay build (providers.quay.forwardBuilds is off)' };
     }
     const registry = context.registry.resolve(body.docker_url.split('/')[0], 'docker_url');
-    const events = (body.updated_tags ?? ['latest']).map(
-      (tag): RegistryEvent => ({
-        id: `quay-${body.build_id ?? 'push'}-${tag}`,
-        provider: 'quay',
-        source: context.source,
-        type: 'push',
-        registry,
-        repo: body.repository,
-        tag,
-        time: '2024-05-01T12:00:00Z',
-        payload: body,
-      }),
-    );
+    const events = (body.updated_tags ?? ['latest']).map((tag): RegistryEvent => ({
+      id: `quay-${body.build_id ?? 'push'}-${tag}`,
+      provider: 'quay',
+      source: context.source,
+      type: 'push',
+      registry,
+      repo: body.repository,
+      tag,
+      time: '2024-05-01T12:00:00Z',
+      payload: body,
+    }));
     return { kind: 'events', events };
   },
 };
@@ -62,7 +60,11 @@ const quay: RegistryProvider<QuayOptions> = {
 const providers: readonly RegistryProvider[] = [...PROVIDERS, quay];
 const schema = createConfigSchema({ providers, emitters: EMITTER_PLUGINS });
 const TOKEN = 'quay-token-0123456789';
-const PUSH: QuayNotification = { repository: 'team/app', docker_url: 'quay.example.com/team/app', updated_tags: ['v1'] };
+const PUSH: QuayNotification = {
+  repository: 'team/app',
+  docker_url: 'quay.example.com/team/app',
+  updated_tags: ['v1'],
+};
 const BUILD: QuayNotification = { ...PUSH, build_id: 'b-42' };
 
 function config(yaml = ''): GatewayConfig {

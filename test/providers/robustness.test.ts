@@ -8,7 +8,23 @@ import { inbound, parseContext } from '../helpers/context';
 import { fixtureFiles, readFixture } from '../helpers/shared';
 
 /** Values a careless or hostile sender may put anywhere in a body. */
-const HOSTILE: unknown[] = [null, 0, -1, 1e308, '', 'x', ' ', 'A'.repeat(5000), [], [null], {}, { a: 1 }, true, '__proto__', 'constructor'];
+const HOSTILE: unknown[] = [
+  null,
+  0,
+  -1,
+  1e308,
+  '',
+  'x',
+  ' ',
+  'A'.repeat(5000),
+  [],
+  [null],
+  {},
+  { a: 1 },
+  true,
+  '__proto__',
+  'constructor',
+];
 
 type Json = unknown;
 
@@ -39,7 +55,9 @@ function exercise(request: InboundRequest): void {
         parser.parse(request, parseContext(parser.name, { fallback }));
       } catch (err) {
         if (!(err instanceof PayloadError)) {
-          throw new Error(`${parser.name} threw ${(err as Error)?.stack ?? err} (would be a 500)`);
+          throw new Error(`${parser.name} threw ${(err as Error)?.stack ?? String(err)} (would be a 500)`, {
+            cause: err,
+          });
         }
         expect(err.errors.length, 'a 400 names at least one problem').to.be.greaterThan(0);
       }
@@ -84,7 +102,14 @@ describe('providers: no body makes a parser throw anything but a 400', () => {
 
   it('binary-mode CloudEvents headers with hostile values', () => {
     const data = { id: 'x', action: 'push', target: { repository: 'a/b', digest: `sha256:${'a'.repeat(64)}` } };
-    for (const value of ['', ' ', '2.0', 'Microsoft.ContainerRegistry.', 'Microsoft.ContainerRegistry.ImagePushed', 'x'.repeat(3000)]) {
+    for (const value of [
+      '',
+      ' ',
+      '2.0',
+      'Microsoft.ContainerRegistry.',
+      'Microsoft.ContainerRegistry.ImagePushed',
+      'x'.repeat(3000),
+    ]) {
       for (const header of ['ce-specversion', 'ce-type', 'ce-id', 'ce-source', 'ce-time']) {
         const headers: Record<string, string> = {
           'ce-specversion': '1.0',

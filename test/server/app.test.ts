@@ -100,16 +100,28 @@ server: {bodyLimit: 4kb${extra}}
           repository: { name: repo.split('/')[1], namespace: repo.split('/')[0], repo_full_name: repo },
         },
       });
-      const registry = await post(`${server.url}/events`, harborPush('evil.example.com', 'library/app'), auth(HARBOR_TOKEN));
+      const registry = await post(
+        `${server.url}/events`,
+        harborPush('evil.example.com', 'library/app'),
+        auth(HARBOR_TOKEN),
+      );
       expect(registry.status).to.equal(403);
       expect(registry.data.scope).to.equal('registries');
       expect(registry.data.errors[0]).to.include('evil.example.com');
 
-      const repo = await post(`${server.url}/events`, harborPush('harbor.example.com', 'secret/app'), auth(HARBOR_TOKEN));
+      const repo = await post(
+        `${server.url}/events`,
+        harborPush('harbor.example.com', 'secret/app'),
+        auth(HARBOR_TOKEN),
+      );
       expect(repo.status).to.equal(403);
       expect(repo.data.scope).to.equal('repos');
 
-      const ok = await post(`${server.url}/events`, harborPush('harbor.example.com', 'library/app'), auth(HARBOR_TOKEN));
+      const ok = await post(
+        `${server.url}/events`,
+        harborPush('harbor.example.com', 'library/app'),
+        auth(HARBOR_TOKEN),
+      );
       expect(ok.status).to.equal(202);
       expect(intake.accepted.map((e) => e.repo)).to.deep.equal(['library/app']);
     });
@@ -153,7 +165,11 @@ server: {bodyLimit: 4kb${extra}}
     });
 
     it('200 ignored for an ACR ping and for an unknown action', async () => {
-      const ping = await post(`${server.url}/events`, { id: 'p', timestamp: '2026-01-01T00:00:00Z', action: 'ping' }, auth());
+      const ping = await post(
+        `${server.url}/events`,
+        { id: 'p', timestamp: '2026-01-01T00:00:00Z', action: 'ping' },
+        auth(),
+      );
       expect(ping.status).to.equal(200);
       expect(ping.data.status).to.equal('ignored');
       const odd = await post(`${server.url}/events`, { ...ACR_PUSH, action: 'rename' }, auth());
@@ -195,7 +211,9 @@ server: {bodyLimit: 4kb${extra}}
       expect(empty.data.errors[0]).to.match(/^body is empty/);
       const shape = await post(`${server.url}/events`, { hello: 'world' }, auth());
       expect(shape.status).to.equal(400);
-      expect(shape.data.errors[0]).to.include('matches no accepted webhook shape (eventgrid, harbor, distribution, acr)');
+      expect(shape.data.errors[0]).to.include(
+        'matches no accepted webhook shape (eventgrid, harbor, distribution, acr)',
+      );
     });
 
     it('413 over server.bodyLimit, 415 for other media types', async () => {
@@ -350,7 +368,8 @@ server: {bodyLimit: 4kb${extra}}
       await server.close();
       await start(', rateLimit: {requestsPerSecond: 1, burst: 2}');
       const codes: number[] = [];
-      for (let i = 0; i < 4; i++) codes.push((await post(`${server.url}/events`, { ...ACR_PUSH, id: `r${i}` }, auth())).status);
+      for (let i = 0; i < 4; i++)
+        codes.push((await post(`${server.url}/events`, { ...ACR_PUSH, id: `r${i}` }, auth())).status);
       expect(codes.slice(0, 2)).to.deep.equal([202, 202]);
       expect(codes).to.include(429);
       const limited = await post(`${server.url}/events`, ACR_PUSH, auth());
