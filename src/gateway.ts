@@ -5,26 +5,51 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { TokenVerifier } from './auth/tokens';
+import { parseConfigText, readConfigFile } from './config/load';
 import { LIVE_KEYS, type LiveConfigTarget } from './config/reload';
+import { createConfigSchema } from './config/schema';
 import type { GatewayConfig } from './config/types';
 import { Dispatcher } from './delivery/dispatcher';
 import { StoringIntake } from './delivery/intake';
 import type { RouteTarget } from './delivery/routing';
 import { openStore, type DeliveryStore } from './delivery/store';
-import { EMITTER_PLUGINS } from './emitters';
-import type { Emitter } from './emitters/types';
-import { Metrics } from './observability/metrics';
-import { detectParser, PARSERS } from './providers';
 import { PostgresStore } from './delivery/store/postgres';
+import { EMITTER_PLUGINS, type AnyEmitterPlugin, type EmitterSections } from './emitters';
+import type { Emitter, EmitterPlugin } from './emitters/types';
+import { Metrics } from './observability/metrics';
+import { PROVIDERS, type ProviderOptions } from './providers';
 import { createApp } from './server/app';
 
+/** The values file as this gateway reads it: each emitter section and provider option typed by its plugin. */
+export type Config = GatewayConfig<EmitterSections, ProviderOptions>;
+
+/** The values-file schema: its provider and emitter sections come from the two lists. */
+export const configSchema = createConfigSchema({ providers: PROVIDERS, emitters: EMITTER_PLUGINS });
+
+/** A values file's text, validated against `configSchema` (env overrides applied first). */
+export function parseConfig(text: string, file = 'config', env: NodeJS.ProcessEnv = {}): Config {
+  return parseConfigText<Config>(configSchema, text, file, env);
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return readConfigFile<Config>(configSchema, file, env);
+}
+
+/** One plugin's emitter from its own section; generic so the section's type follows the key. */
+function createEmitter<Key extends AnyEmitterPlugin['key']>(
+  plugin: EmitterPlugin<Key, EmitterSections[Key]>,
+  sections: EmitterSections,
+  logger: Logger,
+): (Emitter & RouteTarget) | undefined {
+  const section = sections[plugin.key];
+  if (!section.enabled) return undefined;
+  const emitter = plugin.create(section, { logger: logger.child({ emitter: plugin.key }) });
+  return Object.assign(emitter, { filter: section.filter });
+}
+
 /** Builds every enabled emitter with its routing filter. */
-export function createEmitters(config: GatewayConfig, logger: Logger): (Emitter & RouteTarget)[] {
-  return EMITTER_PLUGINS.filter((plugin) => config.emitters[plugin.key]?.enabled).map((plugin) => {
-    const section = config.emitters[plugin.key];
-    const emitter = plugin.create(section, { logger: logger.child({ emitter: plugin.key }) });
-    return Object.assign(emitter, { filter: section.filter });
-  });
+export function createEmitters(config: Config, logger: Logger): (Emitter & RouteTarget)[] {
+  return EMITTER_PLUGINS.flatMap((plugin) => createEmitter(plugin, config.emitters, logger) ?? []);
 }
 
 /**
@@ -36,7 +61,7 @@ export class Gateway implements LiveConfigTarget {
   private tlsFingerprint = '';
 
   private constructor(
-    readonly config: GatewayConfig,
+    readonly config: Config,
     readonly logger: Logger,
     readonly metrics: Metrics,
     readonly store: DeliveryStore,
@@ -46,12 +71,14 @@ export class Gateway implements LiveConfigTarget {
     private readonly verifier: TokenVerifier,
   ) {}
 
-  static async start(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+  static async start(config: Config, logger: Logger): Promise<Gateway> {
     const metrics = new Metrics();
     const store = await openStore(config.delivery, { metrics, logger: logger.child({ component: 'store' }) });
     // The wiring connects the store to the metrics: neither knows the other.
     metrics.deliveryCounts = () => store.counts();
-    if (store instanceof PostgresStore) metrics.storeStats = () => ({ pool: store.poolStats, leasesHeld: store.leasesHeld });
+    if (store instanceof PostgresStore) {
+      metrics.storeStats = () => ({ pool: store.poolStats, leasesHeld: store.leasesHeld });
+    }
     const emitters = createEmitters(config, logger);
     const dispatcher = new Dispatcher(store, emitters, config.delivery, {
       logger: logger.child({ component: 'dispatcher' }),
@@ -64,8 +91,7 @@ export class Gateway implements LiveConfigTarget {
     const app = createApp({
       config,
       verifier,
-      parsers: PARSERS,
-      detect: detectParser,
+      providers: PROVIDERS,
       intake,
       metrics,
       logger,
@@ -98,6 +124,10 @@ export class Gateway implements LiveConfigTarget {
       'registry-gateway listening',
     );
     return gateway;
+  }
+
+  load(file: string, env: NodeJS.ProcessEnv): Config {
+    return loadConfig(file, env);
   }
 
   /**
@@ -147,7 +177,7 @@ export class Gateway implements LiveConfigTarget {
     this.server.closeAllConnections();
     await this.store.drain();
     await this.dispatcher.stop(timeoutMs);
-    await Promise.all(this.emitters.map((e) => e.close?.()));
+    await Promise.all(this.emitters.map((e) => e.close?.() ?? Promise.resolve()));
     await this.store.close();
     this.logger.info('stopped');
   }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
-import { parseConfig } from '../src/config/load';
+import { parseConfig } from '../src/gateway';
 import { readSchema, requireShared } from './helpers/shared';
 
 const README = readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');
@@ -40,7 +40,9 @@ describe('README examples', () => {
 
   it('every emitters/tokens snippet validates once combined with what it leaves out', () => {
     // A snippet naming a tokensFile shows a file that exists only in a pod.
-    const snippets = yamlBlocks.filter((b) => /^(emitters|tokens):/m.test(b) && !b.startsWith('host:') && !b.includes('tokensFile:'));
+    const snippets = yamlBlocks.filter(
+      (b) => /^(emitters|tokens):/m.test(b) && !b.startsWith('host:') && !b.includes('tokensFile:'),
+    );
     expect(snippets.length).to.be.greaterThan(3);
     for (const block of snippets) {
       const doc = parse(block);

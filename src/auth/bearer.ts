@@ -57,14 +57,19 @@ export function bearerAuth(verifier: TokenVerifier): RequestHandler {
       refuse(req, res, 'tokens are not accepted in the query string; use the Authorization header', false);
       return;
     }
-    passport.authenticate('bearer', { session: false }, (err: unknown, scope: TokenScope | false) => {
-      if (err) return next(err);
-      if (!scope) {
-        const { hint, invalidToken } = hintFor(req);
-        return refuse(req, res, hint, invalidToken);
-      }
-      req.tokenScope = scope;
-      next();
-    })(req, res, next);
+    const authenticate = passport.authenticate(
+      'bearer',
+      { session: false },
+      (err: unknown, scope: TokenScope | false) => {
+        if (err) return next(err);
+        if (!scope) {
+          const { hint, invalidToken } = hintFor(req);
+          return refuse(req, res, hint, invalidToken);
+        }
+        req.tokenScope = scope;
+        next();
+      },
+    ) as RequestHandler;
+    authenticate(req, res, next);
   };
 }

@@ -1,11 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { TokenSpec } from '../config/types';
-import type { ProviderName } from '../model/event';
 
-/** Who a request is from, and what it may send (CONTRACT §4). Never holds the secret. */
+/** Who a request is from, and what it may send (README, Tokens and scopes). Never holds the secret. */
 export interface TokenScope {
   name: string;
-  providers?: readonly ProviderName[];
+  providers?: readonly string[];
   registries?: readonly string[];
   repos?: readonly string[];
 }

@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/load';
+import { loadConfig } from '../gateway';
 import { openStore } from '../delivery/store';
 import type { DeliveryRecord, DeliveryState, ListFilter } from '../delivery/types';
 import type { Output } from './output';
@@ -19,7 +19,17 @@ function iso(ms: number | undefined): string {
 }
 
 function table(rows: DeliveryRecord[]): string[] {
-  const header = ['DELIVERY', 'STATE', 'EMITTER', 'ATTEMPTS', 'EVENT', 'TYPE', 'REGISTRY/REPO', 'NEXT/DONE', 'LAST ERROR'];
+  const header = [
+    'DELIVERY',
+    'STATE',
+    'EMITTER',
+    'ATTEMPTS',
+    'EVENT',
+    'TYPE',
+    'REGISTRY/REPO',
+    'NEXT/DONE',
+    'LAST ERROR',
+  ];
   const lines = rows.map((r) => [
     String(r.id),
     r.state,
@@ -80,7 +90,9 @@ export async function deliveriesCommand(
         if (options.json) rows.forEach((r) => out.info(JSON.stringify(r)));
         else table(rows).forEach((l) => out.info(l));
         if (truncated) {
-          out.error(`showing the newest ${rows.length} matching deliveries; more match (raise --limit or narrow the filter)`);
+          out.error(
+            `showing the newest ${rows.length} matching deliveries; more match (raise --limit or narrow the filter)`,
+          );
         }
         return 0;
       }
@@ -99,10 +111,12 @@ export async function deliveriesCommand(
           return 2;
         }
         if (!filter.state && !filter.emitter && !filter.eventId && !filter.ids) {
-          out.error('drop needs a filter (--state, --emitter, --id or --delivery) so it never empties the store by accident');
+          out.error(
+            'drop needs a filter (--state, --emitter, --id or --delivery) so it never empties the store by accident',
+          );
           return 2;
         }
-        const dropped = await store.drop({ ...filter, state: filter.state as 'pending' | 'dead' | undefined });
+        const dropped = await store.drop({ ...filter, state: filter.state });
         out.info(`dropped ${dropped} deliver${dropped === 1 ? 'y' : 'ies'}`);
         return 0;
       }

@@ -1,23 +1,11 @@
 import { readFileSync } from 'node:fs';
 import axios from 'axios';
+import { contentTypeFor } from '../providers';
 import type { Output } from './output';
-
-/** The Content-Type each registry uses for its body shape, so the gateway sees what it would. */
-export function contentTypeFor(body: unknown): string {
-  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-    const o = body as Record<string, unknown>;
-    if (typeof o.specversion === 'string' && typeof o.type === 'string' && o.type.startsWith('harbor.')) {
-      return 'application/cloudevents+json';
-    }
-    if (Array.isArray(o.events)) return 'application/vnd.docker.distribution.events.v1+json';
-  }
-  return 'application/json';
-}
 
 /**
  * `registry-gateway send --url URL --token T FILE...`: posts payload files as the registry
- * would, for trying a setup end to end. Exit 1 when any post is not answered 2xx (or, with
- * `expect`, that exact status: a ping must be 200, not merely accepted).
+ * would, for trying a setup end to end. Exit 1 when any post is not answered 2xx.
  */
 export async function sendCommand(
   url: string,
@@ -42,7 +30,7 @@ export async function sendCommand(
       const res = await axios.post(url, text, {
         headers: { 'Content-Type': contentTypeFor(body), Authorization: `Bearer ${token}` },
         validateStatus: () => true,
-        transformResponse: (d) => d,
+        transformResponse: (d: unknown) => d,
         timeout: 30_000,
       });
       const line = `${file}: ${res.status} ${typeof res.data === 'string' ? res.data : ''}`.trim();

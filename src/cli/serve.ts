@@ -1,6 +1,5 @@
-import { loadConfig } from '../config/load';
 import { ConfigReloader } from '../config/reload';
-import { Gateway } from '../gateway';
+import { Gateway, loadConfig } from '../gateway';
 import { createLogger } from '../observability/logger';
 
 /** `registry-gateway serve --config F`: runs until SIGTERM/SIGINT, then drains and exits 0. */

@@ -18,10 +18,7 @@ export const ENV_OVERRIDES: readonly { names: string[]; path: string[] }[] = [
   { names: ['KUBEAPPS_TOKEN'], path: ['emitters', 'kubeapps', 'token'] },
 ];
 
-export function applyEnvOverrides(
-  values: Record<string, unknown>,
-  env: NodeJS.ProcessEnv,
-): Record<string, unknown> {
+export function applyEnvOverrides(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
   for (const { names, path } of ENV_OVERRIDES) {
     const name = names.find((n) => env[n] !== undefined && env[n] !== '');
     if (!name) continue;

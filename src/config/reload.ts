@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ConfigError, loadConfig } from './load';
+import { ConfigError } from './load';
 import type { GatewayConfig } from './types';
 
 /**
@@ -18,13 +18,17 @@ export const RESTART_KEYS = ['tokensFile', 'emitters', 'delivery', 'server', 'lo
 
 export interface LiveConfigTarget {
   readonly config: GatewayConfig;
+  /** Reads a values file with the running gateway's schema (its provider and emitter lists). */
+  load(file: string, env: NodeJS.ProcessEnv): GatewayConfig;
   applyLiveConfig(next: GatewayConfig): void;
   /** Re-reads the served certificate (renewed by cert-manager, say); true when it changed. */
   reloadTls?(): boolean;
 }
 
 function fingerprint(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value) ?? '').digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(value) ?? '')
+    .digest('hex');
 }
 
 /** Restart-only keys whose value differs between the running and the new config. */
@@ -89,7 +93,7 @@ export class ConfigReloader {
   reload(reason: string): boolean {
     let next: GatewayConfig;
     try {
-      next = loadConfig(this.configPath, this.env);
+      next = this.target.load(this.configPath, this.env);
     } catch (err) {
       // ConfigError problems name keys, never values, so they are safe to log.
       const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
@@ -115,7 +119,10 @@ export class ConfigReloader {
     try {
       if (this.target.reloadTls()) this.logger.info({ reason }, 'TLS certificate reloaded');
     } catch (err) {
-      this.logger.error({ reason, err: (err as Error).message }, 'TLS certificate reload refused; the served one stays');
+      this.logger.error(
+        { reason, err: (err as Error).message },
+        'TLS certificate reload refused; the served one stays',
+      );
     }
   }
 }

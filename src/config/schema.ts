@@ -1,39 +1,30 @@
 import Joi from 'joi';
-import { EMITTER_PLUGINS } from '../emitters';
-import { EVENT_TYPES, PROVIDERS } from '../model/event';
-import { PARSERS } from '../providers';
+import { EVENT_TYPES } from '../model/event';
+import type { ConfigParts, EmitterConfigPart, ProviderConfigPart } from './parts';
 import { parseSize } from './size';
 import { tokensSchema } from './tokens-file';
+import type { DeliverySettings, GatewayConfig, ServerSettings } from './types';
 
-const provider = Joi.string().valid(...PROVIDERS);
 const stringList = Joi.array().items(Joi.string().min(1));
 
-const filter = Joi.object({
-  providers: Joi.array().items(provider),
-  types: Joi.array().items(Joi.string().valid(...EVENT_TYPES)),
-  registries: stringList,
-  repos: stringList,
-}).default({});
-
-const emitterSections = Object.fromEntries(
-  EMITTER_PLUGINS.map((plugin) => [
-    plugin.key,
-    Joi.object({
-      enabled: Joi.boolean().default(plugin.enabledByDefault),
-      filter,
-      ...plugin.settings,
-    }).default(),
-  ]),
-);
-
-
+/**
+ * A byte count; `1mb`-style strings are converted. Typed as the number it becomes: joi's types
+ * describe the input schema and cannot follow the conversion.
+ */
 const size = Joi.alternatives(Joi.string(), Joi.number())
-  .custom((value, helpers) => parseSize(value) ?? helpers.error('any.invalid'))
-  .messages({ 'any.invalid': '{{#label}} must be a size such as 1mb, 512kb or a byte count' });
+  .custom((value: string | number, helpers) => parseSize(value) ?? helpers.error('any.invalid'))
+  .messages({
+    'any.invalid': '{{#label}} must be a size such as 1mb, 512kb or a byte count',
+  }) as unknown as Joi.NumberSchema;
+
+const source = Joi.string()
+  .pattern(/^[\w:/\-.?=@]{5,63}$/)
+  .messages({ 'string.pattern.base': '{{#label}} must be a Brigade source (5-63 of [\\w:/-.?=@])' });
 
 /**
  * Keys the Helm chart reads (image, service, ingress...). The gateway reads the same values file
- * (CONTRACT §6), so it accepts them without interpreting them; anything else unknown is refused.
+ * as the chart, so one file configures both; it accepts these without interpreting them, and
+ * anything else unknown is refused.
  */
 const CHART_KEYS = [
   'image',
@@ -65,89 +56,142 @@ const CHART_KEYS = [
   'helmTest',
 ];
 
-export const configSchema = Joi.object({
-  host: Joi.string().hostname().allow(''),
-  // Resolved with tokensFile after validation (tokens-file.ts): at least one, each strong.
-  tokens: tokensSchema,
-  tokensFile: Joi.string().allow('').default(''),
-  sources: Joi.object(
-    Object.fromEntries(
-      PARSERS.map((p) => [
-        p.provider,
-        Joi.string()
-          .pattern(/^[\w:/\-.?=@]{5,63}$/)
-          .default(p.defaultSource)
-          .messages({ 'string.pattern.base': '{{#label}} must be a Brigade source (5-63 of [\\w:/-.?=@])' }),
-      ]),
+const delivery = Joi.object<DeliverySettings, true>({
+  store: Joi.string().valid('sqlite', 'postgres').default('sqlite'),
+  dir: Joi.string().min(1).default('/var/lib/registry-gateway'),
+  postgres: Joi.object<DeliverySettings['postgres'], true>({
+    url: Joi.string()
+      .allow('')
+      .default('')
+      .pattern(/^postgres(ql)?:\/\//)
+      .messages({ 'string.pattern.base': '{{#label}} must be a postgres:// URL' }),
+    poolSize: Joi.number().integer().min(1).max(200).default(10),
+    // A schema name becomes an SQL identifier and a NOTIFY channel name (63 bytes at most).
+    schema: Joi.string()
+      .pattern(/^[a-z_][a-z0-9_]{0,44}$/)
+      .default('registry_gateway')
+      .messages({ 'string.pattern.base': '{{#label}} must be lower-case letters, digits and _ (at most 45)' }),
+    leaseSeconds: Joi.number().min(1).default(60),
+    // The chart turns it into DATABASE_URL from that Secret; the gateway never reads it.
+    urlSecret: Joi.object({ name: Joi.string().allow(''), key: Joi.string().allow('') }),
+  }).default(),
+  maxAttempts: Joi.number().integer().min(1).default(12),
+  initialBackoffSeconds: Joi.number().positive().default(1),
+  maxBackoffSeconds: Joi.number().positive().default(300),
+  dedupWindowSeconds: Joi.number().min(0).default(3600),
+  maxPending: Joi.number().integer().min(0).default(100000),
+  concurrency: Joi.number().integer().min(1).max(256).default(8),
+  deliveredRetentionSeconds: Joi.number().min(0).default(3600),
+}).default();
+
+const tlsPath = Joi.string()
+  .allow('')
+  .default('')
+  .when('enabled', { is: true, then: Joi.string().min(1).required() });
+
+const server = Joi.object<ServerSettings, true>({
+  port: Joi.number().port().default(8080),
+  bodyLimit: size.default(1024 * 1024),
+  rateLimit: Joi.object<ServerSettings['rateLimit'], true>({
+    requestsPerSecond: Joi.number().min(0).default(0),
+    burst: Joi.number().integer().min(0).default(0),
+  }).default(),
+  tls: Joi.object<ServerSettings['tls'], true>({
+    enabled: Joi.boolean().default(false),
+    certPath: tlsPath,
+    keyPath: tlsPath,
+  }).default(),
+  shutdownTimeoutSeconds: Joi.number().positive().default(25),
+}).default();
+
+function byName<T>(entries: readonly T[], key: (entry: T) => string, schema: (entry: T) => Joi.Schema) {
+  return Object.fromEntries(entries.map((entry) => [key(entry), schema(entry)]));
+}
+
+/** `sources`, `defaultRegistry` and `providers`: one key per provider, from the provider list. */
+function providerSections(providers: readonly ProviderConfigPart[]) {
+  const withOptions = providers.flatMap((p) => (p.options ? [{ name: p.name, options: p.options }] : []));
+  return {
+    sources: Joi.object(
+      byName(
+        providers,
+        (p) => p.name,
+        (p) => source.default(p.defaultSource),
+      ),
+    ).default(),
+    defaultRegistry: Joi.object(
+      byName(
+        providers,
+        (p) => p.name,
+        () => Joi.string().allow(''),
+      ),
+    ).default({}),
+    providers: Joi.object(
+      byName(
+        withOptions,
+        (p) => p.name,
+        (p) => p.options.default(),
+      ),
+    ).default(),
+  };
+}
+
+/** `emitters`: one section per emitter plugin, each with `enabled` and `filter` besides its own keys. */
+function emitterSections(emitters: readonly EmitterConfigPart[], filter: Joi.ObjectSchema) {
+  return Joi.object(
+    byName(
+      emitters,
+      (e) => e.key,
+      (e) => Joi.object({ enabled: Joi.boolean().default(e.enabledByDefault), filter, ...e.settings }).default(),
     ),
-  ).default(),
-  registryAliases: Joi.object().pattern(Joi.string(), Joi.string().min(1)).default({}),
-  defaultRegistry: Joi.object(Object.fromEntries(PROVIDERS.map((p) => [p, Joi.string().allow('')]))).default({}),
-  providers: Joi.object({
-    distribution: Joi.object({ emitPulls: Joi.boolean().default(false) }).default(),
-  }).default(),
-  emitters: Joi.object(emitterSections).default(),
-  delivery: Joi.object({
-    store: Joi.string().valid('sqlite', 'postgres').default('sqlite'),
-    dir: Joi.string().min(1).default('/var/lib/registry-gateway'),
-    postgres: Joi.object({
-      url: Joi.string()
-        .allow('')
-        .default('')
-        .pattern(/^postgres(ql)?:\/\//)
-        .messages({ 'string.pattern.base': '{{#label}} must be a postgres:// URL' }),
-      poolSize: Joi.number().integer().min(1).max(200).default(10),
-      // A schema name becomes an SQL identifier and a NOTIFY channel name (63 bytes at most).
-      schema: Joi.string()
-        .pattern(/^[a-z_][a-z0-9_]{0,44}$/)
-        .default('registry_gateway')
-        .messages({ 'string.pattern.base': '{{#label}} must be lower-case letters, digits and _ (at most 45)' }),
-      leaseSeconds: Joi.number().min(1).default(60),
-      // The chart turns it into DATABASE_URL from that Secret; the gateway never reads it.
-      urlSecret: Joi.any(),
-    }).default(),
-    maxAttempts: Joi.number().integer().min(1).default(12),
-    initialBackoffSeconds: Joi.number().positive().default(1),
-    maxBackoffSeconds: Joi.number().positive().default(300),
-    dedupWindowSeconds: Joi.number().min(0).default(3600),
-    maxPending: Joi.number().integer().min(0).default(100000),
-    concurrency: Joi.number().integer().min(1).max(256).default(8),
-    deliveredRetentionSeconds: Joi.number().min(0).default(3600),
-  }).default(),
-  server: Joi.object({
-    port: Joi.number().port().default(8080),
-    bodyLimit: size.default(1024 * 1024),
-    rateLimit: Joi.object({
-      requestsPerSecond: Joi.number().min(0).default(0),
-      burst: Joi.number().integer().min(0).default(0),
-    }).default(),
-    tls: Joi.object({
-      enabled: Joi.boolean().default(false),
-      certPath: Joi.string().allow('').default('').when('enabled', { is: true, then: Joi.string().min(1).required() }),
-      keyPath: Joi.string().allow('').default('').when('enabled', { is: true, then: Joi.string().min(1).required() }),
-    }).default(),
-    shutdownTimeoutSeconds: Joi.number().positive().default(25),
-  }).default(),
-  logLevel: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace').default('info'),
-  ...Object.fromEntries(CHART_KEYS.map((k) => [k, Joi.any()])),
-})
-  .custom((config, helpers) => {
-    if (!Object.values(config.emitters ?? {}).some((s) => (s as { enabled?: boolean }).enabled)) {
-      return helpers.error('gateway.noEmitter');
-    }
-    if (config.delivery.initialBackoffSeconds > config.delivery.maxBackoffSeconds) {
-      return helpers.error('gateway.backoff');
-    }
-    // With urlSecret the chart supplies the URL as DATABASE_URL when the pod starts.
-    const { url, urlSecret } = config.delivery.postgres;
-    if (config.delivery.store === 'postgres' && !url && !(urlSecret as { name?: string } | undefined)?.name) {
-      return helpers.error('gateway.postgresUrl');
-    }
-    return config;
+  ).default();
+}
+
+/** The values-file schema for the given providers and emitters (the wiring passes the real lists). */
+export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<GatewayConfig> {
+  const provider = Joi.string().valid(...parts.providers.map((p) => p.name));
+  const filter = Joi.object({
+    providers: Joi.array().items(provider),
+    types: Joi.array().items(Joi.string().valid(...EVENT_TYPES)),
+    registries: stringList,
+    repos: stringList,
+  }).default({});
+
+  const { sources, defaultRegistry, providers } = providerSections(parts.providers);
+  return Joi.object<GatewayConfig, true>({
+    host: Joi.string().hostname().allow(''),
+    // Resolved with tokensFile after validation (tokens-file.ts): at least one, each strong, distinct.
+    tokens: tokensSchema(provider) as unknown as Joi.ObjectSchema<GatewayConfig['tokens']>,
+    tokensFile: Joi.string().allow('').default(''),
+    sources,
+    registryAliases: Joi.object().pattern(Joi.string(), Joi.string().min(1)).default({}),
+    defaultRegistry,
+    providers,
+    emitters: emitterSections(parts.emitters, filter),
+    delivery,
+    server,
+    logLevel: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace').default('info'),
   })
-  .messages({
-    'gateway.noEmitter': 'emitters: no emitter is enabled, so no event could go anywhere',
-    'gateway.backoff': 'delivery.initialBackoffSeconds must not exceed delivery.maxBackoffSeconds',
-    'gateway.postgresUrl':
-      'delivery.postgres.url is required when delivery.store is postgres (or set the DATABASE_URL environment variable)',
-  });
+    .keys(Object.fromEntries(CHART_KEYS.map((k) => [k, Joi.any()])))
+    .custom((config: GatewayConfig, helpers) => {
+      // Sections refused above leave holes: these checks run on whatever is there.
+      if (!Object.values(config.emitters ?? {}).some((s) => s.enabled)) {
+        return helpers.error('gateway.noEmitter');
+      }
+      if (config.delivery.initialBackoffSeconds > config.delivery.maxBackoffSeconds) {
+        return helpers.error('gateway.backoff');
+      }
+      // With urlSecret the chart supplies the URL as DATABASE_URL when the pod starts.
+      const { url, urlSecret } = config.delivery.postgres;
+      if (config.delivery.store === 'postgres' && !url && !urlSecret?.name) {
+        return helpers.error('gateway.postgresUrl');
+      }
+      return config;
+    })
+    .messages({
+      'gateway.noEmitter': 'emitters: no emitter is enabled, so no event could go anywhere',
+      'gateway.backoff': 'delivery.initialBackoffSeconds must not exceed delivery.maxBackoffSeconds',
+      'gateway.postgresUrl':
+        'delivery.postgres.url is required when delivery.store is postgres (or set the DATABASE_URL environment variable)',
+    });
+}

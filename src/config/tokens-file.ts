@@ -2,31 +2,29 @@ import Joi from 'joi';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { PROVIDERS } from '../model/event';
 import type { TokenSpec } from './types';
 import { GENERATE_HINT, tokenWeakness } from './token-strength';
 
-const provider = Joi.string().valid(...PROVIDERS);
 const stringList = Joi.array().items(Joi.string().min(1));
 
 /**
- * A scoped token's value may be left out of the values file when `tokensFile` supplies it: the
- * scope is reviewable configuration, the value is a secret that belongs in a Secret.
+ * `tokens:` for the given provider names. A scoped token's value may be left out of the values
+ * file when `tokensFile` supplies it: the scope is reviewable configuration, the value is a secret
+ * that belongs in a Secret. `--set tokens.old=null` is how Helm users drop a token; Helm keeps the
+ * null when the key was not in the chart's defaults, so null must mean "no such token", not a
+ * config error.
  */
-const scopedToken = Joi.object({
-  value: Joi.string().min(1),
-  providers: Joi.array().items(provider).min(1),
-  registries: stringList.min(1),
-  repos: stringList.min(1),
-});
-
-/**
- * `--set tokens.old=null` is how Helm users drop a token; Helm keeps the null when the key was
- * not in the chart's defaults, so null must mean "no such token", not a config error.
- */
-export const tokensSchema = Joi.object()
-  .pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, Joi.alternatives(Joi.string().min(1), scopedToken).allow(null))
-  .default({});
+export function tokensSchema(provider: Joi.StringSchema): Joi.ObjectSchema {
+  const scopedToken = Joi.object({
+    value: Joi.string().min(1),
+    providers: Joi.array().items(provider).min(1),
+    registries: stringList.min(1),
+    repos: stringList.min(1),
+  });
+  return Joi.object()
+    .pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, Joi.alternatives(Joi.string().min(1), scopedToken).allow(null))
+    .default({});
+}
 
 type RawToken = string | Partial<TokenSpec> | null;
 export type RawTokens = Record<string, RawToken>;
@@ -36,32 +34,37 @@ function isScoped(token: RawToken | undefined): token is Partial<TokenSpec> {
 }
 
 /** The tokens file: the same forms as `tokens:`, as a YAML (or JSON) mapping of name to token. */
-export function readTokensFile(file: string): { tokens: RawTokens; problems: string[] } {
+export function readTokensFile(file: string, schema: Joi.Schema): { tokens: RawTokens; problems: string[] } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    return { tokens: {}, problems: [`tokensFile ${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? err}`] };
+    return {
+      tokens: {},
+      problems: [`tokensFile ${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`],
+    };
   }
   const doc = parseDocument(text);
   // Only the first line of a YAML error: the rest quotes the offending line, a token perhaps.
   if (doc.errors.length > 0) {
     return { tokens: {}, problems: doc.errors.map((e) => `tokensFile ${file}: YAML: ${e.message.split('\n')[0]}`) };
   }
-  const raw = doc.toJS() ?? {};
-  const { value, error } = Joi.object({ tokens: tokensSchema }).validate(
+  const raw: unknown = doc.toJS() ?? {};
+  const result: Joi.ValidationResult<{ tokens: RawTokens }> = Joi.object({ tokens: schema }).validate(
     { tokens: raw },
     { abortEarly: false, errors: { wrap: { label: false } } },
   );
-  if (error) {
+  if (result.error) {
     return {
       tokens: {},
-      problems: error.details.map((d) =>
-        d.path.length === 1 ? `tokensFile ${file} must be a mapping of token names to tokens` : `tokensFile ${file}: ${d.message}`,
+      problems: result.error.details.map((d) =>
+        d.path.length === 1
+          ? `tokensFile ${file} must be a mapping of token names to tokens`
+          : `tokensFile ${file}: ${d.message}`,
       ),
     };
   }
-  return { tokens: value.tokens as RawTokens, problems: [] };
+  return { tokens: result.value.tokens, problems: [] };
 }
 
 /**
@@ -83,12 +86,14 @@ export function resolveTokens(
   fromValues: RawTokens,
   tokensFile: string,
   configFile: string,
+  /** The config schema's own `tokens` entry, so the file is held to exactly the same forms. */
+  schema: Joi.Schema,
 ): { tokens: Record<string, string | TokenSpec>; problems: string[] } {
   const problems: string[] = [];
   let merged = fromValues;
   if (tokensFile) {
     const file = path.resolve(path.dirname(configFile), tokensFile);
-    const read = readTokensFile(file);
+    const read = readTokensFile(file, schema);
     if (read.problems.length > 0) return { tokens: {}, problems: read.problems };
     merged = mergeTokens(fromValues, read.tokens);
   }
@@ -107,7 +112,7 @@ export function resolveTokens(
     const other = seen.get(value);
     if (other) problems.push(`tokens.${other} and tokens.${name} have the same value: each token must be distinct`);
     seen.set(value, name);
-    tokens[name] = typeof token === 'string' ? token : ({ ...token, value } as TokenSpec);
+    tokens[name] = typeof token === 'string' ? token : { ...token, value };
   }
   if (Object.keys(tokens).length === 0 && problems.length === 0) {
     problems.push(`tokens must name at least one token (here or in tokensFile); ${GENERATE_HINT}`);

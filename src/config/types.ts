@@ -1,11 +1,29 @@
-import type { EmitterSectionBase } from '../emitters/types';
-import type { ProviderName } from '../model/event';
-import type { DeliverySettings } from '../delivery/types';
+/**
+ * The config's types. Each section's joi schema is declared against its type with
+ * `Joi.object<Type, true>`, so the compiler refuses a schema that misses a key, adds one, or
+ * gives one the wrong kind: the types say what the code reads, the schemas say how the values
+ * file is checked and every default, and neither can drift from the other. (Deriving the types
+ * from joi schemas would need a type-level reader of joi that joi does not ship.)
+ */
 
-/** A token with an optional scope (CONTRACT §4); the plain-string form has no scope. */
+/** An emitter's routing filter: every listed dimension must match; absent or empty lists match all. */
+export interface EventFilter {
+  providers?: string[];
+  types?: string[];
+  registries?: string[];
+  repos?: string[];
+}
+
+/** Settings every emitter section has, whatever its target. */
+export interface EmitterSectionBase {
+  enabled: boolean;
+  filter: EventFilter;
+}
+
+/** A token with an optional scope (README, Tokens and scopes); the plain-string form has no scope. */
 export interface TokenSpec {
   value: string;
-  providers?: ProviderName[];
+  providers?: string[];
   registries?: string[];
   repos?: string[];
 }
@@ -20,17 +38,61 @@ export interface ServerSettings {
   shutdownTimeoutSeconds: number;
 }
 
-export interface GatewayConfig {
+export type StoreEngine = 'sqlite' | 'postgres';
+
+/** `delivery.postgres`: the engine several replicas share. */
+export interface PostgresSettings {
+  /** postgres://user:password@host:port/database; the password never reaches a log or an error. */
+  url: string;
+  poolSize: number;
+  /** Schema holding the gateway's tables; several gateways may share a database with their own. */
+  schema: string;
+  /** How long a claimed delivery stays with a replica before another may take it over. */
+  leaseSeconds: number;
+  /** Read by the chart only: the Secret it turns into DATABASE_URL. */
+  urlSecret?: { name?: string; key?: string };
+}
+
+/** `delivery`: the store and the dispatcher's retry rules. */
+export interface DeliverySettings {
+  store: StoreEngine;
+  /** SQLite: the directory holding the store file. */
+  dir: string;
+  postgres: PostgresSettings;
+  maxAttempts: number;
+  initialBackoffSeconds: number;
+  maxBackoffSeconds: number;
+  dedupWindowSeconds: number;
+  /** Undelivered rows over which new events are refused with 503 (0 = no limit). */
+  maxPending: number;
+  /** Attempts in flight per emitter. */
+  concurrency: number;
+  /** How long delivered rows are kept before pruning. */
+  deliveredRetentionSeconds: number;
+}
+
+/**
+ * The whole values file after validation. The emitter sections and provider options are typed
+ * by the wiring from the plugin and provider lists (`Config` in `gateway.ts`); parts that read
+ * only the common keys take this general form.
+ */
+export interface GatewayConfig<
+  Emitters extends Record<string, EmitterSectionBase> = Record<string, EmitterSectionBase>,
+  ProviderOptions extends Record<string, unknown> = Record<string, unknown>,
+> {
   host?: string;
   tokens: Record<string, string | TokenSpec>;
   /** Merged into `tokens` at load (and reload); '' for none. */
   tokensFile: string;
-  sources: Record<ProviderName, string>;
+  /** Keyed by provider name. */
+  sources: Record<string, string>;
   registryAliases: Record<string, string>;
-  defaultRegistry: Partial<Record<ProviderName, string>>;
-  providers: { distribution: { emitPulls: boolean } };
-  /** Keyed by emitter plugin key; each section has `enabled` and `filter` plus its own keys. */
-  emitters: Record<string, EmitterSectionBase & Record<string, unknown>>;
+  /** Keyed by provider name; only the providers given one. */
+  defaultRegistry: Record<string, string>;
+  /** `providers.<name>` for each provider that has options. */
+  providers: ProviderOptions;
+  /** Keyed by emitter plugin key. */
+  emitters: Emitters;
   delivery: DeliverySettings;
   server: ServerSettings;
   logLevel: string;

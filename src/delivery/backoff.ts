@@ -6,7 +6,9 @@ export interface BackoffPolicy {
   maxMs: number;
 }
 
-export function backoffPolicy(settings: Pick<DeliverySettings, 'initialBackoffSeconds' | 'maxBackoffSeconds'>): BackoffPolicy {
+export function backoffPolicy(
+  settings: Pick<DeliverySettings, 'initialBackoffSeconds' | 'maxBackoffSeconds'>,
+): BackoffPolicy {
   return {
     initialMs: Math.max(0, settings.initialBackoffSeconds * 1000),
     maxMs: Math.max(0, settings.maxBackoffSeconds * 1000),
@@ -33,11 +35,7 @@ export function backoffCeilingMs(policy: BackoffPolicy, attempt: number): number
  * in [0, ceiling]. Spreading retries over the whole window keeps a recovering target from being
  * hit by every queued retry at the same instant. `random` is injectable so tests can pin the edges.
  */
-export function fullJitterDelayMs(
-  policy: BackoffPolicy,
-  attempt: number,
-  random: () => number = Math.random,
-): number {
+export function fullJitterDelayMs(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
   const ceiling = backoffCeilingMs(policy, attempt);
   const r = random();
   const unit = Number.isFinite(r) ? Math.min(1, Math.max(0, r)) : 0;

@@ -35,10 +35,7 @@ function describe(err: unknown): string {
 function withDeadline(work: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new DeliveryError(`attempt timed out after ${ms} ms`, true)),
-      ms,
-    );
+    timer = setTimeout(() => reject(new DeliveryError(`attempt timed out after ${ms} ms`, true)), ms);
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
@@ -287,7 +284,10 @@ export class Dispatcher {
       clearTimeout(timer);
       const unfinished = this.inFlight;
       if (unfinished > 0) {
-        this.logger?.warn({ unfinished }, 'stopped with delivery attempts still in flight; they will be retried after restart');
+        this.logger?.warn(
+          { unfinished },
+          'stopped with delivery attempts still in flight; they will be retried after restart',
+        );
       }
       return unfinished;
     });

@@ -1,8 +1,7 @@
 import type { RegistryEvent } from '../model/event';
-import type { EventIntake } from '../server/events';
 import { route, type RouteTarget } from './routing';
 import type { DeliveryStore } from './store/types';
-import type { AcceptResult } from './types';
+import type { AcceptResult, EventIntake } from './types';
 
 /**
  * Accepting an event = routing it to the emitters that want it and committing it with one
@@ -16,9 +15,7 @@ export class StoringIntake implements EventIntake {
   ) {}
 
   async accept(events: RegistryEvent[]): Promise<AcceptResult[]> {
-    const results = await this.store.accept(
-      events.map((event) => ({ event, emitters: route(event, this.targets) })),
-    );
+    const results = await this.store.accept(events.map((event) => ({ event, emitters: route(event, this.targets) })));
     if (results.some((r) => !r.duplicate)) this.wake();
     return results;
   }

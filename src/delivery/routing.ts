@@ -1,5 +1,5 @@
 import picomatch from 'picomatch';
-import type { EventFilter } from '../emitters/types';
+import type { EventFilter } from '../config/types';
 import type { RegistryEvent } from '../model/event';
 
 /** An emitter as routing sees it: its name, its configured filter and its own opinion. */
@@ -22,7 +22,8 @@ function oneOf(values: string[] | undefined): ((value: string) => boolean) | und
 
 function anyGlob(globs: string[] | undefined): ((value: string) => boolean) | undefined {
   if (!globs || globs.length === 0) return undefined;
-  // `*` stays within one path segment and `**` spans them, as in the token scopes (CONTRACT §4).
+  // `*` stays within one path segment and `**` spans them, as in the token scopes, so one glob
+  // means the same in a scope and in a filter.
   return picomatch(globs, { dot: true });
 }
 
@@ -50,7 +51,10 @@ export function matchesFilter(event: RegistryEvent, filter: EventFilter | undefi
   return predicate(event);
 }
 
-/** The names of the targets an event goes to (CONTRACT §3.5), in the order given. */
+/**
+ * The names of the targets an event goes to, in the order given: each gets its own delivery,
+ * retried and dead-lettered on its own (README, Routing).
+ */
 export function route(event: RegistryEvent, targets: readonly RouteTarget[]): string[] {
   const names: string[] = [];
   for (const target of targets) {

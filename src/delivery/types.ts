@@ -1,5 +1,14 @@
 import type { RegistryEvent } from '../model/event';
 
+/**
+ * Where the HTTP edge hands accepted events: 202 means `accept` resolved (the durable store
+ * committed them). It lives here, below the edge, so that the edge calls delivery and delivery
+ * never imports the edge.
+ */
+export interface EventIntake {
+  accept(events: RegistryEvent[]): Promise<AcceptResult[]>;
+}
+
 export interface AcceptResult {
   event: RegistryEvent;
   /** `(source, id)` was accepted before within the dedup window: nothing new was stored. */
@@ -14,34 +23,8 @@ export interface RoutedEvent {
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';
 
-export type StoreEngine = 'sqlite' | 'postgres';
-
-export interface PostgresSettings {
-  /** postgres://user:password@host:port/database; the password never reaches a log or an error. */
-  url: string;
-  poolSize: number;
-  /** Schema holding the gateway's tables; several gateways may share a database with their own. */
-  schema: string;
-  /** How long a claimed delivery stays with a replica before another may take it over. */
-  leaseSeconds: number;
-}
-
-export interface DeliverySettings {
-  store: StoreEngine;
-  /** SQLite: the directory holding the store file. */
-  dir: string;
-  postgres: PostgresSettings;
-  maxAttempts: number;
-  initialBackoffSeconds: number;
-  maxBackoffSeconds: number;
-  dedupWindowSeconds: number;
-  /** Undelivered rows over which new events are refused with 503 (0 = no limit). */
-  maxPending: number;
-  /** Attempts in flight per emitter. */
-  concurrency: number;
-  /** How long delivered rows are kept before pruning. */
-  deliveredRetentionSeconds: number;
-}
+/** The config's `delivery` section, defined with the other sections and read here. */
+export type { DeliverySettings } from '../config/types';
 
 /** A pending delivery whose next attempt is due, with the event it carries. */
 export interface DueDelivery {

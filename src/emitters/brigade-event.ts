@@ -78,7 +78,7 @@ export interface BrigadeEventDraft {
 }
 
 /**
- * The Brigade event for a RegistryEvent (CONTRACT §3.1). Throws a permanent DeliveryError when
+ * The Brigade event for a RegistryEvent (README, Brigade 2). Throws a permanent DeliveryError when
  * the source, type or registry qualifier cannot pass Brigade's schema: no retry could fix them,
  * and dropping them would send an event no subscription expects.
  */
@@ -118,10 +118,7 @@ export function toBrigadeEvent(registryEvent: RegistryEvent): BrigadeEventDraft 
 
 function refuseUnless(what: string, value: string, problem: string | undefined): void {
   if (problem) {
-    throw new DeliveryError(
-      `cannot be sent to Brigade: the ${what} ${JSON.stringify(value)} ${problem}`,
-      false,
-    );
+    throw new DeliveryError(`cannot be sent to Brigade: the ${what} ${JSON.stringify(value)} ${problem}`, false);
   }
 }
 

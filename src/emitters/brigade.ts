@@ -3,11 +3,18 @@ import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
 import { toBrigadeEvent } from './brigade-event';
-import { DeliveryError, type Emitter, type EmitterPlugin, type EmitterSectionBase } from './types';
+import {
+  REQUEST_SETUP_ERROR_CODES,
+  statusFailure,
+  transportErrorCode,
+  transportFailure,
+  type FailurePolicy,
+} from './http';
+import { DeliveryError, type Emitter, type EmitterPlugin, type EmitterSectionBase, type OwnSettings } from './types';
 
 export const DEFAULT_BRIGADE_API_ADDRESS = 'https://brigade-apiserver.brigade.svc.cluster.local';
 
-/** `emitters.brigade` (CONTRACT §6). */
+/** `emitters.brigade`. */
 export interface BrigadeSection extends EmitterSectionBase {
   apiAddress: string;
   /** A Brigade service account's token, granted EVENT_CREATOR for every source emitted. */
@@ -16,9 +23,12 @@ export interface BrigadeSection extends EmitterSectionBase {
   timeoutSeconds: number;
 }
 
-export type BrigadeSettings = Omit<BrigadeSection, keyof EmitterSectionBase>;
+export type BrigadeSettings = OwnSettings<BrigadeSection>;
 
-/** Creates each RegistryEvent as a Brigade event through the Brigade SDK (CONTRACT §3.1). */
+/**
+ * Creates each RegistryEvent as a Brigade event through the Brigade SDK, for project
+ * subscriptions on source, type, the registry qualifier and labels (README, Brigade 2).
+ */
 export class BrigadeEmitter implements Emitter {
   readonly name = 'brigade';
   private readonly events: core.EventsClient;
@@ -86,14 +96,15 @@ const SDK_STATUS_TEXTS: readonly { text: RegExp; status: number | ((match: RegEx
   { text: / not found\.$/, status: 404 },
 ];
 
-/** Transport failures a retry cannot cure: the configured address itself is unusable. */
-const UNUSABLE_ADDRESS_CODES = new Set([
-  'ERR_INVALID_URL',
-  'ERR_BAD_OPTION',
-  'ERR_BAD_OPTION_VALUE',
-  'ERR_NOT_SUPPORT',
-  'ERR_FR_TOO_MANY_REDIRECTS',
-]);
+/**
+ * Brigade's 501 (a request kind it does not support) will not change on a retry. Beyond a
+ * malformed request, an unsupported scheme and a redirect loop mean the configured address
+ * itself is unusable.
+ */
+const BRIGADE_POLICY: FailurePolicy = {
+  permanentStatuses: [501],
+  permanentErrorCodes: [...REQUEST_SETUP_ERROR_CODES, 'ERR_NOT_SUPPORT', 'ERR_FR_TOO_MANY_REDIRECTS'],
+};
 
 /** Room for the reasons and schema details Brigade gives, without letting a proxy flood logs. */
 const MAX_MESSAGE_LENGTH = 2000;
@@ -113,10 +124,7 @@ export function classifyBrigadeFailure(err: unknown, apiToken: string): Delivery
   const text = err instanceof Error ? err.message : String(err);
 
   if (isTransportError(err)) {
-    const code = errorCode(err);
-    const detail = code && !text.includes(code) ? `${text} (${code})` : text;
-    const retryable = !(code && UNUSABLE_ADDRESS_CODES.has(code));
-    return new DeliveryError(scrub(`Brigade API unreachable: ${detail}`), retryable);
+    return transportFailure(err, (reason) => scrub(`Brigade API unreachable: ${reason}`), BRIGADE_POLICY);
   }
 
   if (err instanceof Error && err.constructor === Error) {
@@ -124,14 +132,10 @@ export function classifyBrigadeFailure(err: unknown, apiToken: string): Delivery
       const match = text.match(known.text);
       if (!match) continue;
       const status = typeof known.status === 'number' ? known.status : known.status(match);
-      return new DeliveryError(scrub(`Brigade API answered ${status}: ${text}`), isRetryableStatus(status), status);
+      return statusFailure(scrub(`Brigade API answered ${status}: ${text}`), status, BRIGADE_POLICY);
     }
     // The SDK's only free-text status is 409, whose message is Brigade's conflict reason alone.
-    return new DeliveryError(
-      scrub(`Brigade API answered 409: ${text || 'conflict, no reason given'}`),
-      false,
-      409,
-    );
+    return new DeliveryError(scrub(`Brigade API answered 409: ${text || 'conflict, no reason given'}`), false, 409);
   }
 
   // Neither a transport error nor an answer the SDK reported: retrying is bounded by
@@ -139,39 +143,29 @@ export function classifyBrigadeFailure(err: unknown, apiToken: string): Delivery
   return new DeliveryError(scrub(`Brigade delivery failed: ${text}`), true);
 }
 
-function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status !== 501);
-}
-
 /** Axios marks its own errors; they carry no HTTP status here because the SDK accepts any. */
 function isTransportError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   if ((err as { isAxiosError?: unknown }).isAxiosError === true) return true;
-  return errorCode(err) === 'ERR_INVALID_URL';
+  return transportErrorCode(err) === 'ERR_INVALID_URL';
 }
 
-function errorCode(err: unknown): string | undefined {
-  const own = (err as { code?: unknown }).code;
-  if (typeof own === 'string') return own;
-  const cause = (err as { cause?: { code?: unknown } }).cause;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
-}
-
-export const brigadeEmitterPlugin: EmitterPlugin<BrigadeSection> = {
+export const brigadeEmitterPlugin: EmitterPlugin<'brigade', BrigadeSection> = {
   key: 'brigade',
   enabledByDefault: false,
   settings: {
-    apiAddress: Joi.string().uri({ scheme: ['http', 'https'] }).default(DEFAULT_BRIGADE_API_ADDRESS),
-    apiToken: Joi.when('enabled', {
-      is: true,
-      then: Joi.string().required().messages({
+    apiAddress: Joi.string()
+      .uri({ scheme: ['http', 'https'] })
+      .default(DEFAULT_BRIGADE_API_ADDRESS),
+    apiToken: Joi.string()
+      .default('')
+      .when('enabled', { is: true, then: Joi.required(), otherwise: Joi.allow('') })
+      .messages({
         'any.required':
           '{{#label}} is required when the Brigade emitter is enabled: the token of a Brigade service account granted EVENT_CREATOR for each source',
         'string.empty':
           '{{#label}} must not be empty when the Brigade emitter is enabled: the token of a Brigade service account granted EVENT_CREATOR for each source',
       }),
-      otherwise: Joi.string().allow('').default(''),
-    }),
     apiIgnoreCertWarnings: Joi.boolean().default(true),
     timeoutSeconds: Joi.number().positive().default(30),
   },

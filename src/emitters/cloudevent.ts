@@ -109,21 +109,19 @@ export function eventSubject(event: RegistryEvent): string | undefined {
   return event.repo;
 }
 
+/** The fields that have a value, in the order given: absent optional fields stay absent. */
+function presentFields(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+}
+
 /** The normalised event, fields in a fixed order, with the sender's body inside as `payload`. */
 function normalisedData(event: RegistryEvent): Record<string, unknown> {
-  const data: Record<string, unknown> = {
-    id: event.id,
-    provider: event.provider,
-    source: event.source,
-    type: event.type,
-    registry: event.registry,
+  const { id, provider, source, type, registry, repo, tag, digest } = event;
+  return {
+    ...presentFields({ id, provider, source, type, registry, repo, tag, digest }),
+    time: event.time,
+    payload: event.payload,
   };
-  if (event.repo !== undefined) data.repo = event.repo;
-  if (event.tag !== undefined) data.tag = event.tag;
-  if (event.digest !== undefined) data.digest = event.digest;
-  data.time = event.time;
-  data.payload = event.payload;
-  return data;
 }
 
 export function isValidExtensionName(name: string): boolean {
@@ -178,18 +176,13 @@ export function encode(cloudEvent: CloudEvent, mode: ContentMode): CloudEventHtt
 
 /** The CloudEvents JSON event format: one flat object. */
 export function toJsonFormat(cloudEvent: CloudEvent): Record<string, unknown> {
-  const json: Record<string, unknown> = {
-    specversion: cloudEvent.specversion,
-    id: cloudEvent.id,
-    source: cloudEvent.source,
-    type: cloudEvent.type,
+  const { specversion, id, source, type, subject, time, datacontenttype } = cloudEvent;
+  return {
+    ...presentFields({ specversion, id, source, type, subject, time }),
+    datacontenttype,
+    ...cloudEvent.extensions,
+    data: cloudEvent.data,
   };
-  if (cloudEvent.subject !== undefined) json.subject = cloudEvent.subject;
-  if (cloudEvent.time !== undefined) json.time = cloudEvent.time;
-  json.datacontenttype = cloudEvent.datacontenttype;
-  Object.assign(json, cloudEvent.extensions);
-  json.data = cloudEvent.data;
-  return json;
 }
 
 /**

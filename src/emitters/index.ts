@@ -5,9 +5,17 @@ import { logEmitterPlugin } from './log';
 import type { EmitterPlugin } from './types';
 
 /** Every target the gateway can deliver to. A new target is one module and one line here. */
-export const EMITTER_PLUGINS: readonly EmitterPlugin<any>[] = [
+export const EMITTER_PLUGINS = [
   logEmitterPlugin,
   brigadeEmitterPlugin,
   knativeEmitterPlugin,
   kubeappsEmitterPlugin,
-];
+] as const;
+
+export type AnyEmitterPlugin = (typeof EMITTER_PLUGINS)[number];
+
+/** The section type a plugin's `create` takes. */
+export type SectionOf<Plugin> = Plugin extends EmitterPlugin<string, infer Section> ? Section : never;
+
+/** `emitters` in the config: each plugin's key with its own section type. */
+export type EmitterSections = { [Plugin in AnyEmitterPlugin as Plugin['key']]: SectionOf<Plugin> };

@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
+import { TargetClient } from './http';
 
 /** Where Kubernetes mounts a pod's service-account credentials. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export const DEFAULT_TOKEN_PATH = `${SERVICE_ACCOUNT_DIR}/token`;
 export const DEFAULT_CA_PATH = `${SERVICE_ACCOUNT_DIR}/ca.crt`;
+/** kubectl's own request timeout is unlimited; ten seconds keeps a hung API server from stalling deliveries. */
+const DEFAULT_TIMEOUT_SECONDS = 10;
 
 export interface KubernetesConnectionSettings {
   /** Empty or absent: the in-cluster address from KUBERNETES_SERVICE_HOST/PORT. */
@@ -62,8 +62,7 @@ export function inClusterApiServer(env: NodeJS.ProcessEnv = process.env): string
 export class KubernetesClient {
   readonly apiServer: string;
   private readonly tokenPath: string;
-  private readonly agent: http.Agent;
-  private readonly http: AxiosInstance;
+  private readonly client: TargetClient;
 
   constructor(settings: KubernetesConnectionSettings, env: NodeJS.ProcessEnv = process.env) {
     const apiServer = settings.apiServer || inClusterApiServer(env);
@@ -76,24 +75,13 @@ export class KubernetesClient {
     this.apiServer = apiServer.replace(/\/+$/, '');
     this.tokenPath = settings.tokenPath ?? DEFAULT_TOKEN_PATH;
 
-    if (this.apiServer.startsWith('https:')) {
-      const caPath = settings.caPath ?? DEFAULT_CA_PATH;
-      this.agent = new https.Agent({
-        keepAlive: true,
-        ca: caPath && existsSync(caPath) ? readFileSync(caPath) : undefined,
-        rejectUnauthorized: !settings.insecureSkipTLSVerify,
-      });
-    } else {
-      this.agent = new http.Agent({ keepAlive: true });
-    }
-    this.http = axios.create({
+    const caPath = settings.caPath ?? DEFAULT_CA_PATH;
+    this.client = new TargetClient({
       baseURL: this.apiServer,
-      timeout: (settings.timeoutSeconds ?? 10) * 1000,
-      httpAgent: this.agent,
-      httpsAgent: this.agent,
-      maxRedirects: 0,
-      validateStatus: () => true,
-      transitional: { clarifyTimeoutError: true },
+      timeoutSeconds: settings.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      ca: this.apiServer.startsWith('https:') && caPath && existsSync(caPath) ? readFileSync(caPath) : undefined,
+      insecureSkipTLSVerify: settings.insecureSkipTLSVerify,
+      responseType: 'json',
     });
   }
 
@@ -106,7 +94,7 @@ export class KubernetesClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.client.close();
   }
 
   private async request(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<KubernetesResponse> {
@@ -114,7 +102,7 @@ export class KubernetesClient {
     const token = await this.readToken();
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const response = await this.http.request({ method, url: path, data: body, headers });
+    const response = await this.client.http.request({ method, url: path, data: body, headers });
     return { status: response.status, body: response.data };
   }
 

@@ -2,20 +2,21 @@ import type { Writable } from 'node:stream';
 import type { RegistryEvent } from '../model/event';
 import type { Emitter, EmitterPlugin, EmitterSectionBase } from './types';
 
-/** Writes each event as one JSON line: the local default and a debugging aid (CONTRACT §3.4). */
+/**
+ * Writes each event as one JSON line on stdout (operational logs go to stderr, so stdout pipes
+ * to jq): the local default and a debugging aid.
+ */
 export class LogEmitter implements Emitter {
   readonly name = 'log';
   constructor(private readonly out: Writable = process.stdout) {}
 
   async deliver(event: RegistryEvent): Promise<void> {
     const line = JSON.stringify(event) + '\n';
-    await new Promise<void>((resolve, reject) =>
-      this.out.write(line, (err) => (err ? reject(err) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => this.out.write(line, (err) => (err ? reject(err) : resolve())));
   }
 }
 
-export const logEmitterPlugin: EmitterPlugin<EmitterSectionBase> = {
+export const logEmitterPlugin: EmitterPlugin<'log', EmitterSectionBase> = {
   key: 'log',
   settings: {},
   enabledByDefault: true,

@@ -1,6 +1,9 @@
-import type Joi from 'joi';
+import Joi from 'joi';
 import type { Logger } from 'pino';
+import type { EmitterSectionBase } from '../config/types';
 import type { RegistryEvent } from '../model/event';
+
+export type { EmitterSectionBase, EventFilter } from '../config/types';
 
 /** A target the gateway delivers events to. One instance per enabled `emitters.<key>` section. */
 export interface Emitter {
@@ -33,27 +36,33 @@ export interface EmitterDeps {
   logger: Logger;
 }
 
-/** Settings every emitter section has, whatever its target. */
-export interface EmitterSectionBase {
-  enabled: boolean;
-  filter: EventFilter;
-}
-
-export interface EventFilter {
-  providers?: string[];
-  types?: string[];
-  registries?: string[];
-  repos?: string[];
-}
+/** A section's own keys: what the plugin's `settings` schema describes. */
+export type OwnSettings<Section extends EmitterSectionBase> = Omit<Section, keyof EmitterSectionBase>;
 
 /**
  * One target kind: its config section and how to build it. Adding a target is a new module
  * exporting one of these plus a line in `emitters/index.ts`.
  */
-export interface EmitterPlugin<S extends EmitterSectionBase = EmitterSectionBase> {
-  readonly key: string;
-  /** Keys of the section besides `enabled` and `filter`, with their defaults. */
-  readonly settings: Joi.PartialSchemaMap;
+export interface EmitterPlugin<Key extends string = string, Section extends EmitterSectionBase = EmitterSectionBase> {
+  readonly key: Key;
+  /**
+   * The section's keys besides `enabled` and `filter`, each with its default: the one place the
+   * section's defaults are written. Typed against `Section`, so schema and type cannot drift.
+   */
+  readonly settings: Joi.StrictSchemaMap<OwnSettings<Section>>;
   readonly enabledByDefault: boolean;
-  create(section: S, deps: EmitterDeps): Emitter;
+  create(section: Section, deps: EmitterDeps): Emitter;
+}
+
+/**
+ * Settings given in part (by a test, or by a caller that wants the defaults) completed with the
+ * defaults of the plugin's own schema, so that no constructor writes a default a second time.
+ */
+export function withDefaults<Settings extends object>(
+  settings: Joi.StrictSchemaMap<Settings>,
+  given: Partial<Settings>,
+): Settings {
+  const defaults = Joi.object<Settings>(settings).validate({}, { abortEarly: false }).value as Settings;
+  const defined = Object.entries(given).filter(([, v]) => v !== undefined);
+  return { ...defaults, ...(Object.fromEntries(defined) as Partial<Settings>) };
 }

@@ -1,7 +1,14 @@
-/** The normalised event every provider produces and every emitter consumes (CONTRACT §2.2). */
+/**
+ * The normalised event every provider produces and every emitter consumes (README, Event
+ * vocabulary): subscribers match on `type`, `registry` and `repo` without knowing any
+ * registry's payload format.
+ */
 
-export const PROVIDERS = ['acr', 'eventgrid', 'harbor', 'distribution'] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+/**
+ * The `name` of one of the providers listed in `providers/index.ts`. A plain string here: the
+ * model is the ground every part stands on, so it cannot import the list that defines the names.
+ */
+export type ProviderName = string;
 
 export const EVENT_TYPES = [
   'push',

@@ -60,7 +60,7 @@ export class Metrics {
 
   readonly leaseTakeovers = new Counter({
     name: 'registry_gateway_store_lease_takeovers_total',
-    help: 'Deliveries this replica took over because another replica\'s lease lapsed (it died or stalled)',
+    help: "Deliveries this replica took over because another replica's lease lapsed (it died or stalled)",
     registers: [this.registry],
   });
 

@@ -1,9 +1,9 @@
 import type { EventType, ProviderName, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
 import { asObject, Fields } from './fields';
-import type { InboundRequest, ParseContext, ParseOutcome, RegistryParser } from './types';
+import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
 
-/** ACR webhook `action` values and what they mean in the normalised vocabulary (CONTRACT §2.1). */
+/** ACR webhook `action` values and what they mean in the normalised vocabulary (README, Event vocabulary). */
 const ACR_ACTIONS: Readonly<Record<string, EventType>> = {
   push: 'push',
   delete: 'delete',
@@ -35,7 +35,8 @@ export function readAcrEvent(
   if (action === 'ping') return { ignored: 'ACR ping' };
   // Own keys only: an `action` of "constructor" must not find Object.prototype's.
   const type = Object.hasOwn(ACR_ACTIONS, action) ? ACR_ACTIONS[action] : undefined;
-  if (action && !type) return { ignored: `ACR action ${JSON.stringify(action)} is not an event type the gateway forwards` };
+  if (action && !type)
+    return { ignored: `ACR action ${JSON.stringify(action)} is not an event type the gateway forwards` };
 
   const id = options.id ?? f.requiredString('id');
   const target = f.object('target', true);
@@ -70,9 +71,10 @@ export function readAcrEvent(
 }
 
 /** Azure Container Registry's native webhook: one JSON object per request. */
-export class AcrParser implements RegistryParser {
-  readonly provider = 'acr' as const;
+export class AcrParser implements RegistryProvider {
+  readonly name = 'acr';
   readonly defaultSource = 'brigade.sh/acr';
+  readonly mediaTypes = ['application/json'];
 
   matches(request: InboundRequest): boolean {
     const body = asObject(request.body);
@@ -88,16 +90,12 @@ export class AcrParser implements RegistryParser {
   parse(request: InboundRequest, context: ParseContext): ParseOutcome {
     const body = asObject(request.body);
     if (!body) {
-      throw new PayloadError(
-        'body must be a JSON object: an ACR webhook has "action", "target" and "request"',
-      );
+      throw new PayloadError('body must be a JSON object: an ACR webhook has "action", "target" and "request"');
     }
     const result = readAcrEvent(new Fields(body), context, {
-      provider: this.provider,
+      provider: this.name,
       payload: request.body,
     });
-    return 'ignored' in result
-      ? { kind: 'ignored', reason: result.ignored }
-      : { kind: 'events', events: [result] };
+    return 'ignored' in result ? { kind: 'ignored', reason: result.ignored } : { kind: 'events', events: [result] };
   }
 }

@@ -1,7 +1,14 @@
+import Joi from 'joi';
 import type { EventType, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
 import { asObject, Fields } from './fields';
-import type { InboundRequest, ParseContext, ParseOutcome, RegistryParser } from './types';
+import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
+
+/** `providers.distribution` in the config. */
+export interface DistributionOptions {
+  /** Manifest pulls are noise for most subscribers, so they are forwarded only on request. */
+  emitPulls: boolean;
+}
 
 /** Blob descriptors in Distribution's events carry this media type; manifests carry their own. */
 const BLOB_MEDIA_TYPE = 'application/octet-stream';
@@ -22,16 +29,22 @@ const BLOB_MEDIA_TYPE = 'application/octet-stream';
  * so the two cannot be told apart; it is forwarded as a delete. Garbage collection sends no
  * notifications, so in practice such deletes come from a client deleting a manifest.
  */
-export class DistributionParser implements RegistryParser {
-  readonly provider = 'distribution' as const;
+export class DistributionParser implements RegistryProvider<DistributionOptions> {
+  readonly name = 'distribution';
   readonly defaultSource = 'brigade.sh/distribution';
+  /** The envelope type of the notification bridge; newer releases send v2. */
+  readonly mediaTypes = [
+    'application/vnd.docker.distribution.events.v1+json',
+    'application/vnd.docker.distribution.events.v2+json',
+  ];
+  readonly options = Joi.object<DistributionOptions, true>({ emitPulls: Joi.boolean().default(false) });
 
   matches(request: InboundRequest): boolean {
     const body = asObject(request.body);
     return body !== undefined && Array.isArray(body.events);
   }
 
-  parse(request: InboundRequest, context: ParseContext): ParseOutcome {
+  parse(request: InboundRequest, context: ParseContext<DistributionOptions>): ParseOutcome {
     const body = asObject(request.body);
     if (!body) {
       throw new PayloadError('body must be a JSON object: a Distribution notification is {"events": [...]}');
@@ -43,7 +56,7 @@ export class DistributionParser implements RegistryParser {
     }
     envelope.check();
 
-    const emitPulls = context.options.distribution.emitPulls;
+    const emitPulls = context.options.emitPulls;
     const ignored: string[] = [];
     const readable: { event: Fields; type: EventType; payload: unknown }[] = [];
     entries.forEach((event, index) => {
@@ -77,7 +90,7 @@ export class DistributionParser implements RegistryParser {
     const events = drafts.map((draft): RegistryEvent => {
       const event: RegistryEvent = {
         id: draft.id,
-        provider: this.provider,
+        provider: this.name,
         source: context.source,
         type: draft.type,
         registry: context.registry.resolve(draft.host, draft.hostField),
@@ -105,9 +118,7 @@ function classify(
     case 'push':
       return { type: 'push' };
     case 'pull':
-      return emitPulls
-        ? { type: 'pull' }
-        : { ignored: 'manifest pull (providers.distribution.emitPulls is off)' };
+      return emitPulls ? { type: 'pull' } : { ignored: 'manifest pull (providers.distribution.emitPulls is off)' };
     case 'delete':
       return target?.has('digest') || target?.has('tag')
         ? { type: 'delete' }

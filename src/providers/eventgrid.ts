@@ -2,18 +2,12 @@ import type { EventType, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
 import { readAcrEvent } from './acr';
 import { asObject, describe, Fields } from './fields';
-import type {
-  InboundRequest,
-  ParseContext,
-  ParseOutcome,
-  RegistryParser,
-  RegistryResolver,
-} from './types';
+import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider, RegistryResolver } from './types';
 
 const CONTAINER_REGISTRY_PREFIX = 'Microsoft.ContainerRegistry.';
 
 /**
- * Event Grid's ACR event types (without the prefix) and what they mean (CONTRACT §2.1). The
+ * Event Grid's ACR event types (without the prefix) and what they mean (README, Event vocabulary). The
  * 2019 documentation shows these bare names as `eventType`, so they are accepted alone too.
  */
 const CONTAINER_REGISTRY_TYPES: ReadonlyMap<string, EventType> = new Map([
@@ -26,10 +20,7 @@ const CONTAINER_REGISTRY_TYPES: ReadonlyMap<string, EventType> = new Map([
 const SUBSCRIPTION_VALIDATION = 'Microsoft.EventGrid.SubscriptionValidationEvent';
 
 /** Structured-mode media types; with any other, `ce-*` headers mean binary mode. */
-const STRUCTURED_MEDIA_TYPES: ReadonlySet<string | undefined> = new Set([
-  'application/cloudevents+json',
-  'application/cloudevents-batch+json',
-]);
+const STRUCTURED_MEDIA_TYPES = ['application/cloudevents+json', 'application/cloudevents-batch+json'];
 
 /** An ACR registry name: what `.../registries/<name>` must hold to give `<name>.azurecr.io`. */
 const ACR_NAME = /^[a-z0-9]{5,50}$/i;
@@ -54,9 +45,13 @@ interface Envelope {
  * single bare event, as the REST spec examples show, is read the same way) or CloudEvents 1.0,
  * structured (also batched) or binary. The ACR data inside is the native webhook body.
  */
-export class EventGridParser implements RegistryParser {
-  readonly provider = 'eventgrid' as const;
+export class EventGridParser implements RegistryProvider {
+  readonly name = 'eventgrid';
+  /** The events are ACR's, so one Brigade subscription covers ACR direct and through Event Grid. */
   readonly defaultSource = 'brigade.sh/acr';
+  readonly defaultRegistryFallback = 'acr';
+  /** The Event Grid schema is plain JSON; CloudEvents come structured, batched or binary. */
+  readonly mediaTypes = ['application/json', ...STRUCTURED_MEDIA_TYPES];
 
   matches(request: InboundRequest): boolean {
     if (isBinaryMode(request)) return isContainerRegistryType(request.headers['ce-type']);
@@ -91,7 +86,7 @@ export class EventGridParser implements RegistryParser {
     const { id, time, data } = envelope.details();
     if (!data) throw new PayloadError([...fields.errors]);
     const result = readAcrEvent(data, withArmIdExplained(context, envelope), {
-      provider: this.provider,
+      provider: this.name,
       id,
       time,
       registryHint: { host: registryHostOfArmId(envelope.armId), field: data.path('request.host') },
@@ -206,9 +201,7 @@ function binaryEnvelope(request: InboundRequest): Envelope {
 function requireSpecVersion(fields: Fields, key: string): void {
   const version = fields.requiredString(key);
   if (version && version !== '1.0') {
-    fields.fail(
-      `${fields.path(key)} ${JSON.stringify(version)} is not a CloudEvents version this gateway reads (1.0)`,
-    );
+    fields.fail(`${fields.path(key)} ${JSON.stringify(version)} is not a CloudEvents version this gateway reads (1.0)`);
   }
 }
 
@@ -261,9 +254,7 @@ function withArmIdExplained(context: ParseContext, envelope: Envelope): ParseCon
 }
 
 function isBinaryMode(request: InboundRequest): boolean {
-  return (
-    request.headers['ce-specversion'] !== undefined && !STRUCTURED_MEDIA_TYPES.has(request.contentType)
-  );
+  return request.headers['ce-specversion'] !== undefined && !STRUCTURED_MEDIA_TYPES.includes(request.contentType ?? '');
 }
 
 function isCloudEvent(object: Record<string, unknown>): boolean {
@@ -274,7 +265,10 @@ function isContainerRegistryType(type: unknown): boolean {
   return typeof type === 'string' && type.startsWith(CONTAINER_REGISTRY_PREFIX);
 }
 
-/** An Event Grid schema event, or a CloudEvent from ACR (CONTRACT §2, recognition column). */
+/**
+ * An Event Grid schema event (any `eventType`: validation events too), or a CloudEvent whose
+ * type is an ACR one; other CloudEvents (Harbor's) are left to their own provider.
+ */
 function isEventGridShaped(value: unknown): boolean {
   const object = asObject(value);
   if (!object) return false;

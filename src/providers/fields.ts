@@ -125,12 +125,7 @@ export class Fields {
     return this.matching(key, false, isRfc3339, 'an RFC 3339 timestamp');
   }
 
-  private matching(
-    key: string,
-    required: boolean,
-    valid: (v: string) => boolean,
-    what: string,
-  ): string | undefined {
+  private matching(key: string, required: boolean, valid: (v: string) => boolean, what: string): string | undefined {
     const value = required ? this.requiredString(key) || undefined : this.string(key);
     if (value === undefined) return undefined;
     if (!valid(value)) {

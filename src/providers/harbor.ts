@@ -3,9 +3,9 @@ import type { EventType, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
 import { asObject, Fields } from './fields';
 import { fromUnixSeconds, isDigest } from './identifiers';
-import type { InboundRequest, ParseContext, ParseOutcome, RegistryParser } from './types';
+import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
 
-/** Harbor "Default" payload `type`: 2.x names, then the 1.9/1.10 camelCase ones (CONTRACT §2.1). */
+/** Harbor "Default" payload `type`: 2.x names, then the 1.9/1.10 camelCase ones (README, Event vocabulary). */
 const DEFAULT_TYPES: ReadonlyMap<string, EventType> = new Map([
   ['PUSH_ARTIFACT', 'push'],
   ['PULL_ARTIFACT', 'pull'],
@@ -46,23 +46,24 @@ const CLOUDEVENT_TYPES: ReadonlyMap<string, EventType> = new Map([
 ]);
 
 /**
- * Types that are about particular artifacts: Harbor always names them, so an event without a
- * resource or a repository is broken rather than partial. Quota, replication and retention
- * events are project- or policy-level and go out with whatever they carry.
+ * Quota, replication and retention events are project- or policy-level and go out with whatever
+ * they carry. Every other type is about particular artifacts: Harbor always names them, so such
+ * an event without a resource or a repository is broken rather than partial.
  */
-const ARTIFACT_TYPES: ReadonlySet<EventType> = new Set([
-  'push',
-  'pull',
-  'delete',
-  'chart_push',
-  'chart_delete',
-  'chart_pull',
-  'scan_completed',
-  'scan_failed',
-  'scan_stopped',
+const POLICY_TYPES: ReadonlySet<EventType> = new Set([
+  'quota_exceeded',
+  'quota_warning',
+  'replication',
+  'tag_retention',
 ]);
 
 const CLOUDEVENTS_PREFIX = 'harbor.';
+const CLOUDEVENTS_MEDIA_TYPE = 'application/cloudevents+json';
+
+/** The CloudEvents format (v2.8+) is told from the Default one by `specversion`. */
+function isCloudEvent(body: Record<string, unknown> | undefined): boolean {
+  return body !== undefined && 'specversion' in body;
+}
 
 /** One Harbor notification, whichever of the two formats it came in. */
 interface HarborEnvelope {
@@ -94,14 +95,19 @@ interface Subject {
  * one before v2.8, with 1.x camelCase type names before v2.0) and "CloudEvents" (v2.8+, the
  * whole event in the body, `data` shaped like `event_data`).
  */
-export class HarborParser implements RegistryParser {
-  readonly provider = 'harbor' as const;
+export class HarborParser implements RegistryProvider {
+  readonly name = 'harbor';
   readonly defaultSource = 'brigade.sh/harbor';
+  readonly mediaTypes = ['application/json', CLOUDEVENTS_MEDIA_TYPE];
+
+  sendsAs(body: unknown): string {
+    return isCloudEvent(asObject(body)) ? CLOUDEVENTS_MEDIA_TYPE : 'application/json';
+  }
 
   matches(request: InboundRequest): boolean {
     const body = asObject(request.body);
     if (body === undefined || typeof body.type !== 'string') return false;
-    if ('specversion' in body) return body.type.startsWith(CLOUDEVENTS_PREFIX);
+    if (isCloudEvent(body)) return body.type.startsWith(CLOUDEVENTS_PREFIX);
     return asObject(body.event_data) !== undefined;
   }
 
@@ -114,12 +120,12 @@ export class HarborParser implements RegistryParser {
       );
     }
     const root = new Fields(body);
-    const envelope = 'specversion' in body ? readCloudEvent(root) : readDefault(root);
+    const envelope = isCloudEvent(body) ? readCloudEvent(root) : readDefault(root);
     if ('ignored' in envelope) return { kind: 'ignored', reason: envelope.ignored };
     const { type, data } = envelope;
     if (type === undefined) throw new PayloadError([...root.errors]);
 
-    const aboutArtifacts = ARTIFACT_TYPES.has(type);
+    const aboutArtifacts = !POLICY_TYPES.has(type);
     const repository = data?.object('repository', aboutArtifacts);
     const repo = repository?.repository('repo_full_name', aboutArtifacts);
     const listed = data?.raw('resources') ?? [];
@@ -137,8 +143,7 @@ export class HarborParser implements RegistryParser {
     root.check();
 
     const time =
-      envelope.time ??
-      (envelope.occurAt !== undefined ? fromUnixSeconds(envelope.occurAt) : new Date().toISOString());
+      envelope.time ?? (envelope.occurAt !== undefined ? fromUnixSeconds(envelope.occurAt) : new Date().toISOString());
     // Without a repository (replication, retention) the policy block is what tells two
     // events of the same second apart, so it stands in for the repository in the derived id.
     const idSubject = repository?.raw('repo_full_name') ?? data?.raw(policyKey) ?? null;
@@ -149,7 +154,7 @@ export class HarborParser implements RegistryParser {
           : [subject.host, subject.hostField];
       const event: RegistryEvent = {
         id: eventId(envelope, subject, idSubject, index, subjects.length),
-        provider: this.provider,
+        provider: this.name,
         source: context.source,
         type,
         registry: context.registry.resolve(host, hostField),
@@ -215,8 +220,7 @@ function readResource(resource: Fields): Subject {
   // Harbor puts the digest in `tag` for untagged artifacts (pushed by replication or proxy
   // cache, pulled by digest): that is not a tag, and it is the digest when `digest` is absent.
   const tagIsDigest = rawTag !== undefined && (rawTag === rawDigest || isDigest(rawTag));
-  const digest =
-    resource.digest('digest') ?? (tagIsDigest && rawDigest === undefined ? rawTag : undefined);
+  const digest = resource.digest('digest') ?? (tagIsDigest && rawDigest === undefined ? rawTag : undefined);
   const tag = tagIsDigest ? undefined : resource.tag('tag');
   const url = resource.string('resource_url');
   const subject: Subject = {
@@ -248,8 +252,7 @@ export function hostOfResourceUrl(url: string): string | undefined {
   const slash = url.indexOf('/');
   if (slash < 0) return undefined;
   const first = url.slice(0, slash);
-  const isHost =
-    first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
+  const isHost = first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
   return isHost ? first : undefined;
 }
 
@@ -264,13 +267,7 @@ export function hostOfResourceUrl(url: string): string | undefined {
  * when absent or empty. `repository` is `repo_full_name`, or for events without one the whole
  * `replication`/`retention` block. Two resources of one notification differ in digest or tag.
  */
-function eventId(
-  envelope: HarborEnvelope,
-  subject: Subject,
-  idSubject: unknown,
-  index: number,
-  count: number,
-): string {
+function eventId(envelope: HarborEnvelope, subject: Subject, idSubject: unknown, index: number, count: number): string {
   if (envelope.id !== undefined) return count > 1 ? `${envelope.id}-r${index}` : envelope.id;
   const identity = [
     envelope.rawType,

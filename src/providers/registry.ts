@@ -7,7 +7,7 @@ export interface RegistryResolverOptions {
   provider: ProviderName;
   /** Lower-cased keys and values. */
   aliases: Readonly<Record<string, string>>;
-  /** `defaultRegistry.<provider>` (Event Grid falls back to the ACR default: both are ACR). */
+  /** `defaultRegistry.<provider>`, or the entry of the provider it falls back to. */
   fallback?: string;
   /** The authenticated token's registry scope, when it has one. */
   scopeRegistries?: readonly string[];
@@ -16,7 +16,8 @@ export interface RegistryResolverOptions {
 const GLOB_CHARS = /[*?[\]{}!]/;
 
 /**
- * CONTRACT §2.2: the payload's host, lower-cased and alias-mapped; where the payload names none,
+ * The payload's host, lower-cased (registry names compare lower-case everywhere) and mapped
+ * through `registryAliases`, so geo-replicas read as one registry; where the payload names none,
  * the token's single registry, then `defaultRegistry`, then a 400 that says how to fix it.
  */
 export function createRegistryResolver(options: RegistryResolverOptions): RegistryResolver {

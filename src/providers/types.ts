@@ -1,4 +1,5 @@
-import type { ProviderName, RegistryEvent } from '../model/event';
+import type Joi from 'joi';
+import type { RegistryEvent } from '../model/event';
 
 /** What a parser sees of the HTTP request: already authenticated, body parsed as JSON. */
 export interface InboundRequest {
@@ -10,17 +11,13 @@ export interface InboundRequest {
 }
 
 /** Per-request facts a parser needs beyond the body. */
-export interface ParseContext {
+export interface ParseContext<Options = unknown> {
   /** `sources.<provider>` from the config. */
   source: string;
-  /** Turns a raw registry host into the event's `registry` qualifier (CONTRACT §2.2). */
+  /** Turns a raw registry host into the event's `registry` qualifier. */
   registry: RegistryResolver;
-  /** Provider-specific switches (`providers.<name>` in the config). */
-  options: ProviderOptions;
-}
-
-export interface ProviderOptions {
-  distribution: { emitPulls: boolean };
+  /** `providers.<name>` from the config, defaults filled in by the provider's own schema. */
+  options: Options;
 }
 
 export interface RegistryResolver {
@@ -38,12 +35,27 @@ export type ParseOutcome =
   | { kind: 'reply'; status: number; body: unknown };
 
 /**
- * One registry's webhook format. `matches` decides auto-detection on `POST /events` from the
- * body shape alone; `parse` throws PayloadError naming every field it refuses.
+ * One registry, everything the gateway knows of it: the config's `sources`, `defaultRegistry`
+ * and `providers` sections, the accepted media types, the `/events/<name>` path and the
+ * Content-Type `send` picks are all derived from the list of these in `providers/index.ts`.
  */
-export interface RegistryParser {
-  readonly provider: ProviderName;
+export interface RegistryProvider<Options = unknown> {
+  /** The provider name: `/events/<name>`, `sources.<name>`, `defaultRegistry.<name>`, events' `provider`. */
+  readonly name: string;
   readonly defaultSource: string;
+  /**
+   * Another provider whose `defaultRegistry` entry applies when this one's is unset: a provider
+   * that carries another registry's events (Event Grid carries ACR's) shares its default.
+   */
+  readonly defaultRegistryFallback?: string;
+  /** The Content-Types this registry sends; the first is the one `send` uses unless `sendsAs` says otherwise. */
+  readonly mediaTypes: readonly string[];
+  /** `providers.<name>` in the config, with defaults; a provider without switches has none. */
+  readonly options?: Joi.ObjectSchema<Options>;
+  /** The Content-Type the registry sends this body with, where it uses more than one. */
+  sendsAs?(body: unknown): string;
+  /** Auto-detection on `POST /events`, from the body shape (and protocol headers) alone. */
   matches(request: InboundRequest): boolean;
-  parse(request: InboundRequest, context: ParseContext): ParseOutcome;
+  /** Throws PayloadError naming every field it refuses. */
+  parse(request: InboundRequest, context: ParseContext<Options>): ParseOutcome;
 }

@@ -4,12 +4,14 @@ import type { Logger } from 'pino';
 import { bearerAuth } from '../auth/bearer';
 import type { TokenVerifier } from '../auth/tokens';
 import type { GatewayConfig } from '../config/types';
+import type { EventIntake } from '../delivery/types';
 import type { Metrics } from '../observability/metrics';
-import type { InboundRequest, RegistryParser } from '../providers/types';
+import { acceptedMediaTypes } from '../providers';
+import type { RegistryProvider } from '../providers/types';
 import { abuseProtectionHandshake } from './abuse-protection';
 import { rawBody, requireAcceptedMediaType } from './body';
 import { errorHandler } from './errors';
-import { eventsHandler, type EventIntake } from './events';
+import { eventsHandler } from './events';
 import { rateLimit } from './rate-limit';
 import { requestContext } from './request-context';
 
@@ -21,8 +23,8 @@ export interface Readiness {
 export interface AppDeps {
   config: GatewayConfig;
   verifier: TokenVerifier;
-  parsers: readonly RegistryParser[];
-  detect(request: InboundRequest): RegistryParser | undefined;
+  /** The registries the gateway takes webhooks from: paths, detection and media types follow. */
+  providers: readonly RegistryProvider[];
   intake: EventIntake;
   metrics: Metrics;
   logger: Logger;
@@ -52,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
 
   const limit = rateLimit(deps.config.server.rateLimit.requestsPerSecond, deps.config.server.rateLimit.burst);
   const auth = bearerAuth(deps.verifier);
-  const known = new Set(deps.parsers.map((p) => p.provider as string));
+  const known = new Set(deps.providers.map((p) => p.name));
   const knownProvider = (req: Request, res: Response, next: () => void) => {
     const named = req.params.provider as string | undefined;
     if (named && !known.has(named)) {
@@ -72,7 +74,7 @@ export function createApp(deps: AppDeps): Express {
     // After auth, so that callers without a token cannot use up the budget of those with one.
     auth,
     limit,
-    requireAcceptedMediaType,
+    requireAcceptedMediaType(acceptedMediaTypes(deps.providers)),
     rawBody(deps.config.server.bodyLimit),
     handle,
   );

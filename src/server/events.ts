@@ -1,23 +1,18 @@
 import type { Request, Response } from 'express';
 import { checkEventScope, checkProviderScope } from '../auth/scope';
 import type { GatewayConfig } from '../config/types';
-import { summarise, type ProviderName, type RegistryEvent } from '../model/event';
+import type { EventIntake } from '../delivery/types';
+import { summarise } from '../model/event';
 import { PayloadError } from '../model/errors';
-import type { AcceptResult } from '../delivery/types';
 import type { Metrics } from '../observability/metrics';
-import { createRegistryResolver } from '../providers/registry';
-import type { InboundRequest, ParseContext, RegistryParser } from '../providers/types';
+import { detectProvider } from '../providers';
+import { createParseContext } from '../providers/context';
+import type { InboundRequest, RegistryProvider } from '../providers/types';
 import { mediaType, parseJsonBody } from './body';
-
-/** Where accepted events go: 202 means this resolved (the durable store committed them). */
-export interface EventIntake {
-  accept(events: RegistryEvent[]): Promise<AcceptResult[]>;
-}
 
 export interface EventsHandlerDeps {
   config: GatewayConfig;
-  parsers: readonly RegistryParser[];
-  detect(request: InboundRequest): RegistryParser | undefined;
+  providers: readonly RegistryProvider[];
   intake: EventIntake;
   metrics: Metrics;
 }
@@ -31,17 +26,14 @@ function protocolHeaders(req: Request): Record<string, string | undefined> {
   return out;
 }
 
-function acceptedShapes(parsers: readonly RegistryParser[]): string {
-  return parsers.map((p) => p.provider).join(', ');
-}
-
 /**
  * `POST /events` (provider detected from the body) and `POST /events/<provider>`. Parsing and
  * scope checks happen before anything is stored; the sender gets 202 only once the intake has
  * the events safe.
  */
 export function eventsHandler(deps: EventsHandlerDeps) {
-  const byName = new Map(deps.parsers.map((p) => [p.provider as string, p]));
+  const byName = new Map(deps.providers.map((p) => [p.name, p]));
+  const names = deps.providers.map((p) => p.name).join(', ');
 
   return async (req: Request, res: Response) => {
     const scope = req.tokenScope!;
@@ -51,30 +43,18 @@ export function eventsHandler(deps: EventsHandlerDeps) {
       headers: protocolHeaders(req),
     };
     const named = req.params.provider as string | undefined;
-    const parser = named ? byName.get(named) : deps.detect(inbound);
+    const parser = named ? byName.get(named) : detectProvider(inbound, deps.providers);
     if (!parser) {
       throw new PayloadError(
-        `the body matches no accepted webhook shape (${acceptedShapes(deps.parsers)}); ` +
+        `the body matches no accepted webhook shape (${names}); ` +
           'see the gateway README for each registry, or post to /events/<provider>',
       );
     }
-    const provider: ProviderName = parser.provider;
+    const provider = parser.name;
     req.provider = provider;
     checkProviderScope(scope, provider);
 
-    const context: ParseContext = {
-      source: deps.config.sources[provider],
-      registry: createRegistryResolver({
-        provider,
-        aliases: deps.config.registryAliases,
-        fallback:
-          deps.config.defaultRegistry[provider] ??
-          (provider === 'eventgrid' ? deps.config.defaultRegistry.acr : undefined),
-        scopeRegistries: scope.registries,
-      }),
-      options: deps.config.providers,
-    };
-    const outcome = parser.parse(inbound, context);
+    const outcome = parser.parse(inbound, createParseContext(parser, deps.config, scope.registries));
 
     switch (outcome.kind) {
       case 'reply':

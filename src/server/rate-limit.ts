@@ -20,6 +20,8 @@ export function rateLimit(requestsPerSecond: number, burst: number, now = () => 
     }
     const wait = Math.max(1, Math.ceil((1 - tokens) / requestsPerSecond));
     res.setHeader('Retry-After', String(wait));
-    res.status(429).json({ status: 'rate_limited', errors: [`over ${requestsPerSecond} requests per second; retry later`] });
+    res
+      .status(429)
+      .json({ status: 'rate_limited', errors: [`over ${requestsPerSecond} requests per second; retry later`] });
   };
 }

@@ -42,7 +42,12 @@ describe('auth/tokens', () => {
 });
 
 describe('auth/scope', () => {
-  const scoped = { name: 'harbor-prod', providers: ['harbor'] as const, registries: ['harbor.example.com'], repos: ['library/*'] };
+  const scoped = {
+    name: 'harbor-prod',
+    providers: ['harbor'] as const,
+    registries: ['harbor.example.com'],
+    repos: ['library/*'],
+  };
 
   it('lets an unscoped token send anything', () => {
     expect(() => checkProviderScope({ name: 'legacy' }, 'acr')).not.to.throw();

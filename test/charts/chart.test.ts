@@ -1,5 +1,5 @@
 /**
- * The Helm chart against the gateway: its values file is the gateway's config (CONTRACT §6),
+ * The Helm chart against the gateway: its values file is the gateway's config (README, Install with Helm),
  * so it is validated with the gateway's own schema, its JSON schema is generated from that
  * schema, and what the templates wire up (ports, probes, mounts) is read from a real helm's
  * rendering (helm.test.ts renders every mode).
@@ -10,8 +10,7 @@ import path from 'node:path';
 import { renderValuesSchema, SCHEMA_PATH, valuesSchema } from '../../scripts/values-schema';
 import { renderChartReadme, CHART_README } from '../../scripts/chart-readme';
 import { ConfigError } from '../../src/config/load';
-import { configSchema } from '../../src/config/schema';
-import type { GatewayConfig } from '../../src/config/types';
+import { configSchema, type Config } from '../../src/gateway';
 import {
   CHART_DIR,
   chartValues,
@@ -83,7 +82,7 @@ function valuesReferences(text: string): string[][] {
  * Drops what the gateway's defaults cannot show: chart keys, an empty host (the key has no
  * default) and filters' empty lists (which match everything, as an absent list does).
  */
-function gatewayPart(config: GatewayConfig): Tree {
+function gatewayPart(config: Config): Tree {
   const copy = JSON.parse(JSON.stringify(config)) as Tree;
   for (const key of chartOnlyKeys) delete copy[key];
   if (copy.host === '') delete copy.host;

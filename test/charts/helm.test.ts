@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { loadConfig } from '../../src/config/load';
+import { loadConfig } from '../../src/gateway';
 import { RESTART_KEYS } from '../../src/config/reload';
 import { runCli } from '../helpers/gateway-process';
 import { CHART_DIR, EXAMPLES_DIR, readText, repoPath, startGateway, type Tree } from '../examples/support';

@@ -108,7 +108,7 @@ export async function validateObject(object: Tree): Promise<void> {
   try {
     new Model(object).validate();
   } catch (err) {
-    throw new Error(`${kind} ${String((object.metadata as Tree)?.name)}: ${(err as Error).message}`);
+    throw new Error(`${kind} ${String((object.metadata as Tree)?.name)}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -157,15 +157,16 @@ export function podInputs(objects: Tree[]): { configFile: string; env: Record<st
           : String(entry.name).endsWith('URL')
             ? `http://stand-in.example.svc/${standIn}`
             : standIn;
-    } else if (entry.value !== undefined) env[String(entry.name)] = String(entry.value);
+    } else if (entry.value !== undefined) env[String(entry.name)] = typeof entry.value === 'string' ? entry.value : JSON.stringify(entry.value);
   }
-  if (config.tokensFile) {
-    const mountDir = path.posix.dirname(String(config.tokensFile));
+  const mounted = typeof config.tokensFile === 'string' ? config.tokensFile : '';
+  if (mounted) {
+    const mountDir = path.posix.dirname(mounted);
     const mount = (gatewayContainer(objects).volumeMounts as Tree[]).find((m) => m.mountPath === mountDir);
-    if (!mount) throw new Error(`tokensFile ${String(config.tokensFile)} is not under any mount`);
+    if (!mount) throw new Error(`tokensFile ${mounted} is not under any mount`);
     const volume = (podSpec(objects).volumes as Tree[]).find((v) => v.name === mount.name) as Tree;
     const secretName = String((volume.secret as Tree).secretName);
-    const key = path.posix.basename(String(config.tokensFile));
+    const key = path.posix.basename(mounted);
     const secret = rendered(secretName);
     const text = secret
       ? decodeSecret(secret, key)

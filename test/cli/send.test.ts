@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { contentTypeFor, sendCommand } from '../../src/cli/send';
+import { sendCommand } from '../../src/cli/send';
+import { contentTypeFor } from '../../src/providers';
 import { tempDir } from '../helpers/gateway-process';
 import { interceptHttpDuringSuite, nock } from '../helpers/nock';
 
@@ -17,8 +18,12 @@ describe('cli/send', () => {
   it('picks the Content-Type each registry uses for the body shape', () => {
     expect(contentTypeFor({ action: 'push', target: {} })).to.equal('application/json');
     expect(contentTypeFor([{ eventType: 'Microsoft.ContainerRegistry.ImagePushed' }])).to.equal('application/json');
-    expect(contentTypeFor({ specversion: '1.0', type: 'harbor.artifact.pushed' })).to.equal('application/cloudevents+json');
-    expect(contentTypeFor({ specversion: '1.0', type: 'Microsoft.ContainerRegistry.ImagePushed' })).to.equal('application/json');
+    expect(contentTypeFor({ specversion: '1.0', type: 'harbor.artifact.pushed' })).to.equal(
+      'application/cloudevents+json',
+    );
+    expect(contentTypeFor({ specversion: '1.0', type: 'Microsoft.ContainerRegistry.ImagePushed' })).to.equal(
+      'application/json',
+    );
     expect(contentTypeFor({ events: [] })).to.equal('application/vnd.docker.distribution.events.v1+json');
   });
 

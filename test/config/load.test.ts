@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/load';
+import { ConfigError } from '../../src/config/load';
+import { loadConfig, parseConfig } from '../../src/gateway';
+import { PROVIDERS } from '../../src/providers';
 
 function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {
@@ -57,7 +59,7 @@ emitters: {pager: {enabled: true}}
 surprise: 1
 `);
     expect(list).to.include.members([
-      'tokens.scoped.providers[1] must be one of [acr, eventgrid, harbor, distribution]',
+      `tokens.scoped.providers[1] must be one of [${PROVIDERS.map((p) => p.name).join(', ')}]`,
       'server.port must be a valid port',
       'server.bodyLimit must be a size such as 1mb, 512kb or a byte count',
       'server.colour is not allowed',

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../src/config/load';
+import { loadConfig } from '../../src/gateway';
 import { ConfigReloader, LIVE_KEYS, restartKeysChanged } from '../../src/config/reload';
 import { Gateway } from '../../src/gateway';
 import { freePort, GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
@@ -19,12 +19,19 @@ const OLD = 'old-token-3e5a7c9b1d2f4e6a';
 const NEW = 'new-token-8b0d2f4a6c8e0a2c';
 const SCOPED = 'scoped-token-1f3e5d7c9b0a2e4d';
 const THIRD = 'third-token-6d4b2f0e8c6a4e2b';
-const PING = JSON.stringify({ id: 'd3a7e3a0-5d8e-4d7e-8a43-2f1c9b0e7a55', timestamp: '2026-11-20T09:00:00Z', action: 'ping' });
+const PING = JSON.stringify({
+  id: 'd3a7e3a0-5d8e-4d7e-8a43-2f1c9b0e7a55',
+  timestamp: '2026-11-20T09:00:00Z',
+  action: 'ping',
+});
 
 /** A Secret volume as the kubelet lays it out: files are symlinks into `..data`. */
 class SecretVolume {
   private generation = 0;
-  constructor(readonly dir: string, files: Record<string, string>) {
+  constructor(
+    readonly dir: string,
+    files: Record<string, string>,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.write(files);
     for (const name of Object.keys(files)) symlinkSync(path.join('..data', name), path.join(dir, name));
@@ -72,8 +79,12 @@ describe('config/reload', function () {
 
     async function start() {
       const root = tempDir();
-      const tokens = new SecretVolume(path.join(root, 'tokens'), { 'tokens.yaml': `keep: ${KEEP}\nold: ${OLD}\nscoped: ${SCOPED}\n` });
-      const config = new SecretVolume(path.join(root, 'config'), { 'values.yaml': valuesYaml(path.join(root, 'store'), tokens.file('tokens.yaml')) });
+      const tokens = new SecretVolume(path.join(root, 'tokens'), {
+        'tokens.yaml': `keep: ${KEEP}\nold: ${OLD}\nscoped: ${SCOPED}\n`,
+      });
+      const config = new SecretVolume(path.join(root, 'config'), {
+        'values.yaml': valuesYaml(path.join(root, 'store'), tokens.file('tokens.yaml')),
+      });
       const log = memoryLogger();
       gateway = await Gateway.start(loadConfig(config.file('values.yaml'), {}), log.logger);
       reloader = new ConfigReloader(config.file('values.yaml'), gateway, log.logger, {}, 20);
@@ -103,7 +114,10 @@ describe('config/reload', function () {
       await traffic;
 
       expect(statuses.length).to.be.greaterThan(8);
-      expect(statuses.filter((s) => s !== 200), 'requests during the reload').to.deep.equal([]);
+      expect(
+        statuses.filter((s) => s !== 200),
+        'requests during the reload',
+      ).to.deep.equal([]);
       expect(await ping(url, NEW)).to.equal(200);
       expect(await ping(url, OLD)).to.equal(401);
       expect(log.text()).to.not.include(NEW);
@@ -126,19 +140,29 @@ describe('config/reload', function () {
       tokens.write({ 'tokens.yaml': `keep: ${KEEP}\nold: changeme-${OLD}\nscoped: ${SCOPED}\n` });
       await waitFor(() => log.text().includes('config reload refused'), 'the refusal log line', 10_000);
       const refusal = log.lines().find((l) => l.includes('config reload refused'))!;
-      expect(JSON.parse(refusal).problems).to.deep.equal(['tokens.old looks like a placeholder, not a token: generate one with `openssl rand -hex 32`']);
+      expect(JSON.parse(refusal).problems).to.deep.equal([
+        'tokens.old looks like a placeholder, not a token: generate one with `openssl rand -hex 32`',
+      ]);
       expect(refusal).to.not.include(OLD);
       expect(await ping(url, OLD)).to.equal(200);
 
       tokens.write({ 'tokens.yaml': 'keep: [unterminated\n' });
-      await waitFor(() => log.lines().filter((l) => l.includes('config reload refused')).length >= 2, 'a second refusal', 10_000);
+      await waitFor(
+        () => log.lines().filter((l) => l.includes('config reload refused')).length >= 2,
+        'a second refusal',
+        10_000,
+      );
       expect(await ping(url, OLD)).to.equal(200);
     });
 
     it('applies live keys from a changed values file and says which changes wait for a restart', async () => {
       const { config, log, root, tokens } = await start();
       config.write({
-        'values.yaml': valuesYaml(path.join(root, 'store'), tokens.file('tokens.yaml'), 'registryAliases: {"a.example.com": b.example.com}\nlogLevel: debug\n'),
+        'values.yaml': valuesYaml(
+          path.join(root, 'store'),
+          tokens.file('tokens.yaml'),
+          'registryAliases: {"a.example.com": b.example.com}\nlogLevel: debug\n',
+        ),
       });
       await waitFor(() => log.text().includes('config reloaded'), 'the reload', 10_000);
       expect(gateway!.config.registryAliases).to.deep.equal({ 'a.example.com': 'b.example.com' });
@@ -153,7 +177,10 @@ describe('config/reload', function () {
     const file = path.join(dir, 'v.yaml');
     writeFileSync(file, 'tokens: {a: aaaa-bbbb-cccc-dddd-eeee}\n');
     const a = loadConfig(file, {});
-    writeFileSync(file, 'tokens: {a: ffff-bbbb-cccc-dddd-eeee}\nserver: {port: 9999}\nsources: {acr: example.com/acr}\n');
+    writeFileSync(
+      file,
+      'tokens: {a: ffff-bbbb-cccc-dddd-eeee}\nserver: {port: 9999}\nsources: {acr: example.com/acr}\n',
+    );
     const b = loadConfig(file, {});
     expect(restartKeysChanged(a, b)).to.deep.equal(['server']);
     expect(LIVE_KEYS).to.include.members(['tokens', 'sources']);
@@ -168,7 +195,10 @@ describe('config/reload', function () {
       const tokens = new SecretVolume(path.join(root, 'tokens'), { 'tokens.yaml': `old: ${OLD}\nscoped: ${KEEP}\n` });
       const port = await freePort();
       const configPath = path.join(root, 'values.yaml');
-      writeFileSync(configPath, valuesYaml(path.join(root, 'store'), tokens.file('tokens.yaml')).replace('port: 0', `port: ${port}`));
+      writeFileSync(
+        configPath,
+        valuesYaml(path.join(root, 'store'), tokens.file('tokens.yaml')).replace('port: 0', `port: ${port}`),
+      );
       gw = await GatewayProcess.launch(configPath, port);
       expect(await ping(gw.url, OLD)).to.equal(200);
 

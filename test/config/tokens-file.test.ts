@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, parseConfig } from '../../src/config/load';
+import { ConfigError } from '../../src/config/load';
+import { parseConfig } from '../../src/gateway';
 import { tokenWeakness } from '../../src/config/token-strength';
 import { tempDir } from '../helpers/gateway-process';
 
@@ -17,7 +18,14 @@ function problems(yaml: string, file = 'values.yaml'): string[] {
 
 describe('config: token strength and the tokens file', () => {
   it('refuses placeholders and short tokens, naming the token and how to make one, never quoting it', () => {
-    for (const value of ['<openssl rand -hex 32>', 'changeme-please-0123456789', 'CHANGE_ME_0123456789abc', 'xxxxxxxxxxxxxxxxxxxx', 'your-token-goes-here-1234', 'aaaaaaaaaaaaaaaaaaaa']) {
+    for (const value of [
+      '<openssl rand -hex 32>',
+      'changeme-please-0123456789',
+      'CHANGE_ME_0123456789abc',
+      'xxxxxxxxxxxxxxxxxxxx',
+      'your-token-goes-here-1234',
+      'aaaaaaaaaaaaaaaaaaaa',
+    ]) {
       const list = problems(`tokens: {ci: ${JSON.stringify(value)}}\n`);
       expect(list, value).to.have.length(1);
       expect(list[0]).to.match(/^tokens\.ci (looks like a placeholder|repeats too few characters)/);
@@ -39,8 +47,12 @@ describe('config: token strength and the tokens file', () => {
 
   it('merges the tokens file: its names win, and a plain value fills in a scoped token keeping the scope', () => {
     const dir = tempDir();
-    writeFileSync(path.join(dir, 'tokens.yaml'), 'acr: 4e7a1c9f2b5d8e0a3c6f\nextra: {value: 8c1f4a7d0e3b6c9f2a5d, providers: [harbor]}\nold: null\n');
-    const values = 'tokens:\n  acr: {providers: [acr], registries: [myreg.azurecr.io]}\n  old: 1a2b3c4d5e6f7a8b9c0d\ntokensFile: tokens.yaml\n';
+    writeFileSync(
+      path.join(dir, 'tokens.yaml'),
+      'acr: 4e7a1c9f2b5d8e0a3c6f\nextra: {value: 8c1f4a7d0e3b6c9f2a5d, providers: [harbor]}\nold: null\n',
+    );
+    const values =
+      'tokens:\n  acr: {providers: [acr], registries: [myreg.azurecr.io]}\n  old: 1a2b3c4d5e6f7a8b9c0d\ntokensFile: tokens.yaml\n';
     const config = parseConfig(values, path.join(dir, 'values.yaml'));
     expect(config.tokens).to.deep.equal({
       acr: { value: '4e7a1c9f2b5d8e0a3c6f', providers: ['acr'], registries: ['myreg.azurecr.io'] },
@@ -70,8 +82,15 @@ describe('config: token strength and the tokens file', () => {
     const base = 'tokens: {a: 4e7a1c9f2b5d8e0a3c6f}\n';
     const delivery = (env: NodeJS.ProcessEnv) => parseConfig(base, 'v', env).delivery as unknown as Record<string, any>;
     expect(delivery({}).store).to.equal('sqlite');
-    expect(delivery({}).postgres).to.deep.equal({ url: '', poolSize: 10, schema: 'registry_gateway', leaseSeconds: 60 });
+    expect(delivery({}).postgres).to.deep.equal({
+      url: '',
+      poolSize: 10,
+      schema: 'registry_gateway',
+      leaseSeconds: 60,
+    });
     expect(delivery({ DATABASE_URL: 'postgres://db/x' }).postgres.url).to.equal('postgres://db/x');
-    expect(problems(`${base}delivery: {store: mysql}\n`)).to.deep.equal(['delivery.store must be one of [sqlite, postgres]']);
+    expect(problems(`${base}delivery: {store: mysql}\n`)).to.deep.equal([
+      'delivery.store must be one of [sqlite, postgres]',
+    ]);
   });
 });

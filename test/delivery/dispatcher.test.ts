@@ -105,7 +105,11 @@ describe('Dispatcher', () => {
 
     await waitFor('first attempt recorded', async () => (await row('e1', 'brigade')).attempts === 1);
     // Ceiling after the first failure is the initial backoff; half of it with random() = 0.5.
-    expect(await row('e1', 'brigade')).to.include({ state: 'pending', nextAttemptAt: now + 30_000, lastError: 'HTTP 502' });
+    expect(await row('e1', 'brigade')).to.include({
+      state: 'pending',
+      nextAttemptAt: now + 30_000,
+      lastError: 'HTTP 502',
+    });
     await sleep(300);
     expect(brigade.calls).to.have.length(1);
   });

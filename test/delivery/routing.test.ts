@@ -74,7 +74,10 @@ describe('routing', () => {
 
     it('names every target whose filter and own rule take the event, in order', () => {
       expect(route(push, targets)).to.deep.equal(['log', 'brigade', 'knative']);
-      expect(route(makeEvent('c', { type: 'chart_push', repo: 'charts/x' }), targets)).to.deep.equal(['log', 'kubeapps']);
+      expect(route(makeEvent('c', { type: 'chart_push', repo: 'charts/x' }), targets)).to.deep.equal([
+        'log',
+        'kubeapps',
+      ]);
     });
 
     it('calls accepts() as a method of its emitter', () => {

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { DeliverySettings } from '../../src/delivery/types';
 import type { RegistryEvent } from '../../src/model/event';
+import { memoryLogger } from '../helpers/logger';
 
 /** A fresh store directory per test; removed by cleanup(). */
 export function tempDir(): { dir: string; cleanup(): void } {
@@ -52,7 +52,11 @@ export function makeEvent(id: string, overrides: Partial<RegistryEvent> = {}): R
  * Polls until `check` returns true. Generous by default: these tests assert what happens, not
  * how fast, so a loaded CI machine only makes them slower, never red.
  */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -62,14 +66,8 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A real pino logger whose lines are kept for assertions. */
+/** The shared in-memory logger at debug level, its parsed lines as `lines`. */
 export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), lines };
+  const { logger, records } = memoryLogger('debug');
+  return { logger, lines: records };
 }

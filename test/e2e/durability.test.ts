@@ -36,8 +36,7 @@ server: {port: $PORT}
 }
 
 const auth = { Authorization: `Bearer ${TOKEN}` };
-const createdIds = (api: FakeBrigadeApi) =>
-  api.createdEvents.map((e) => JSON.parse(e.payload as string).id as string);
+const createdIds = (api: FakeBrigadeApi) => api.createdEvents.map((e) => JSON.parse(e.payload as string).id as string);
 
 describe('e2e: durable delivery (real gateway process)', function () {
   this.timeout(120_000);
@@ -54,9 +53,7 @@ describe('e2e: durable delivery (real gateway process)', function () {
     cleanup.push(() => gw.kill9());
 
     const N = 25;
-    const answers = await Promise.all(
-      Array.from({ length: N }, (_, i) => post(`${gw.url}/events`, acrPush(i), auth)),
-    );
+    const answers = await Promise.all(Array.from({ length: N }, (_, i) => post(`${gw.url}/events`, acrPush(i), auth)));
     expect(answers.map((a) => a.status)).to.deep.equal(Array(N).fill(202));
     await gw.kill9();
 
@@ -87,14 +84,21 @@ describe('e2e: durable delivery (real gateway process)', function () {
     await waitFor(() => api.createdEvents.length === 1, 'the delivery');
     const list = await runCli(['deliveries', 'list', '--config', gw.configPath, '--json']);
     expect(list.code).to.equal(0);
-    const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).to.have.length(1);
     expect(rows[0]).to.include({ eventId: 'e2e-1-v1', emitter: 'brigade' });
     expect(api.createdEvents).to.have.length(1);
   });
 
   it('a target answering 400 dead-letters; `deliveries replay` after the fix delivers', async () => {
-    const api = new FakeBrigadeApi({ token: BRIGADE_TOKEN, answer: 'bad-request', badRequestDetails: ['labels.repo: bad'] });
+    const api = new FakeBrigadeApi({
+      token: BRIGADE_TOKEN,
+      answer: 'bad-request',
+      badRequestDetails: ['labels.repo: bad'],
+    });
     await api.start();
     cleanup.push(() => api.close());
     const gw = await GatewayProcess.start(config(api.address));
@@ -103,7 +107,12 @@ describe('e2e: durable delivery (real gateway process)', function () {
     expect((await post(`${gw.url}/events`, acrPush(7), auth)).status).to.equal(202);
     const dead = await waitFor(async () => {
       const r = await runCli(['deliveries', 'list', '--config', gw.configPath, '--state', 'dead', '--json']);
-      return r.stdout.trim() ? r.stdout.trim().split('\n').map((l) => JSON.parse(l) as DeliveryRecord) : undefined;
+      return r.stdout.trim()
+        ? r.stdout
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as DeliveryRecord)
+        : undefined;
     }, 'the dead-lettered delivery');
     expect(dead).to.have.length(1);
     expect(dead[0].attempts).to.equal(1);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { freePort, GatewayProcess, REPO_ROOT, runCli, tempDir, waitFor } from '../helpers/gateway-process';
@@ -60,7 +60,7 @@ describe('e2e: make run and the README walkthrough', function () {
     expect(ok.stdout).to.match(/valid \(1 token\(s\); emitters: log\)/);
 
     const broken = path.join(tempDir(), 'bad.yaml');
-    require('node:fs').writeFileSync(broken, 'tokens: {}\nserver: {port: -1}\nunknownKey: 1\n');
+    writeFileSync(broken, 'tokens: {}\nserver: {port: -1}\nunknownKey: 1\n');
     const bad = await runCli(['validate', '--config', broken]);
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.include('tokens must name at least one token');

@@ -72,7 +72,11 @@ notifications:
     registry = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     registry.stdout!.on('data', (d) => (registryLog += d));
     registry.stderr!.on('data', (d) => (registryLog += d));
-    await waitFor(async () => (await axios.get(`http://${registryHost}/v2/`, { validateStatus: () => true })).status === 200, 'the registry', 20_000).catch((err) => {
+    await waitFor(
+      async () => (await axios.get(`http://${registryHost}/v2/`, { validateStatus: () => true })).status === 200,
+      'the registry',
+      20_000,
+    ).catch((err) => {
       throw new Error(`${err.message}\n${registryLog}`);
     });
 
@@ -93,7 +97,9 @@ notifications:
 
     const pushes = () => gateway!.events().filter((e) => e.type === 'push');
     await waitFor(() => pushes().length >= 1, 'the push event at the log emitter', 30_000).catch((err) => {
-      throw new Error(`${err.message}\ngateway:\n${gateway!.stderr.slice(-4000)}\nregistry:\n${registryLog.slice(-4000)}`);
+      throw new Error(
+        `${err.message}\ngateway:\n${gateway!.stderr.slice(-4000)}\nregistry:\n${registryLog.slice(-4000)}`,
+      );
     });
     // The registry sends each blob upload as its own notification; give those time to arrive
     // too, so "exactly one" is checked after the whole push has been reported.

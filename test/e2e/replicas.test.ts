@@ -147,7 +147,9 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
     const ids = Array.from({ length: 600 }, (_, i) => `down-${i}`);
     for (let start = 0; start < ids.length; start += 30) {
       const answers = await Promise.all(
-        ids.slice(start, start + 30).map((id, i) => post(`${gateways[(start + i) % 3].url}/events/acr`, acrPush(id), auth)),
+        ids
+          .slice(start, start + 30)
+          .map((id, i) => post(`${gateways[(start + i) % 3].url}/events/acr`, acrPush(id), auth)),
       );
       expect(answers.map((a) => a.status)).to.deep.equal(Array(answers.length).fill(202));
     }
@@ -193,7 +195,11 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
 
     const acked = [...client.acked];
     expect(acked.length).to.be.greaterThan(100);
-    await waitFor(() => acked.every((id) => createdIds(api).includes(id)), 'every acknowledged event at Brigade', 60_000);
+    await waitFor(
+      () => acked.every((id) => createdIds(api).includes(id)),
+      'every acknowledged event at Brigade',
+      60_000,
+    );
     expectNoPassword(gateways);
   });
 
@@ -235,7 +241,11 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
       for (const gw of gateways) expect(gw.exitCode).to.equal(undefined);
 
       const acked = [...client.acked];
-      await waitFor(() => acked.every((id) => createdIds(api).includes(id)), 'every acknowledged event at Brigade', 60_000);
+      await waitFor(
+        () => acked.every((id) => createdIds(api).includes(id)),
+        'every acknowledged event at Brigade',
+        60_000,
+      );
       expectNoPassword(gateways);
 
       const list = await runCli(['deliveries', 'list', '--config', gateways[0].configPath, '--limit', '5'], {

@@ -18,6 +18,7 @@ import type { RegistryEvent } from '../../src/model/event';
 import { FakeBrigadeApi, type FakeBrigadeAnswer } from '../fakes/brigade-api';
 import { requireShared } from '../helpers/shared';
 import { deliveryError } from '../helpers/delivery';
+import { memoryLogger } from '../helpers/logger';
 
 const TOKEN = 'brigade-sa-token-5f2c9a7e1d';
 const DIGEST = 'sha256:' + '0123456789abcdef'.repeat(4);
@@ -35,20 +36,8 @@ const PUSH: RegistryEvent = {
   payload: { id: 'a1b2c3', action: 'push', target: { repository: 'example-repo', tag: 'v1' } },
 };
 
-interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-function capturingLogger(): { logger: pino.Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) });
-  return { logger, lines };
-}
-
 function emitterFor(apiAddress: string, overrides: Partial<BrigadeSettings> = {}) {
-  const { logger, lines } = capturingLogger();
+  const { logger, records: lines } = memoryLogger('debug');
   const settings: BrigadeSettings = {
     apiAddress,
     apiToken: TOKEN,
@@ -78,7 +67,7 @@ describe('BrigadeEmitter against a fake Brigade API', () => {
   beforeEach(async () => {
     brigade = new FakeBrigadeApi({
       token: TOKEN,
-      badRequestDetails: ['labels.tag: Does not match pattern \'^[\\w:/\\-\\.\\?=\\*]*$\''],
+      badRequestDetails: ["labels.tag: Does not match pattern '^[\\w:/\\-\\.\\?=\\*]*$'"],
     });
     await brigade.start();
   });
@@ -132,14 +121,38 @@ describe('BrigadeEmitter against a fake Brigade API', () => {
       retryable: boolean;
       text: RegExp;
     }[] = [
-      { name: '401 for an unknown token', token: 'some-other-token', status: 401, retryable: false, text: /Session not found/ },
+      {
+        name: '401 for an unknown token',
+        token: 'some-other-token',
+        status: 401,
+        retryable: false,
+        text: /Session not found/,
+      },
       { name: '401 for an empty token', token: '', status: 401, retryable: false, text: /Authorization/ },
-      { name: '403 for a source the account may not emit', answer: 'forbidden', status: 403, retryable: false, text: /not authorized/ },
-      { name: '400 with the validation details', answer: 'bad-request', status: 400, retryable: false, text: /failed JSON validation.*labels\.tag: Does not match pattern/ },
+      {
+        name: '403 for a source the account may not emit',
+        answer: 'forbidden',
+        status: 403,
+        retryable: false,
+        text: /not authorized/,
+      },
+      {
+        name: '400 with the validation details',
+        answer: 'bad-request',
+        status: 400,
+        retryable: false,
+        text: /failed JSON validation.*labels\.tag: Does not match pattern/,
+      },
       { name: '500', answer: 'internal-error', status: 500, retryable: true, text: /internal server error/ },
       { name: '429 from a proxy', answer: 'too-many-requests', status: 429, retryable: true, text: /429/ },
       { name: '503 from a proxy', answer: 'unavailable', status: 503, retryable: true, text: /503/ },
-      { name: 'a dropped connection', answer: 'drop-connection', status: undefined, retryable: true, text: /socket hang up|ECONNRESET/ },
+      {
+        name: 'a dropped connection',
+        answer: 'drop-connection',
+        status: undefined,
+        retryable: true,
+        text: /socket hang up|ECONNRESET/,
+      },
     ];
 
     for (const c of cases) {
@@ -203,7 +216,14 @@ describe('BrigadeEmitter against a fake Brigade API', () => {
     const messages: string[] = [];
     const collect = async (work: Promise<unknown>) => messages.push((await deliveryError(work)).message);
 
-    for (const answer of ['forbidden', 'bad-request', 'internal-error', 'too-many-requests', 'unavailable', 'drop-connection'] as const) {
+    for (const answer of [
+      'forbidden',
+      'bad-request',
+      'internal-error',
+      'too-many-requests',
+      'unavailable',
+      'drop-connection',
+    ] as const) {
       brigade.answer = answer;
       await collect(emitterFor(brigade.address).emitter.deliver(PUSH));
     }
@@ -214,7 +234,11 @@ describe('BrigadeEmitter against a fake Brigade API', () => {
     await collect(emitterFor(await closedPortAddress()).emitter.deliver(PUSH));
 
     // A proxy that echoes the request's Authorization header back in its error.
-    const echoing = new FakeBrigadeApi({ token: TOKEN, answer: 'bad-request', badRequestDetails: [`Authorization: Bearer ${TOKEN}`] });
+    const echoing = new FakeBrigadeApi({
+      token: TOKEN,
+      answer: 'bad-request',
+      badRequestDetails: [`Authorization: Bearer ${TOKEN}`],
+    });
     await echoing.start();
     try {
       await collect(emitterFor(echoing.address).emitter.deliver(PUSH));
@@ -260,9 +284,24 @@ describe('classifyBrigadeFailure on the SDK’s other answers', () => {
     ['504', new Error('received 504 from API server'), 504, true],
     ['408', new Error('received 408 from API server'), 408, true],
     ['413', new Error('received 413 from API server'), 413, false],
-    ['a network error', Object.assign(new Error('read ETIMEDOUT'), { isAxiosError: true, code: 'ETIMEDOUT' }), undefined, true],
-    ['an unresolvable host', Object.assign(new Error('getaddrinfo ENOTFOUND brigade.invalid'), { isAxiosError: true, code: 'ENOTFOUND' }), undefined, true],
-    ['an unsupported protocol', Object.assign(new Error('Unsupported protocol ftp:'), { isAxiosError: true, code: 'ERR_NOT_SUPPORT' }), undefined, false],
+    [
+      'a network error',
+      Object.assign(new Error('read ETIMEDOUT'), { isAxiosError: true, code: 'ETIMEDOUT' }),
+      undefined,
+      true,
+    ],
+    [
+      'an unresolvable host',
+      Object.assign(new Error('getaddrinfo ENOTFOUND brigade.invalid'), { isAxiosError: true, code: 'ENOTFOUND' }),
+      undefined,
+      true,
+    ],
+    [
+      'an unsupported protocol',
+      Object.assign(new Error('Unsupported protocol ftp:'), { isAxiosError: true, code: 'ERR_NOT_SUPPORT' }),
+      undefined,
+      false,
+    ],
     ['something unexpected', new TypeError("Cannot read properties of null (reading 'reason')"), undefined, true],
   ];
   for (const [name, thrown, status, retryable] of cases) {

@@ -25,7 +25,11 @@ const acrPush: RegistryEvent = {
   tag: 'v1',
   digest: 'sha256:6f2e4b2a1b0d5e1ba5d1e7e0d7a58fa08fc1d7a6d6d4cc2bb0e2a7f6b0e5c9c1',
   time: '2017-11-17T16:52:01.343145347Z',
-  payload: { id: 'cb8c3971-9adc-488b-bdd8-43cbb4974ff5', action: 'push', target: { repository: 'hello-world', tag: 'v1' } },
+  payload: {
+    id: 'cb8c3971-9adc-488b-bdd8-43cbb4974ff5',
+    action: 'push',
+    target: { repository: 'hello-world', tag: 'v1' },
+  },
 };
 
 const eventGridChartDelete: RegistryEvent = {

@@ -258,7 +258,9 @@ describe('KnativeEmitter', () => {
 
     it('creates a working emitter named knative from a validated section', async () => {
       const { value } = section.validate({ enabled: true, brokerURL: broker.url, mode: 'structured' });
-      emitter = knativeEmitterPlugin.create(value as KnativeSection, { logger: pino({ level: 'silent' }) }) as KnativeEmitter;
+      emitter = knativeEmitterPlugin.create(value as KnativeSection, {
+        logger: pino({ level: 'silent' }),
+      }) as KnativeEmitter;
       expect(emitter.name).to.equal('knative');
       await emitter.deliver(harborPush);
       expect(broker.received[0].mode).to.equal('structured');

@@ -4,17 +4,22 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import Joi from 'joi';
 import pino from 'pino';
-import { KubeappsEmitter, kubeappsEmitterPlugin, type KubeappsSection, type KubeappsSettings } from '../../src/emitters/kubeapps';
+import {
+  KubeappsEmitter,
+  kubeappsEmitterPlugin,
+  type KubeappsSection,
+  type KubeappsSettings,
+} from '../../src/emitters/kubeapps';
 import { appRepositoriesFor, ruleMatches, type AppRepositoryRule } from '../../src/emitters/kubeapps-rules';
 import { inClusterApiServer, KubernetesClient } from '../../src/emitters/kubernetes-client';
 import type { EventType, RegistryEvent } from '../../src/model/event';
 import { FakeKubeappsApi } from '../fakes/kubeapps-api';
 import { FakeKubernetesApi } from '../fakes/kubernetes-api';
 import { deliveryError } from '../helpers/delivery';
+import { memoryLogger } from '../helpers/logger';
 
 const KUBEAPPS_TOKEN = 'kubeapps-token-9f8e7d';
 const SERVICE_ACCOUNT_TOKEN = 'service-account-token-1a2b3c';
@@ -51,18 +56,6 @@ const harborRule: AppRepositoryRule = {
   name: 'harbor-charts',
 };
 
-/** A logger whose JSON lines are kept, to check what reaches the logs. */
-function capturingLogger(): { logger: pino.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), lines };
-}
-
 async function refusedPort(): Promise<number> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -75,9 +68,15 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Kubeapps AppRepository rules', () => {
   it('matches on registry and repository prefix', () => {
-    expect(ruleMatches(harborRule, registryEvent({ registry: 'harbor.example.com', repo: 'charts/nginx' }))).to.equal(true);
-    expect(ruleMatches(harborRule, registryEvent({ registry: 'other.example.com', repo: 'charts/nginx' }))).to.equal(false);
-    expect(ruleMatches(harborRule, registryEvent({ registry: 'harbor.example.com', repo: 'library/nginx' }))).to.equal(false);
+    expect(ruleMatches(harborRule, registryEvent({ registry: 'harbor.example.com', repo: 'charts/nginx' }))).to.equal(
+      true,
+    );
+    expect(ruleMatches(harborRule, registryEvent({ registry: 'other.example.com', repo: 'charts/nginx' }))).to.equal(
+      false,
+    );
+    expect(ruleMatches(harborRule, registryEvent({ registry: 'harbor.example.com', repo: 'library/nginx' }))).to.equal(
+      false,
+    );
   });
 
   it('compares the registry without regard to case', () => {
@@ -96,16 +95,25 @@ describe('Kubeapps AppRepository rules', () => {
   });
 
   it('never matches an event without a repository', () => {
-    expect(ruleMatches({ ...harborRule, prefix: '' }, registryEvent({ registry: 'harbor.example.com', repo: undefined }))).to.equal(
-      false,
-    );
+    expect(
+      ruleMatches({ ...harborRule, prefix: '' }, registryEvent({ registry: 'harbor.example.com', repo: undefined })),
+    ).to.equal(false);
   });
 
   it('considers only push, delete, chart_push and chart_delete', () => {
     const wanted: EventType[] = ['push', 'delete', 'chart_push', 'chart_delete'];
-    const unwanted: EventType[] = ['pull', 'chart_pull', 'quarantine', 'scan_completed', 'quota_exceeded', 'replication'];
-    for (const type of wanted) expect(appRepositoriesFor([acrOciRule], registryEvent({ type })), type).to.have.length(1);
-    for (const type of unwanted) expect(appRepositoriesFor([acrOciRule], registryEvent({ type })), type).to.have.length(0);
+    const unwanted: EventType[] = [
+      'pull',
+      'chart_pull',
+      'quarantine',
+      'scan_completed',
+      'quota_exceeded',
+      'replication',
+    ];
+    for (const type of wanted)
+      expect(appRepositoriesFor([acrOciRule], registryEvent({ type })), type).to.have.length(1);
+    for (const type of unwanted)
+      expect(appRepositoriesFor([acrOciRule], registryEvent({ type })), type).to.have.length(0);
   });
 
   it('names each AppRepository once, however many rules point at it', () => {
@@ -170,7 +178,10 @@ describe('KubeappsEmitter', () => {
 
     it('uses the rule cluster and tolerates a trailing slash on the address', async () => {
       kubeapps.addAppRepository('edge-cluster', 'kubeapps', 'acr-charts');
-      emitter = endpointEmitter({ address: `${kubeapps.url}/`, repositories: [{ ...acrOciRule, cluster: 'edge-cluster' }] });
+      emitter = endpointEmitter({
+        address: `${kubeapps.url}/`,
+        repositories: [{ ...acrOciRule, cluster: 'edge-cluster' }],
+      });
       await emitter.deliver(registryEvent());
       expect(kubeapps.refreshes.map((r) => r.cluster)).to.deep.equal(['edge-cluster']);
     });
@@ -182,7 +193,7 @@ describe('KubeappsEmitter', () => {
     });
 
     it('gives up on 401 without the token in the error or the log', async () => {
-      const { logger, lines } = capturingLogger();
+      const { logger, lines } = memoryLogger('debug');
       const wrongToken = 'expired-token-5e6f';
       emitter = endpointEmitter({ token: wrongToken }, logger);
       const err = await deliveryError(emitter.deliver(registryEvent()));
@@ -190,15 +201,17 @@ describe('KubeappsEmitter', () => {
       expect(err).to.include({ retryable: false, status: 401 });
       expect(err.message).to.match(/Unauthorized/);
       expect(err.message).to.not.include(wrongToken);
-      expect(lines.join('')).to.not.include(wrongToken);
-      expect(lines.join('')).to.include('AppRepository refresh failed');
+      expect(lines().join('')).to.not.include(wrongToken);
+      expect(lines().join('')).to.include('AppRepository refresh failed');
     });
 
     it('gives up on 403 (no RBAC rights on AppRepositories)', async () => {
       emitter = endpointEmitter({ token: 'read-only-token' });
       const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err).to.include({ retryable: false, status: 403 });
-      expect(err.message).to.match(/Forbidden/).and.to.match(/kubeapps\/acr-charts/);
+      expect(err.message)
+        .to.match(/Forbidden/)
+        .and.to.match(/kubeapps\/acr-charts/);
     });
 
     it('gives up on 404 (no such AppRepository)', async () => {
@@ -221,7 +234,9 @@ describe('KubeappsEmitter', () => {
       emitter = endpointEmitter({ address: `http://127.0.0.1:${await refusedPort()}` });
       const err = await deliveryError(emitter.deliver(registryEvent()));
       expect(err.retryable).to.equal(true);
-      expect(err.message).to.match(/ECONNREFUSED/).and.not.to.include(KUBEAPPS_TOKEN);
+      expect(err.message)
+        .to.match(/ECONNREFUSED/)
+        .and.not.to.include(KUBEAPPS_TOKEN);
     });
 
     it('refuses to be built without address or token', () => {
@@ -380,16 +395,31 @@ describe('KubeappsEmitter', () => {
       execFileSync(
         'openssl',
         [
-          'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-          '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-          '-keyout', path.join(credentials, 'tls.key'), '-out', path.join(credentials, 'ca.crt'),
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          path.join(credentials, 'tls.key'),
+          '-out',
+          path.join(credentials, 'ca.crt'),
         ],
         { stdio: 'ignore' },
       );
       writeFileSync(path.join(credentials, 'token'), SERVICE_ACCOUNT_TOKEN);
       kubernetes = await FakeKubernetesApi.start({
         token: SERVICE_ACCOUNT_TOKEN,
-        tls: { key: readFileSync(path.join(credentials, 'tls.key')), cert: readFileSync(path.join(credentials, 'ca.crt')) },
+        tls: {
+          key: readFileSync(path.join(credentials, 'tls.key')),
+          cert: readFileSync(path.join(credentials, 'ca.crt')),
+        },
       });
       kubernetes.addAppRepository('kubeapps', 'acr-charts');
     });
@@ -442,7 +472,9 @@ describe('KubeappsEmitter', () => {
 
     it('refuses to start in kubernetes mode with no API server to talk to', () => {
       expect(() => new KubernetesClient({}, {})).to.throw(/KUBERNETES_SERVICE_HOST/);
-      expect(() => new KubeappsEmitter({ mode: 'kubernetes', repositories: [acrOciRule] }, {}, {})).to.throw(/apiServer/);
+      expect(() => new KubeappsEmitter({ mode: 'kubernetes', repositories: [acrOciRule] }, {}, {})).to.throw(
+        /apiServer/,
+      );
     });
   });
 
@@ -560,7 +592,9 @@ describe('KubeappsEmitter', () => {
     });
 
     it('defaults a rule to the default cluster and an empty prefix', () => {
-      const { value } = section.validate({ repositories: [{ registry: 'r.example.com', namespace: 'kubeapps', name: 'x' }] });
+      const { value } = section.validate({
+        repositories: [{ registry: 'r.example.com', namespace: 'kubeapps', name: 'x' }],
+      });
       expect(value.repositories).to.deep.equal([
         { registry: 'r.example.com', prefix: '', cluster: 'default', namespace: 'kubeapps', name: 'x' },
       ]);
@@ -581,7 +615,9 @@ describe('KubeappsEmitter', () => {
 
     it('refuses a rule without namespace or with a name Kubernetes would not accept', () => {
       expect(section.validate({ repositories: [{ registry: 'r', name: 'x' }] }).error?.message).to.match(/namespace/);
-      expect(section.validate({ repositories: [{ ...rule, name: 'Acr_Charts' }] }).error?.message).to.match(/Kubernetes name/);
+      expect(section.validate({ repositories: [{ ...rule, name: 'Acr_Charts' }] }).error?.message).to.match(
+        /Kubernetes name/,
+      );
     });
 
     it('creates a working emitter named kubeapps from a validated section', async () => {
@@ -596,7 +632,9 @@ describe('KubeappsEmitter', () => {
           repositories: [rule],
         });
         expect(error).to.equal(undefined);
-        emitter = kubeappsEmitterPlugin.create(value as KubeappsSection, { logger: pino({ level: 'silent' }) }) as KubeappsEmitter;
+        emitter = kubeappsEmitterPlugin.create(value as KubeappsSection, {
+          logger: pino({ level: 'silent' }),
+        }) as KubeappsEmitter;
         expect(emitter.name).to.equal('kubeapps');
         await emitter.deliver(registryEvent());
         expect(kubeapps.refreshes).to.have.length(1);

@@ -110,7 +110,8 @@ describe('examples/brigade', () => {
       it(`${project} receives ${payload}`, () => {
         const event = brigadeEventFor(payload, values, token);
         const matching = subscriptionsOf(project).filter((sub) => subscriptionMatches(sub, event));
-        expect(matching, JSON.stringify(event, ['source', 'type', 'qualifiers', 'labels', 'registry', 'repo'])).to.not.be.empty;
+        expect(matching, JSON.stringify(event, ['source', 'type', 'qualifiers', 'labels', 'registry', 'repo'])).to.not
+          .be.empty;
       });
     }
 
@@ -125,7 +126,10 @@ describe('examples/brigade', () => {
       for (const file of projectFiles) {
         const events = DELIVERED.filter(([project]) => project === file).map(([, p, v, t]) => brigadeEventFor(p, v, t));
         for (const sub of subscriptionsOf(file)) {
-          expect(events.some((e) => subscriptionMatches(sub, e)), `${file}: ${JSON.stringify(sub)}`).to.equal(true);
+          expect(
+            events.some((e) => subscriptionMatches(sub, e)),
+            `${file}: ${JSON.stringify(sub)}`,
+          ).to.equal(true);
         }
       }
     });

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseConfig } from '../../src/config/load';
+import { parseConfig } from '../../src/gateway';
 import { gatewayContainer, render } from '../charts/helm';
 import { chartValues, readJson, readText, repoPath, type Tree } from './support';
 
@@ -71,7 +71,10 @@ describe('Dockerfile', () => {
     const installed = (script.match(/apt-get install ([^&]*)/)?.[1] ?? '').split(/\s+/);
     expect(installed).to.include.members(['python3', 'make', 'g++']);
     const order = ['npm ci', 'npm run build', 'npm prune --omit=dev'].map((step) => script.indexOf(step));
-    expect(order.every((at) => at >= 0), script).to.equal(true);
+    expect(
+      order.every((at) => at >= 0),
+      script,
+    ).to.equal(true);
     expect(order).to.deep.equal([...order].sort((a, b) => a - b));
   });
 
@@ -80,14 +83,19 @@ describe('Dockerfile', () => {
       const sources = copy.args.split(/\s+/).slice(0, -1);
       for (const source of sources) expect(existsSync(repoPath(source)), source).to.equal(true);
     }
-    const tsconfig = readJson<{ compilerOptions: { rootDir: string; outDir: string } }>(repoPath('tsconfig.build.json'));
+    const tsconfig = readJson<{ compilerOptions: { rootDir: string; outDir: string } }>(
+      repoPath('tsconfig.build.json'),
+    );
     expect(tsconfig.compilerOptions).to.include({ rootDir: 'src', outDir: 'dist' });
   });
 
   it('ships dist, production node_modules and package.json from the build stage', () => {
     const copies = runtime.filter((i) => i.keyword === 'COPY').map((i) => i.args);
     for (const what of ['package.json', 'node_modules', 'dist']) {
-      expect(copies.some((c) => c.startsWith(`--from=build /app/${what} `)), what).to.equal(true);
+      expect(
+        copies.some((c) => c.startsWith(`--from=build /app/${what} `)),
+        what,
+      ).to.equal(true);
     }
   });
 
@@ -105,7 +113,12 @@ describe('Dockerfile', () => {
     const workdir = only(runtime, 'WORKDIR').args;
     const [name, bin] = Object.entries(pkg.bin)[0];
     expect(runs).to.include(`ln -s ${path.posix.join(workdir, bin)} /usr/local/bin/${name}`);
-    expect(build.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' ')).to.include(`chmod +x ${bin}`);
+    expect(
+      build
+        .filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args)
+        .join(' '),
+    ).to.include(`chmod +x ${bin}`);
     expect(readText(repoPath('src', 'cli.ts')).startsWith('#!/usr/bin/env node\n')).to.equal(true);
   });
 
@@ -122,7 +135,12 @@ describe('Dockerfile', () => {
     expect(uid).to.match(/^\d+$/);
     expect(Number(uid)).to.be.greaterThan(0);
     const store = (chartValues().delivery as Tree).dir as string;
-    expect(runtime.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' ')).to.include(`chown ${uid}:${uid} ${store}`);
+    expect(
+      runtime
+        .filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args)
+        .join(' '),
+    ).to.include(`chown ${uid}:${uid} ${store}`);
   });
 
   it("exposes the gateway's default port, which the chart also uses", () => {

@@ -8,13 +8,13 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { defaultTypePrefix, toCloudEvent, type CloudEvent } from '../../src/emitters/cloudevent';
 import { EVENT_TYPES } from '../../src/model/event';
-import { PARSERS } from '../../src/providers';
+import { PROVIDERS } from '../../src/providers';
 import { validateObject } from '../charts/helm';
 import { EXAMPLES_DIR, eventsFor, exampleConfig, isMap, readText, readYamlDocuments, type Tree } from './support';
 
 const KNATIVE_DIR = path.join(EXAMPLES_DIR, 'knative');
 
-/** Attributes on every CloudEvent the gateway sends (CONTRACT §3.2) that a Trigger may test. */
+/** Attributes on every CloudEvent the gateway sends (README, Knative broker) that a Trigger may test. */
 const GATEWAY_ATTRIBUTES = ['type', 'source', 'subject', 'registry', 'repo', 'tag', 'digest'];
 
 const manifests = readdirSync(KNATIVE_DIR)
@@ -31,7 +31,7 @@ function trigger(name: string): Tree {
 }
 
 /** Every type the gateway can send with the default sources and no typePrefix. */
-const GATEWAY_TYPES = [...new Set(PARSERS.map((p) => defaultTypePrefix(p.defaultSource)))].flatMap((prefix) =>
+const GATEWAY_TYPES = [...new Set(PROVIDERS.map((p) => defaultTypePrefix(p.defaultSource)))].flatMap((prefix) =>
   EVENT_TYPES.map((type) => `${prefix}.${type}`),
 );
 
@@ -95,13 +95,19 @@ function testedAttributes(spec: Tree): { dialect: string; name: string; value: s
 function cloudEventFor(payload: string, valuesFile: string, token: string): CloudEvent {
   const config = exampleConfig(valuesFile);
   const [event] = eventsFor(payload, config, token);
-  return toCloudEvent(event, { typePrefix: config.emitters.knative.typePrefix as string });
+  return toCloudEvent(event, { typePrefix: config.emitters.knative.typePrefix });
 }
 
 /** Made when a test runs, so a sample the gateway refuses fails that test, not the file. */
 type Sample = () => CloudEvent;
-const ACR = (payload: string): Sample => () => cloudEventFor(payload, 'values-brigade-acr.yaml', 'acr-myregistry');
-const HARBOR = (payload: string): Sample => () => cloudEventFor(payload, 'values-harbor-knative.yaml', 'harbor-prod');
+const ACR =
+  (payload: string): Sample =>
+  () =>
+    cloudEventFor(payload, 'values-brigade-acr.yaml', 'acr-myregistry');
+const HARBOR =
+  (payload: string): Sample =>
+  () =>
+    cloudEventFor(payload, 'values-harbor-knative.yaml', 'harbor-prod');
 
 /** [trigger, samples it must pass, samples it must stop]. */
 const EXPECTATIONS: [string, Sample[], Sample[]][] = [
@@ -149,7 +155,7 @@ describe('examples/knative', () => {
     expect(text).to.include(
       `kubectl get broker ${String(brokerMeta.name)} -n ${String(brokerMeta.namespace)} -o jsonpath='{.status.address.url}'`,
     );
-    const brokerURL = new URL(exampleConfig('values-harbor-knative.yaml').emitters.knative.brokerURL as string);
+    const brokerURL = new URL(exampleConfig('values-harbor-knative.yaml').emitters.knative.brokerURL);
     // The multi-tenant broker ingress serves each Broker at /<namespace>/<name>.
     expect(brokerURL.pathname).to.equal(`/${String(brokerMeta.namespace)}/${String(brokerMeta.name)}`);
   });
@@ -175,7 +181,11 @@ describe('examples/knative', () => {
         for (const { dialect, name, value } of testedAttributes(spec)) {
           if (name !== 'type') continue;
           if (dialect === 'exact') expect(GATEWAY_TYPES, file).to.include(value);
-          else if (dialect === 'prefix') expect(GATEWAY_TYPES.some((t) => t.startsWith(value)), `${file}: ${value}`).to.equal(true);
+          else if (dialect === 'prefix')
+            expect(
+              GATEWAY_TYPES.some((t) => t.startsWith(value)),
+              `${file}: ${value}`,
+            ).to.equal(true);
           else expect.fail(`${file}: type tested with ${dialect}`);
         }
       });
@@ -184,7 +194,7 @@ describe('examples/knative', () => {
 
   it('shows both filter styles: legacy attributes and the newer filters with a prefix', () => {
     const specs = triggers.map(({ doc }) => doc.spec as Tree);
-    expect(specs.some((s) => isMap(s.filter) && isMap((s.filter as Tree).attributes))).to.equal(true);
+    expect(specs.some((s) => isMap(s.filter) && isMap(s.filter.attributes))).to.equal(true);
     expect(specs.some((s) => testedAttributes(s).some((a) => a.dialect === 'prefix'))).to.equal(true);
   });
 

@@ -42,7 +42,12 @@ function meta(doc: Tree): { name: string; namespace?: string } {
 /** Namespaces holding the AppRepositories an example config refreshes. */
 function appRepositoryNamespaces(file: string): string[] {
   const config = file.startsWith('kubeapps/')
-    ? gatewayConfig(mergeValues(mergeValues(chartValues(), { tokens: { t: 'kubeapps-example-token-0f9e' } }), readYaml(path.join(EXAMPLES_DIR, file))))
+    ? gatewayConfig(
+        mergeValues(
+          mergeValues(chartValues(), { tokens: { t: 'kubeapps-example-token-0f9e' } }),
+          readYaml(path.join(EXAMPLES_DIR, file)),
+        ),
+      )
     : exampleConfig(file);
   const rules = config.emitters.kubeapps.repositories as { namespace: string }[];
   return [...new Set(rules.map((r) => r.namespace))];
@@ -127,7 +132,11 @@ describe('examples/kubeapps', () => {
   });
 
   it('can tell a Role that only reads (the check itself)', () => {
-    expect(grantsRefresh([{ apiGroups: ['kubeapps.com'], resources: ['apprepositories'], verbs: ['get', 'list'] }])).to.equal(false);
-    expect(grantsRefresh([{ apiGroups: [''], resources: ['apprepositories'], verbs: ['get', 'update'] }])).to.equal(false);
+    expect(
+      grantsRefresh([{ apiGroups: ['kubeapps.com'], resources: ['apprepositories'], verbs: ['get', 'list'] }]),
+    ).to.equal(false);
+    expect(grantsRefresh([{ apiGroups: [''], resources: ['apprepositories'], verbs: ['get', 'update'] }])).to.equal(
+      false,
+    );
   });
 });

@@ -8,18 +8,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { TokenVerifier } from '../../src/auth/tokens';
-import { parseConfig } from '../../src/config/load';
-import type { GatewayConfig } from '../../src/config/types';
-import type { AcceptResult } from '../../src/delivery/types';
-import type { ProviderName, RegistryEvent } from '../../src/model/event';
-import { Metrics } from '../../src/observability/metrics';
-import { detectParser, PARSERS } from '../../src/providers';
-import { createRegistryResolver } from '../../src/providers/registry';
-import type { InboundRequest, ParseContext } from '../../src/providers/types';
-import { createApp } from '../../src/server/app';
-import { listen, type Listening } from '../helpers/http';
-import { memoryLogger } from '../helpers/logger';
+import { parseConfig, type Config } from '../../src/gateway';
+import type { RegistryEvent } from '../../src/model/event';
+import { detectProvider, PROVIDERS } from '../../src/providers';
+import { createParseContext } from '../../src/providers/context';
+import type { InboundRequest } from '../../src/providers/types';
+import { startEdge } from '../helpers/edge';
+import type { Listening } from '../helpers/http';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const CHART_DIR = path.join(REPO_ROOT, 'charts', 'registry-gateway');
@@ -69,14 +64,14 @@ export function mergeValues(base: Tree, override: Tree): Tree {
   const out: Tree = { ...base };
   for (const [key, value] of Object.entries(override)) {
     if (value === null) delete out[key];
-    else if (isMap(value) && isMap(out[key])) out[key] = mergeValues(out[key] as Tree, value);
+    else if (isMap(value) && isMap(out[key])) out[key] = mergeValues(out[key], value);
     else out[key] = value;
   }
   return out;
 }
 
 /** The gateway's own loader on a values tree, as `registry-gateway validate` would read it. */
-export function gatewayConfig(values: Tree, file = 'values.yaml', env: NodeJS.ProcessEnv = {}): GatewayConfig {
+export function gatewayConfig(values: Tree, file = 'values.yaml', env: NodeJS.ProcessEnv = {}): Config {
   return parseConfig(stringify(values), file, env);
 }
 
@@ -122,13 +117,13 @@ export function withExampleSecrets(values: Tree): { values: Tree; env: NodeJS.Pr
 }
 
 /** An example values file as the chart would hand it to the gateway: chart defaults underneath. */
-export function exampleConfig(file: string): GatewayConfig {
+export function exampleConfig(file: string): Config {
   const { values, env } = withExampleSecrets(mergeValues(chartValues(), readYaml(path.join(EXAMPLES_DIR, file))));
   return gatewayConfig(values, file, env);
 }
 
 /** The value of a token named in a config, whichever of the two forms it takes. */
-export function tokenValue(config: GatewayConfig, name: string): string {
+export function tokenValue(config: Config, name: string): string {
   const token = config.tokens[name];
   if (token === undefined) throw new Error(`no token ${name}`);
   return typeof token === 'string' ? token : token.value;
@@ -152,54 +147,27 @@ export function samplePayload(file: string): SamplePayload {
 
 /**
  * The RegistryEvents the gateway makes of a sample payload under a config, authenticated with
- * the named token: the context is built as the events handler builds it (CONTRACT §2.2).
+ * the named token: the context is built by the events handler's own function.
  */
-export function eventsFor(payloadFile: string, config: GatewayConfig, tokenName: string): RegistryEvent[] {
+export function eventsFor(payloadFile: string, config: Config, tokenName: string): RegistryEvent[] {
   const { body, contentType } = samplePayload(payloadFile);
   const request: InboundRequest = { body, contentType, headers: {} };
-  const parser = detectParser(request);
+  const parser = detectProvider(request);
   if (!parser) throw new Error(`${payloadFile}: no parser recognises it`);
-  const provider: ProviderName = parser.provider;
   const token = config.tokens[tokenName];
   const scopeRegistries = typeof token === 'object' ? token.registries : undefined;
-  const context: ParseContext = {
-    source: config.sources[provider],
-    registry: createRegistryResolver({
-      provider,
-      aliases: config.registryAliases,
-      fallback: config.defaultRegistry[provider] ?? (provider === 'eventgrid' ? config.defaultRegistry.acr : undefined),
-      scopeRegistries,
-    }),
-    options: config.providers,
-  };
-  const outcome = parser.parse(request, context);
+  const outcome = parser.parse(request, createParseContext(parser, config, scopeRegistries));
   if (outcome.kind !== 'events') throw new Error(`${payloadFile}: expected events, got ${JSON.stringify(outcome)}`);
   return outcome.events;
 }
 
 /** Paths the gateway takes webhooks on: /events (detected) and /events/<provider>. */
 export function gatewayEventPaths(): string[] {
-  return ['/events', ...PARSERS.map((p) => `/events/${p.provider}`)];
+  return ['/events', ...PROVIDERS.map((p) => `/events/${p.name}`)];
 }
 
 /** The gateway's HTTP app on a loopback port, its intake recording what it accepted. */
-export async function startGateway(config: GatewayConfig): Promise<Listening & { accepted: RegistryEvent[] }> {
-  const accepted: RegistryEvent[] = [];
-  const app = createApp({
-    config,
-    verifier: new TokenVerifier(config.tokens),
-    parsers: PARSERS,
-    detect: detectParser,
-    intake: {
-      async accept(events: RegistryEvent[]): Promise<AcceptResult[]> {
-        accepted.push(...events);
-        return events.map((event) => ({ event, duplicate: false }));
-      },
-    },
-    metrics: new Metrics(),
-    logger: memoryLogger().logger,
-    readiness: { notReadyReason: () => undefined },
-  });
-  const listening = await listen(app);
-  return Object.assign(listening, { accepted });
+export async function startGateway(config: Config): Promise<Listening & { accepted: RegistryEvent[] }> {
+  const edge = await startEdge({ config });
+  return Object.assign(edge, { accepted: edge.intake.received });
 }

@@ -8,8 +8,8 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../src/config/load';
 import { route, type RouteTarget } from '../../src/delivery/routing';
-import type { GatewayConfig } from '../../src/config/types';
-import { appRepositoriesFor, type AppRepositoryRule } from '../../src/emitters/kubeapps-rules';
+import type { Config } from '../../src/gateway';
+import { appRepositoriesFor } from '../../src/emitters/kubeapps-rules';
 import {
   chartValues,
   EXAMPLES_DIR,
@@ -29,7 +29,7 @@ const VALUES_FILES = readdirSync(EXAMPLES_DIR)
   .sort();
 
 /** What the dispatcher would deliver an event to: enabled emitters, their filters, Kubeapps' rules. */
-function targetsOf(config: GatewayConfig): RouteTarget[] {
+function targetsOf(config: Config): RouteTarget[] {
   return Object.entries(config.emitters)
     .filter(([, section]) => section.enabled)
     .map(([name, section]) => ({
@@ -37,18 +37,31 @@ function targetsOf(config: GatewayConfig): RouteTarget[] {
       filter: section.filter,
       accepts:
         name === 'kubeapps'
-          ? (event) => appRepositoriesFor(section.repositories as AppRepositoryRule[], event).length > 0
+          ? (event) => appRepositoriesFor(config.emitters.kubeapps.repositories, event).length > 0
           : undefined,
     }));
 }
 
 /** Top-level fields of CloudNativePG's Cluster spec (postgresql.cnpg.io/v1) the example may use. */
 const CNPG_SPEC_KEYS = [
-  'instances', 'imageName', 'minSyncReplicas', 'maxSyncReplicas', 'primaryUpdateStrategy', 'primaryUpdateMethod',
-  'storage', 'walStorage', 'bootstrap', 'affinity', 'resources', 'postgresql', 'backup', 'monitoring', 'enableSuperuserAccess',
+  'instances',
+  'imageName',
+  'minSyncReplicas',
+  'maxSyncReplicas',
+  'primaryUpdateStrategy',
+  'primaryUpdateMethod',
+  'storage',
+  'walStorage',
+  'bootstrap',
+  'affinity',
+  'resources',
+  'postgresql',
+  'backup',
+  'monitoring',
+  'enableSuperuserAccess',
 ];
 
-function enabledEmitters(config: GatewayConfig): string[] {
+function enabledEmitters(config: Config): string[] {
   return Object.entries(config.emitters)
     .filter(([, section]) => section.enabled)
     .map(([name]) => name);
@@ -74,7 +87,10 @@ describe('examples/values-*.yaml', () => {
           // The comment shows how to create the Secret with a generated value for this very name.
           expect(text, `tokens.${name}`).to.include(`${name}: $(openssl rand -hex 32)`);
         }
-        if (values.tokens) expect((values.tokensSecret as { name?: string }).name).to.be.a('string').and.not.equal('');
+        if (values.tokens)
+          expect((values.tokensSecret as { name?: string }).name)
+            .to.be.a('string')
+            .and.not.equal('');
         const emitters = (values.emitters ?? {}) as Record<string, Record<string, unknown>>;
         expect(emitters.brigade?.apiToken, 'brigade apiToken').to.equal(undefined);
         expect(emitters.kubeapps?.token, 'kubeapps token').to.equal(undefined);
@@ -88,7 +104,11 @@ describe('examples/values-*.yaml', () => {
     });
     const { values, env } = withExampleSecrets(broken);
     expect(() => gatewayConfig(values, 'x', env)).to.throw(ConfigError, /brokerURL/);
-    const { values: noSecret } = withExampleSecrets({ ...broken, tokensSecret: null, emitters: { log: { enabled: true } } });
+    const { values: noSecret } = withExampleSecrets({
+      ...broken,
+      tokensSecret: null,
+      emitters: { log: { enabled: true } },
+    });
     expect(() => gatewayConfig(noSecret)).to.throw(ConfigError, /tokens.acr-myregistry has no value/);
   });
 
@@ -110,7 +130,10 @@ describe('examples/values-*.yaml', () => {
       expect(spec.minSyncReplicas).to.be.at.least(1);
       expect(spec.maxSyncReplicas).to.be.at.least(spec.minSyncReplicas).and.below(spec.instances);
       expect(spec.storage.size).to.match(/^\d+(Mi|Gi|Ti)$/);
-      expect(Object.keys(spec).every((k) => CNPG_SPEC_KEYS.includes(k)), Object.keys(spec).join()).to.equal(true);
+      expect(
+        Object.keys(spec).every((k) => CNPG_SPEC_KEYS.includes(k)),
+        Object.keys(spec).join(),
+      ).to.equal(true);
     });
 
     it("takes the database URL from the Secret CloudNativePG writes for the Cluster's app user", () => {
@@ -136,7 +159,9 @@ describe('examples/values-*.yaml', () => {
 
     it('takes the Brigade token from a Secret through an environment override the gateway knows', () => {
       const values = readYaml(path.join(EXAMPLES_DIR, 'values-brigade-acr.yaml'));
-      expect(values.existingSecrets).to.deep.equal({ brigadeApiToken: { name: 'registry-gateway-brigade', key: 'token' } });
+      expect(values.existingSecrets).to.deep.equal({
+        brigadeApiToken: { name: 'registry-gateway-brigade', key: 'token' },
+      });
       const { values: mounted } = withExampleSecrets(mergeValues(chartValues(), values));
       const inPod = gatewayConfig(mounted, 'x', { BRIGADE_API_TOKEN: 'from-the-secret' });
       expect(inPod.emitters.brigade.apiToken).to.equal('from-the-secret');
@@ -180,7 +205,7 @@ describe('examples/values-*.yaml', () => {
 
     it('refreshes the AppRepository listing an OCI chart pushed below its prefix', () => {
       const [push] = eventsFor('acr-oci-chart-push.json', config, 'acr-myregistry');
-      const rules = config.emitters.kubeapps.repositories as AppRepositoryRule[];
+      const rules = config.emitters.kubeapps.repositories;
       expect(appRepositoriesFor(rules, push)).to.deep.equal([
         { cluster: 'default', namespace: 'kubeapps', name: 'myregistry-charts' },
       ]);

@@ -100,12 +100,12 @@ const HARBOR_DIR = path.join(EXAMPLES_DIR, 'harbor');
 const HARBOR_POLICIES = ['webhook-policy-default.json', 'webhook-policy-cloudevents.json'];
 const DISTRIBUTION_CONFIG = path.join(EXAMPLES_DIR, 'distribution', 'config.yml');
 
-/** CONTRACT §2.1: the ACR actions and Event Grid event types the gateway turns into events. */
+/** The ACR actions and Event Grid event types the gateway turns into events (README, Event vocabulary). */
 const ACR_ACTIONS = ['push', 'delete', 'chart_push', 'chart_delete', 'quarantine'];
 const EVENTGRID_TYPES = ['ImagePushed', 'ImageDeleted', 'ChartPushed', 'ChartDeleted'].map(
   (t) => `Microsoft.ContainerRegistry.${t}`,
 );
-/** CONTRACT §2.1: Harbor 2.x event types (policy `event_types`) the gateway turns into events. */
+/** Harbor 2.x event types (policy `event_types`) the gateway turns into events (README, Event vocabulary). */
 const HARBOR_EVENT_TYPES = [
   'PUSH_ARTIFACT',
   'PULL_ARTIFACT',
@@ -255,7 +255,8 @@ describe('examples: registry webhook setups', () => {
       const [acr] = commandsOf(ACR_SCRIPT, 'az', 'acr', 'webhook', 'create');
       const [acrHeader, acrValue] = flag(acr, '--headers')[0].split(/=(.*)/s);
       const eventGrid = commandsOf(EVENTGRID_SCRIPT, 'az', 'eventgrid', 'event-subscription', 'create');
-      const byEventGridSchema = (schema: string) => eventGrid.find((c) => flag(c, '--event-delivery-schema')[0] === schema)!;
+      const byEventGridSchema = (schema: string) =>
+        eventGrid.find((c) => flag(c, '--event-delivery-schema')[0] === schema)!;
       const gridSetup = (schema: string, sample: string): [string, string, string, string, string, string] => {
         const c = byEventGridSchema(schema);
         const [name, , value] = flag(c, '--delivery-attribute-mapping');
@@ -263,18 +264,39 @@ describe('examples: registry webhook setups', () => {
       };
       const harborSetup = (file: string, sample: string): [string, string, string, string, string, string] => {
         const [target] = harborPolicy(file).targets;
-        return [`Harbor ${target.payload_format}`, examplePath(target.address), 'Authorization', target.auth_header, sample, 'harbor'];
+        return [
+          `Harbor ${target.payload_format}`,
+          examplePath(target.address),
+          'Authorization',
+          target.auth_header,
+          sample,
+          'harbor',
+        ];
       };
       const distribution = distributionEndpoint();
       const [[distHeader, [distValue]]] = Object.entries(distribution.headers as Record<string, string[]>);
       return [
         ['ACR webhook', examplePath(flag(acr, '--uri')[0]), acrHeader, acrValue, 'acr-push.json', 'acr'],
-        ['ACR webhook, chart event', examplePath(flag(acr, '--uri')[0]), acrHeader, acrValue, 'acr-chart-push.json', 'acr'],
+        [
+          'ACR webhook, chart event',
+          examplePath(flag(acr, '--uri')[0]),
+          acrHeader,
+          acrValue,
+          'acr-chart-push.json',
+          'acr',
+        ],
         gridSetup('eventgridschema', 'eventgrid-push.json'),
         gridSetup('cloudeventschemav1_0', 'eventgrid-cloudevents-chart-push.json'),
         harborSetup('webhook-policy-default.json', 'harbor-push.json'),
         harborSetup('webhook-policy-cloudevents.json', 'harbor-cloudevents-push.json'),
-        ['Distribution', examplePath(distribution.url as string), distHeader, distValue, 'distribution-push.json', 'distribution'],
+        [
+          'Distribution',
+          examplePath(distribution.url as string),
+          distHeader,
+          distValue,
+          'distribution-push.json',
+          'distribution',
+        ],
       ];
     }
 

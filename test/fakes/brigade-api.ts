@@ -96,9 +96,7 @@ export class FakeBrigadeApi {
 
   /** The bodies Brigade would have stored: those answered 201. */
   get createdEvents(): Record<string, unknown>[] {
-    return this.received
-      .filter((r) => r.status === 201)
-      .map((r) => r.body as Record<string, unknown>);
+    return this.received.filter((r) => r.status === 201).map((r) => r.body as Record<string, unknown>);
   }
 
   /**
@@ -171,7 +169,11 @@ export class FakeBrigadeApi {
 
     const body = parseJSON(text);
     if (body === undefined) {
-      return send(400, { apiVersion: API_VERSION, kind: 'BadRequestError', reason: 'Request body contains malformed JSON' });
+      return send(400, {
+        apiVersion: API_VERSION,
+        kind: 'BadRequestError',
+        reason: 'Request body contains malformed JSON',
+      });
     }
     const details = this.validate(body);
     if (details.length > 0) {

@@ -11,8 +11,18 @@ export type Behaviour =
 
 export const succeed: Behaviour = { kind: 'succeed' };
 export const hang: Behaviour = { kind: 'hang' };
-export const retryable = (message: string, status?: number): Behaviour => ({ kind: 'fail', retryable: true, message, status });
-export const permanent = (message: string, status?: number): Behaviour => ({ kind: 'fail', retryable: false, message, status });
+export const retryable = (message: string, status?: number): Behaviour => ({
+  kind: 'fail',
+  retryable: true,
+  message,
+  status,
+});
+export const permanent = (message: string, status?: number): Behaviour => ({
+  kind: 'fail',
+  retryable: false,
+  message,
+  status,
+});
 
 /**
  * An in-process target whose answers are scripted: each call takes the next behaviour from the

@@ -41,7 +41,16 @@ export interface FakeKnativeBrokerOptions {
   delayMs?: number;
 }
 
-const CORE_ATTRIBUTES = new Set(['specversion', 'id', 'source', 'type', 'datacontenttype', 'dataschema', 'subject', 'time']);
+const CORE_ATTRIBUTES = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'datacontenttype',
+  'dataschema',
+  'subject',
+  'time',
+]);
 const JSON_FORMAT_KEYS = new Set([...CORE_ATTRIBUTES, 'data', 'data_base64']);
 const EXTENSION_NAME = /^[a-z0-9]+$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
@@ -216,7 +225,7 @@ function readStructured(
     if (!JSON_FORMAT_KEYS.has(name) && typeof value === 'object') {
       throw new InvalidEvent(`extension ${name} must be a scalar`);
     }
-    attributes[name] = String(value);
+    attributes[name] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   checkAttributes(attributes);
   return {
@@ -237,7 +246,8 @@ function checkAttributes(attributes: Record<string, string>): void {
   for (const required of ['id', 'source', 'type']) {
     if (!attributes[required]) throw new InvalidEvent(`${required}: REQUIRED but missing or empty`);
   }
-  if ('subject' in attributes && attributes.subject === '') throw new InvalidEvent('subject: if present, MUST be non-empty');
+  if ('subject' in attributes && attributes.subject === '')
+    throw new InvalidEvent('subject: if present, MUST be non-empty');
   if ('time' in attributes && !RFC3339.test(attributes.time)) {
     throw new InvalidEvent(`time: ${attributes.time} is not RFC 3339`);
   }

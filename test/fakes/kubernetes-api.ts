@@ -165,7 +165,10 @@ export class FakeKubernetesApi {
       return status(400, `the API version in the data (${body.apiVersion}) does not match the expected API version`);
     }
     if (body.metadata?.name !== name || (body.metadata.namespace ?? namespace) !== namespace) {
-      return status(400, `the name of the object (${body.metadata?.name}) does not match the name on the URL (${name})`);
+      return status(
+        400,
+        `the name of the object (${body.metadata?.name}) does not match the name on the URL (${name})`,
+      );
     }
     if (!stored) return status(404, `apprepositories.kubeapps.com "${name}" not found`);
     if (!body.metadata.resourceVersion) {

@@ -1,33 +1,36 @@
-import type { ProviderName } from '../../src/model/event';
-import { createRegistryResolver } from '../../src/providers/registry';
-import type { InboundRequest, ParseContext } from '../../src/providers/types';
-
-const DEFAULT_SOURCES: Record<ProviderName, string> = {
-  acr: 'brigade.sh/acr',
-  eventgrid: 'brigade.sh/acr',
-  harbor: 'brigade.sh/harbor',
-  distribution: 'brigade.sh/distribution',
-};
+import Joi from 'joi';
+import { PROVIDERS } from '../../src/providers';
+import { createParseContext } from '../../src/providers/context';
+import type { InboundRequest, ParseContext, RegistryProvider } from '../../src/providers/types';
 
 export interface TestContextOptions {
   aliases?: Record<string, string>;
+  /** `defaultRegistry.<provider>`. */
   fallback?: string;
   scopeRegistries?: string[];
-  emitPulls?: boolean;
+  /** `providers.<name>` as a values file would give it; the provider's defaults fill the rest. */
+  options?: Record<string, unknown>;
 }
 
-/** A ParseContext as the server builds it, for parser unit tests. */
-export function parseContext(provider: ProviderName, options: TestContextOptions = {}): ParseContext {
-  return {
-    source: DEFAULT_SOURCES[provider],
-    registry: createRegistryResolver({
-      provider,
-      aliases: options.aliases ?? {},
-      fallback: options.fallback,
-      scopeRegistries: options.scopeRegistries,
-    }),
-    options: { distribution: { emitPulls: options.emitPulls ?? false } },
-  };
+/** A ParseContext as the server builds it for a provider of the list, for parser unit tests. */
+export function parseContext<Options>(
+  name: string,
+  options: TestContextOptions = {},
+  providers: readonly RegistryProvider[] = PROVIDERS,
+): ParseContext<Options> {
+  const provider = providers.find((p) => p.name === name);
+  if (!provider) throw new Error(`no provider ${name}`);
+  const context = createParseContext(
+    provider,
+    {
+      sources: { [name]: provider.defaultSource },
+      registryAliases: options.aliases ?? {},
+      defaultRegistry: { [name]: options.fallback },
+      providers: { [name]: provider.options ? Joi.attempt(options.options ?? {}, provider.options) : undefined },
+    },
+    options.scopeRegistries,
+  );
+  return context as ParseContext<Options>;
 }
 
 export function inbound(

@@ -20,13 +20,17 @@ export function tempDir(prefix = 'rg-test-'): string {
 }
 
 /** Polls until `check` returns a truthy value; generous by default for a loaded CI box. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const value = await check();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
     } catch (err) {
       last = err;
     }
@@ -36,7 +40,10 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 }
 
 /** Runs the CLI from source (no build step needed) and collects its output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(REPO_ROOT, 'src', 'cli.ts'), ...args], {
       cwd: REPO_ROOT,
@@ -76,7 +83,10 @@ export class GatewayProcess {
   }
 
   /** Writes the config (`$PORT` and `$DIR` filled in) and starts the gateway on it. */
-  static async start(configYaml: string, options: { dir?: string; port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<GatewayProcess> {
+  static async start(
+    configYaml: string,
+    options: { dir?: string; port?: number; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<GatewayProcess> {
     const dir = options.dir ?? tempDir();
     const port = options.port ?? (await freePort());
     const configPath = path.join(dir, 'values.yaml');
@@ -92,11 +102,15 @@ export class GatewayProcess {
       { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const gw = new GatewayProcess(child, `http://127.0.0.1:${port}`, configPath);
-    await waitFor(async () => {
-      if (gw.exitCode !== undefined) throw new Error(`gateway exited ${gw.exitCode}: ${gw.stderr}`);
-      const res = await axios.get(`${gw.url}/readyz`, { validateStatus: () => true, timeout: 1000 });
-      return res.status === 200;
-    }, 'the gateway to be ready', 30_000).catch((err) => {
+    await waitFor(
+      async () => {
+        if (gw.exitCode !== undefined) throw new Error(`gateway exited ${gw.exitCode}: ${gw.stderr}`);
+        const res = await axios.get(`${gw.url}/readyz`, { validateStatus: () => true, timeout: 1000 });
+        return res.status === 200;
+      },
+      'the gateway to be ready',
+      30_000,
+    ).catch((err) => {
       child.kill('SIGKILL');
       throw new Error(`${err.message}\nstderr:\n${gw.stderr}`);
     });

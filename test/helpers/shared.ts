@@ -28,7 +28,9 @@ export function fixtureFiles(folder: string): string[] {
     if (process.env.CI) throw new Error(`shared fixtures missing in CI: ${dir}`);
     return [];
   }
-  return readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 }
 
 export function readFixture(folder: string, file: string): { text: string; body: unknown } {

@@ -77,8 +77,15 @@ describe('AcrParser', () => {
     });
 
     it('take the registry from a token scoped to one registry', () => {
-      const event = onlyEvent(parse(fixture('chart-push-no-request.json'), { scopeRegistries: ['contoso.azurecr.io'] }));
-      expect(event).to.include({ type: 'chart_push', registry: 'contoso.azurecr.io', repo: 'charts', tag: 'web-1.4.0.tgz' });
+      const event = onlyEvent(
+        parse(fixture('chart-push-no-request.json'), { scopeRegistries: ['contoso.azurecr.io'] }),
+      );
+      expect(event).to.include({
+        type: 'chart_push',
+        registry: 'contoso.azurecr.io',
+        repo: 'charts',
+        tag: 'web-1.4.0.tgz',
+      });
     });
 
     it('take defaultRegistry.acr when the scope does not name exactly one', () => {

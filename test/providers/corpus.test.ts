@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { EventType, ProviderName, RegistryEvent } from '../../src/model/event';
 import { PayloadError } from '../../src/model/errors';
-import { detectParser, PARSERS } from '../../src/providers';
-import type { ParseOutcome, RegistryParser } from '../../src/providers/types';
+import { detectProvider, PROVIDERS } from '../../src/providers';
+import type { ParseOutcome, RegistryProvider } from '../../src/providers/types';
 import { inbound, parseContext, type TestContextOptions } from '../helpers/context';
 import { fixtureFiles, readFixture } from '../helpers/shared';
 
@@ -342,7 +342,13 @@ const CORPUS: Record<string, CorpusFolder> = {
       'docs-v2.8-pull-artifact.json': {
         expect: {
           events: [
-            { id: 'harbor-799390bcc01dfa272cf6f50c82b6a149', type: 'pull', registry: 'localhost', repo: 'harbor/alpine', digest: ALPINE_954B },
+            {
+              id: 'harbor-799390bcc01dfa272cf6f50c82b6a149',
+              type: 'pull',
+              registry: 'localhost',
+              repo: 'harbor/alpine',
+              digest: ALPINE_954B,
+            },
           ],
         },
       },
@@ -394,27 +400,52 @@ const CORPUS: Record<string, CorpusFolder> = {
       },
       'docs-v2.8-replication.json': {
         expect: {
-          events: [{ id: 'harbor-2380aeadd08053d43390077709e483a6', type: 'replication', registry: 'localhost', time: '2023-04-03T06:05:04Z' }],
+          events: [
+            {
+              id: 'harbor-2380aeadd08053d43390077709e483a6',
+              type: 'replication',
+              registry: 'localhost',
+              time: '2023-04-03T06:05:04Z',
+            },
+          ],
         },
       },
       'docs-v2.8-scanning-completed.json': {
         expect: {
           events: [
-            { id: 'harbor-95dfba8d1c76d3bba9deb6c9cca75d06', type: 'scan_completed', registry: 'localhost', repo: 'harbor/alpine', digest: ALPINE_954B },
+            {
+              id: 'harbor-95dfba8d1c76d3bba9deb6c9cca75d06',
+              type: 'scan_completed',
+              registry: 'localhost',
+              repo: 'harbor/alpine',
+              digest: ALPINE_954B,
+            },
           ],
         },
       },
       'docs-v2.8-scanning-failed.json': {
         expect: {
           events: [
-            { id: 'harbor-7c728cf732e50aa5e3244e0f082cc39f', type: 'scan_failed', registry: 'localhost', repo: 'harbor/alpine', digest: ALPINE_DABE },
+            {
+              id: 'harbor-7c728cf732e50aa5e3244e0f082cc39f',
+              type: 'scan_failed',
+              registry: 'localhost',
+              repo: 'harbor/alpine',
+              digest: ALPINE_DABE,
+            },
           ],
         },
       },
       'docs-v2.8-scanning-stopped.json': {
         expect: {
           events: [
-            { id: 'harbor-ebc8b2f6aea41a54b2a4cfc4e74f7251', type: 'scan_stopped', registry: 'localhost', repo: 'harbor/alpine', digest: ALPINE_E802 },
+            {
+              id: 'harbor-ebc8b2f6aea41a54b2a4cfc4e74f7251',
+              type: 'scan_stopped',
+              registry: 'localhost',
+              repo: 'harbor/alpine',
+              digest: ALPINE_E802,
+            },
           ],
         },
       },
@@ -426,7 +457,12 @@ const CORPUS: Record<string, CorpusFolder> = {
       'goharbor-issue-18428-tag-retention-v2.6.json': {
         expect: {
           events: [
-            { id: 'harbor-b09d55ad7affb29d0901dbdc38e4e610', type: 'tag_retention', registry: '10.202.250.222', time: '2023-03-27T02:59:01Z' },
+            {
+              id: 'harbor-b09d55ad7affb29d0901dbdc38e4e610',
+              type: 'tag_retention',
+              registry: '10.202.250.222',
+              time: '2023-03-27T02:59:01Z',
+            },
           ],
         },
       },
@@ -466,7 +502,13 @@ const CORPUS: Record<string, CorpusFolder> = {
       'source-default-go-pull-artifact-by-digest.json': {
         expect: {
           events: [
-            { id: 'harbor-1263cc68af345b4bf9ab7bb6aff1dcd5', type: 'pull', registry: 'harbor.dev', repo: 'library/busybox', digest: BUSYBOX_DDE8 },
+            {
+              id: 'harbor-1263cc68af345b4bf9ab7bb6aff1dcd5',
+              type: 'pull',
+              registry: 'harbor.dev',
+              repo: 'library/busybox',
+              digest: BUSYBOX_DDE8,
+            },
           ],
         },
       },
@@ -539,7 +581,15 @@ const CORPUS: Record<string, CorpusFolder> = {
       },
       'docs-v2.8-artifact-pulled.json': {
         expect: {
-          events: [{ id: '718eab63-2efa-4f88-8c27-8bcacc34929b', type: 'pull', registry: 'localhost', repo: 'harbor/alpine', digest: ALPINE_954B }],
+          events: [
+            {
+              id: '718eab63-2efa-4f88-8c27-8bcacc34929b',
+              type: 'pull',
+              registry: 'localhost',
+              repo: 'harbor/alpine',
+              digest: ALPINE_954B,
+            },
+          ],
         },
       },
       'docs-v2.8-artifact-pushed.json': {
@@ -586,32 +636,59 @@ const CORPUS: Record<string, CorpusFolder> = {
         },
       },
       'docs-v2.8-replication-status-changed.json': {
-        expect: { events: [{ id: 'e3005250-ffa8-4a10-af92-91fe25cca22c', type: 'replication', registry: 'localhost' }] },
+        expect: {
+          events: [{ id: 'e3005250-ffa8-4a10-af92-91fe25cca22c', type: 'replication', registry: 'localhost' }],
+        },
       },
       'docs-v2.8-scan-completed.json': {
         expect: {
           events: [
-            { id: '64bce2fe-6159-454d-8389-852d01ef1e9d', type: 'scan_completed', registry: 'localhost', repo: 'harbor/alpine', digest: ALPINE_954B },
+            {
+              id: '64bce2fe-6159-454d-8389-852d01ef1e9d',
+              type: 'scan_completed',
+              registry: 'localhost',
+              repo: 'harbor/alpine',
+              digest: ALPINE_954B,
+            },
           ],
         },
       },
       'docs-v2.8-scan-failed.json': {
         expect: {
           events: [
-            { id: 'bdfe1de3-c069-4efc-b4f4-1a75c9a148c4', type: 'scan_failed', registry: 'localhost', repo: 'harbor/alpine', digest: ALPINE_DABE },
+            {
+              id: 'bdfe1de3-c069-4efc-b4f4-1a75c9a148c4',
+              type: 'scan_failed',
+              registry: 'localhost',
+              repo: 'harbor/alpine',
+              digest: ALPINE_DABE,
+            },
           ],
         },
       },
       'docs-v2.8-scan-stopped.json': {
         expect: {
           events: [
-            { id: 'a8a03301-9e31-433f-ace3-240ac16f17b7', type: 'scan_stopped', registry: 'localhost', repo: 'harbor/alpine', digest: ALPINE_E802 },
+            {
+              id: 'a8a03301-9e31-433f-ace3-240ac16f17b7',
+              type: 'scan_stopped',
+              registry: 'localhost',
+              repo: 'harbor/alpine',
+              digest: ALPINE_E802,
+            },
           ],
         },
       },
       'docs-v2.8-tag-retention-finished.json': {
         expect: {
-          events: [{ id: 'a8618595-6fa0-4cf4-afdc-870459b1d7f6', type: 'tag_retention', registry: 'localhost', time: '2023-04-03T06:16:38Z' }],
+          events: [
+            {
+              id: 'a8618595-6fa0-4cf4-afdc-870459b1d7f6',
+              type: 'tag_retention',
+              registry: 'localhost',
+              time: '2023-04-03T06:16:38Z',
+            },
+          ],
         },
       },
       // Masked with `***` in the issue: the repository and the digest are not valid names, so a
@@ -671,15 +748,20 @@ const CORPUS: Record<string, CorpusFolder> = {
   },
 };
 
-function parserFor(provider: ProviderName): RegistryParser {
-  const parser = PARSERS.find((p) => p.provider === provider);
+function parserFor(provider: ProviderName): RegistryProvider {
+  const parser = PROVIDERS.find((p) => p.name === provider);
   if (!parser) throw new Error(`no parser for ${provider}`);
   return parser;
 }
 
-function run(parser: RegistryParser, body: unknown, contentType: string, options: TestContextOptions): ParseOutcome | { rejected: string[] } {
+function run(
+  parser: RegistryProvider,
+  body: unknown,
+  contentType: string,
+  options: TestContextOptions,
+): ParseOutcome | { rejected: string[] } {
   try {
-    return parser.parse(inbound(body, contentType), parseContext(parser.provider, options));
+    return parser.parse(inbound(body, contentType), parseContext(parser.name, options));
   } catch (error) {
     if (error instanceof PayloadError) return { rejected: error.errors };
     throw error;
@@ -696,21 +778,31 @@ function pinned(event: RegistryEvent, expected: ExpectedEvent): ExpectedEvent {
   return out;
 }
 
-function assertOutcome(actual: ParseOutcome | { rejected: string[] }, expected: Expected, provider: ProviderName, body: unknown): void {
+function assertOutcome(
+  actual: ParseOutcome | { rejected: string[] },
+  expected: Expected,
+  provider: ProviderName,
+  body: unknown,
+): void {
   if ('rejected' in expected) {
     expect(actual, 'a 400').to.deep.equal({ rejected: expected.rejected });
   } else if ('ignored' in expected) {
     expect(actual).to.deep.equal({ kind: 'ignored', reason: expected.ignored });
   } else {
-    if (!('kind' in actual) || actual.kind !== 'events') throw new Error(`expected events, got ${JSON.stringify(actual)}`);
+    if (!('kind' in actual) || actual.kind !== 'events')
+      throw new Error(`expected events, got ${JSON.stringify(actual)}`);
     expect(actual.events.map((e, i) => pinned(e, expected.events[i] ?? {}))).to.deep.equal(expected.events);
     for (const event of actual.events) {
       expect(event.provider).to.equal(provider);
       expect(event.source).to.equal(parserFor(provider).defaultSource);
       expect(Number.isNaN(Date.parse(event.time)), event.time).to.equal(false);
       expect(event.payload, 'payload is the body or the element of it the event came from').to.satisfy(
-        (payload: unknown) => payload === body || (Array.isArray(body) && body.includes(payload)) ||
-          (typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown[] }).events) &&
+        (payload: unknown) =>
+          payload === body ||
+          (Array.isArray(body) && body.includes(payload)) ||
+          (typeof body === 'object' &&
+            body !== null &&
+            Array.isArray((body as { events?: unknown[] }).events) &&
             (body as { events: unknown[] }).events.includes(payload)),
       );
     }
@@ -738,11 +830,14 @@ describe('shared fixture corpus', () => {
           });
           if (!expectation) return;
 
-          it(expectation.detected === false ? 'is not claimed by auto-detection' : `is detected as ${spec.provider}`, () => {
-            const { body } = readFixture(folder, file);
-            const detected = detectParser(inbound(body, contentType))?.provider;
-            expect(detected).to.equal(expectation.detected === false ? undefined : spec.provider);
-          });
+          it(
+            expectation.detected === false ? 'is not claimed by auto-detection' : `is detected as ${spec.provider}`,
+            () => {
+              const { body } = readFixture(folder, file);
+              const detected = detectProvider(inbound(body, contentType))?.name;
+              expect(detected).to.equal(expectation.detected === false ? undefined : spec.provider);
+            },
+          );
 
           it(`parses with no fallback registry: ${Object.keys(expectation.expect)[0]}`, () => {
             const { body } = readFixture(folder, file);
@@ -753,7 +848,12 @@ describe('shared fixture corpus', () => {
             const withOne = expectation.withOneRegistry;
             it(`parses with a token scoped to one registry: ${Object.keys(withOne)[0]}`, () => {
               const { body } = readFixture(folder, file);
-              assertOutcome(run(parser, body, contentType, { scopeRegistries: [SCOPED_REGISTRY] }), withOne, spec.provider, body);
+              assertOutcome(
+                run(parser, body, contentType, { scopeRegistries: [SCOPED_REGISTRY] }),
+                withOne,
+                spec.provider,
+                body,
+              );
             });
           }
 
@@ -776,18 +876,23 @@ describe('shared fixture corpus', () => {
     if (!fixtureFiles('acr').includes(file)) this.skip();
     const { body } = readFixture('acr', file) as { body: any };
     const content = body.responses['200'].body.value[0].eventRequestMessage.content;
-    expect(detectParser(inbound(content))?.provider).to.equal('acr');
-    assertOutcome(run(parserFor('acr'), content, 'application/json', {}), {
-      events: [
-        {
-          id: '00000000-0000-0000-0000-000000000000',
-          type: 'push',
-          registry: '192.168.100.227:5000',
-          repo: 'hello-world',
-          tag: 'latest',
-          digest: 'sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf',
-        },
-      ],
-    }, 'acr', content);
+    expect(detectProvider(inbound(content))?.name).to.equal('acr');
+    assertOutcome(
+      run(parserFor('acr'), content, 'application/json', {}),
+      {
+        events: [
+          {
+            id: '00000000-0000-0000-0000-000000000000',
+            type: 'push',
+            registry: '192.168.100.227:5000',
+            repo: 'hello-world',
+            tag: 'latest',
+            digest: 'sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf',
+          },
+        ],
+      },
+      'acr',
+      content,
+    );
   });
 });

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROVIDERS, type ProviderName } from '../../src/model/event';
-import { detectParser, PARSERS } from '../../src/providers';
+import type { ProviderName } from '../../src/model/event';
+import { detectProvider, PROVIDERS } from '../../src/providers';
 import { inbound } from '../helpers/context';
 
 function fixture(folder: string, name: string): any {
@@ -10,12 +10,14 @@ function fixture(folder: string, name: string): any {
 }
 
 function detected(body: unknown, contentType?: string, headers: Record<string, string> = {}): ProviderName | undefined {
-  return detectParser(inbound(body, contentType, headers))?.provider;
+  return detectProvider(inbound(body, contentType, headers))?.name;
 }
 
-describe('detectParser', () => {
-  it('has one parser per provider', () => {
-    expect(PARSERS.map((p) => p.provider)).to.have.members([...PROVIDERS]);
+describe('detectProvider', () => {
+  it('lists each provider once, under a name usable as a path segment', () => {
+    const names = PROVIDERS.map((p) => p.name);
+    expect(new Set(names).size).to.equal(names.length);
+    for (const name of names) expect(name).to.match(/^[a-z][a-z0-9-]*$/);
   });
 
   const cases: [string, string, ProviderName][] = [
@@ -56,7 +58,9 @@ describe('detectParser', () => {
   it('tells CloudEvents apart by type prefix', () => {
     const data = { resources: [], repository: {} };
     expect(detected({ specversion: '1.0', type: 'harbor.artifact.pushed', id: '1', data })).to.equal('harbor');
-    expect(detected({ specversion: '1.0', type: 'Microsoft.ContainerRegistry.ImagePushed', id: '1', data })).to.equal('eventgrid');
+    expect(detected({ specversion: '1.0', type: 'Microsoft.ContainerRegistry.ImagePushed', id: '1', data })).to.equal(
+      'eventgrid',
+    );
     expect(detected({ specversion: '1.0', type: 'dev.knative.other', id: '1', data })).to.equal(undefined);
   });
 

@@ -53,7 +53,13 @@ describe('DistributionParser', () => {
   it('emits a manifest delete (digest only) and a tag delete (tag only), ignoring a repository delete', () => {
     const events = eventsOf(parse(fixture('deletes.json')));
     expect(events.map((e) => [e.id, e.type, e.repo, e.tag, e.digest])).to.deep.equal([
-      ['1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d01', 'delete', 'team/web', undefined, 'sha256:7777777777777777777777777777777777777777777777777777777777777777'],
+      [
+        '1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d01',
+        'delete',
+        'team/web',
+        undefined,
+        'sha256:7777777777777777777777777777777777777777777777777777777777777777',
+      ],
       ['1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d02', 'delete', 'team/web', 'v2.3.1', undefined],
     ]);
     expect(events[0]).not.to.have.property('tag');
@@ -65,12 +71,15 @@ describe('DistributionParser', () => {
       kind: 'ignored',
       reason: 'no manifest event to forward: manifest pull (providers.distribution.emitPulls is off); blob pull',
     });
-    const events = eventsOf(parse(fixture('pulls.json'), { emitPulls: true }));
+    const events = eventsOf(parse(fixture('pulls.json'), { options: { emitPulls: true } }));
     expect(events.map((e) => [e.type, e.tag])).to.deep.equal([['pull', 'v2.3.1']]);
   });
 
   it('ignores blob mounts', () => {
-    expect(parse(fixture('blob-mount.json'))).to.deep.equal({ kind: 'ignored', reason: 'no manifest event to forward: blob mount' });
+    expect(parse(fixture('blob-mount.json'))).to.deep.equal({
+      kind: 'ignored',
+      reason: 'no manifest event to forward: blob mount',
+    });
   });
 
   it('tells blobs from manifests by url first, then by media type', () => {
@@ -92,7 +101,9 @@ describe('DistributionParser', () => {
   });
 
   it('lower-cases the host, keeps its port and maps it through the aliases', () => {
-    const events = eventsOf(parse(fixture('push-sequence.json'), { aliases: { 'registry.example.com:5000': 'registry.example.com' } }));
+    const events = eventsOf(
+      parse(fixture('push-sequence.json'), { aliases: { 'registry.example.com:5000': 'registry.example.com' } }),
+    );
     expect(events.map((e) => e.registry)).to.deep.equal(['registry.example.com', 'registry.example.com']);
   });
 
@@ -116,7 +127,11 @@ describe('DistributionParser', () => {
 
   it('lists every malformed field of forwarded events at once', () => {
     const [blob, manifest] = fixture('push-sequence.json').events;
-    const broken = { ...manifest, id: undefined, target: { ...manifest.target, repository: 'Team/Web', digest: 'md5' } };
+    const broken = {
+      ...manifest,
+      id: undefined,
+      target: { ...manifest.target, repository: 'Team/Web', digest: 'md5' },
+    };
     expect(rejection(() => parse(envelopeOf(blob, broken, { target: {} })))).to.have.members([
       'events[1].id is required',
       'events[1].target.repository "Team/Web" is not a repository name',
@@ -126,7 +141,9 @@ describe('DistributionParser', () => {
   });
 
   it('refuses envelopes that are not {"events": [objects]}', () => {
-    expect(rejection(() => parse({ events: [] }))).to.deep.equal(['events is empty: a notification carries at least one event']);
+    expect(rejection(() => parse({ events: [] }))).to.deep.equal([
+      'events is empty: a notification carries at least one event',
+    ]);
     expect(rejection(() => parse({ events: ['x'] }))).to.deep.equal(['events[0] must be an object, got a string']);
     expect(rejection(() => parse({}))).to.deep.equal(['events is required']);
     expect(rejection(() => parse([]))[0]).to.match(/^body must be a JSON object/);

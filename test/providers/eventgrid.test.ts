@@ -44,9 +44,30 @@ describe('EventGridParser', () => {
       const body = fixture('eventgrid-batch.json');
       const events = eventsOf(parse(body));
       expect(events.map((e) => [e.id, e.type, e.registry, e.repo, e.tag, e.time])).to.deep.equal([
-        ['e1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8', 'push', 'contoso.azurecr.io', 'team/web', 'v2.3.1', '2024-05-02T09:15:30.4567891Z'],
-        ['e1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f9', 'delete', 'contoso.azurecr.io', 'team/web', undefined, '2024-05-02T10:00:00.1Z'],
-        ['e1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7fa', 'chart_push', 'contoso.azurecr.io', 'charts', 'web-1.4.0.tgz', '2024-05-02T11:30:00.9Z'],
+        [
+          'e1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8',
+          'push',
+          'contoso.azurecr.io',
+          'team/web',
+          'v2.3.1',
+          '2024-05-02T09:15:30.4567891Z',
+        ],
+        [
+          'e1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f9',
+          'delete',
+          'contoso.azurecr.io',
+          'team/web',
+          undefined,
+          '2024-05-02T10:00:00.1Z',
+        ],
+        [
+          'e1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7fa',
+          'chart_push',
+          'contoso.azurecr.io',
+          'charts',
+          'web-1.4.0.tgz',
+          '2024-05-02T11:30:00.9Z',
+        ],
       ]);
       expect(events[0]).to.include({ provider: 'eventgrid', source: 'brigade.sh/acr', digest: DIGEST });
       expect(events[1]).not.to.have.property('tag');
@@ -89,12 +110,14 @@ describe('EventGridParser', () => {
 
     it('ignores an array with no ACR event, saying why', () => {
       const [, , , storage] = fixture('eventgrid-batch.json');
-      expect(parse([storage, { ...storage, eventType: 'Microsoft.ContainerRegistry.ImageQuarantined' }])).to.deep.equal({
-        kind: 'ignored',
-        reason:
-          'Event Grid event type "Microsoft.Storage.BlobCreated" is not an ACR event the gateway forwards; ' +
-          'Event Grid event type "Microsoft.ContainerRegistry.ImageQuarantined" is not an ACR event the gateway forwards',
-      });
+      expect(parse([storage, { ...storage, eventType: 'Microsoft.ContainerRegistry.ImageQuarantined' }])).to.deep.equal(
+        {
+          kind: 'ignored',
+          reason:
+            'Event Grid event type "Microsoft.Storage.BlobCreated" is not an ACR event the gateway forwards; ' +
+            'Event Grid event type "Microsoft.ContainerRegistry.ImageQuarantined" is not an ACR event the gateway forwards',
+        },
+      );
     });
 
     it('falls back to data.timestamp when eventTime is missing', () => {
@@ -122,7 +145,9 @@ describe('EventGridParser', () => {
     });
 
     it('refuses empty arrays, non-object elements and ACR events without data', () => {
-      expect(rejection(() => parse([]))).to.deep.equal(['body is an empty array: Event Grid delivers at least one event']);
+      expect(rejection(() => parse([]))).to.deep.equal([
+        'body is an empty array: Event Grid delivers at least one event',
+      ]);
       expect(rejection(() => parse([fixture('eventgrid-batch.json')[0], 'x']))).to.deep.equal([
         '[1] must be an object, got a string',
       ]);
@@ -140,12 +165,21 @@ describe('EventGridParser', () => {
     };
 
     it('take <name>.azurecr.io from .../registries/<name>', () => {
-      expect(onlyEvent(parse(chartWithTopic('/subscriptions/1/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/myRegistry01'))).registry)
-        .to.equal('myregistry01.azurecr.io');
+      expect(
+        onlyEvent(
+          parse(
+            chartWithTopic(
+              '/subscriptions/1/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/myRegistry01',
+            ),
+          ),
+        ).registry,
+      ).to.equal('myregistry01.azurecr.io');
     });
 
     it('map the derived host through the aliases', () => {
-      const event = onlyEvent(parse(chartWithTopic('/x/registries/contoso'), { aliases: { 'contoso.azurecr.io': 'registry.contoso.com' } }));
+      const event = onlyEvent(
+        parse(chartWithTopic('/x/registries/contoso'), { aliases: { 'contoso.azurecr.io': 'registry.contoso.com' } }),
+      );
       expect(event.registry).to.equal('registry.contoso.com');
     });
 
@@ -158,7 +192,9 @@ describe('EventGridParser', () => {
 
     it('refuse names that cannot be ACR names (too short, punctuation)', () => {
       for (const name of ['abc', 'my-registry', '<name>']) {
-        expect(rejection(() => parse(chartWithTopic(`/x/registries/${name}`)))[0], name).to.match(/does not name an ACR registry/);
+        expect(rejection(() => parse(chartWithTopic(`/x/registries/${name}`)))[0], name).to.match(
+          /does not name an ACR registry/,
+        );
       }
     });
 
@@ -169,8 +205,12 @@ describe('EventGridParser', () => {
     });
 
     it('take the registry from a token scoped to one registry, or defaultRegistry', () => {
-      expect(onlyEvent(parse(chartWithTopic(PLACEHOLDER_TOPIC), { scopeRegistries: ['contoso.azurecr.io'] })).registry).to.equal('contoso.azurecr.io');
-      expect(onlyEvent(parse(chartWithTopic(PLACEHOLDER_TOPIC), { fallback: 'contoso.azurecr.io' })).registry).to.equal('contoso.azurecr.io');
+      expect(
+        onlyEvent(parse(chartWithTopic(PLACEHOLDER_TOPIC), { scopeRegistries: ['contoso.azurecr.io'] })).registry,
+      ).to.equal('contoso.azurecr.io');
+      expect(onlyEvent(parse(chartWithTopic(PLACEHOLDER_TOPIC), { fallback: 'contoso.azurecr.io' })).registry).to.equal(
+        'contoso.azurecr.io',
+      );
     });
   });
 
@@ -207,7 +247,7 @@ describe('EventGridParser', () => {
       ]);
     });
 
-    it('accepts `specVersion`, the typo in Microsoft\'s image_deleted example, like `specversion`', () => {
+    it("accepts `specVersion`, the typo in Microsoft's image_deleted example, like `specversion`", () => {
       const body = fixture('cloudevent-image-pushed.json');
       body.specVersion = body.specversion;
       delete body.specversion;
@@ -303,12 +343,20 @@ describe('EventGridParser', () => {
 
 describe('registryHostOfArmId', () => {
   it('reads the registry name from an ARM resource id', () => {
-    expect(registryHostOfArmId('/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/jolovcr')).to.equal('jolovcr.azurecr.io');
+    expect(
+      registryHostOfArmId('/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/jolovcr'),
+    ).to.equal('jolovcr.azurecr.io');
     expect(registryHostOfArmId('/x/registries/UPPER12345/')).to.equal('upper12345.azurecr.io');
   });
 
   it('gives nothing for placeholders, bad names and other resources', () => {
-    for (const id of [undefined, PLACEHOLDER_TOPIC, '/x/registries/<name>', '/x/registries/a'.padEnd(70, 'b'), '/x/storageAccounts/artifacts']) {
+    for (const id of [
+      undefined,
+      PLACEHOLDER_TOPIC,
+      '/x/registries/<name>',
+      '/x/registries/a'.padEnd(70, 'b'),
+      '/x/storageAccounts/artifacts',
+    ]) {
       expect(registryHostOfArmId(id), String(id)).to.equal(undefined);
     }
   });

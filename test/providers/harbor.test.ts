@@ -14,9 +14,10 @@ function fixture(name: string): Record<string, any> {
 const parser = new HarborParser();
 
 function parse(body: unknown, options: TestContextOptions = {}): ParseOutcome {
-  const contentType = typeof body === 'object' && body !== null && 'specversion' in body
-    ? 'application/cloudevents+json'
-    : 'application/json';
+  const contentType =
+    typeof body === 'object' && body !== null && 'specversion' in body
+      ? 'application/cloudevents+json'
+      : 'application/json';
   return parser.parse(inbound(body, contentType), parseContext('harbor', options));
 }
 
@@ -92,14 +93,23 @@ describe('HarborParser', () => {
       const body = fixture('default-push-tagged.json');
       const other = 'sha256:9999999999999999999999999999999999999999999999999999999999999999';
       body.event_data.resources[0].tag = other;
-      expect(onlyEvent(parse(body))).to.include({ digest: DIGEST }).and.not.have.property('tag');
+      expect(onlyEvent(parse(body)))
+        .to.include({ digest: DIGEST })
+        .and.not.have.property('tag');
       delete body.event_data.resources[0].digest;
-      expect(onlyEvent(parse(body))).to.include({ digest: other }).and.not.have.property('tag');
+      expect(onlyEvent(parse(body)))
+        .to.include({ digest: other })
+        .and.not.have.property('tag');
     });
 
     it('reads chart URLs, which carry a scheme, keeping their port', () => {
       const event = onlyEvent(parse(fixture('default-upload-chart.json')));
-      expect(event).to.include({ type: 'chart_push', registry: 'charts.example.com:4443', repo: 'platform/gateway', tag: '2.4.0' });
+      expect(event).to.include({
+        type: 'chart_push',
+        registry: 'charts.example.com:4443',
+        repo: 'platform/gateway',
+        tag: '2.4.0',
+      });
       expect(event).not.to.have.property('digest');
     });
 
@@ -117,7 +127,9 @@ describe('HarborParser', () => {
     });
 
     it('maps the registry through the aliases', () => {
-      const event = onlyEvent(parse(fixture('default-push-tagged.json'), { aliases: { 'harbor.example.com:8443': 'harbor.example.com' } }));
+      const event = onlyEvent(
+        parse(fixture('default-push-tagged.json'), { aliases: { 'harbor.example.com:8443': 'harbor.example.com' } }),
+      );
       expect(event.registry).to.equal('harbor.example.com');
     });
 
@@ -130,7 +142,12 @@ describe('HarborParser', () => {
 
       it('does not depend on key order or fields outside its inputs', () => {
         const body = fixture('default-push-tagged.json');
-        const reordered = { event_data: { ...body.event_data, custom_attributes: { x: '1' } }, operator: body.operator, occur_at: body.occur_at, type: body.type };
+        const reordered = {
+          event_data: { ...body.event_data, custom_attributes: { x: '1' } },
+          operator: body.operator,
+          occur_at: body.occur_at,
+          type: body.type,
+        };
         expect(idOf(reordered)).to.equal(idOf(body));
       });
 
@@ -363,7 +380,9 @@ describe('HarborParser', () => {
       const matches = (body: unknown) => parser.matches(inbound(body));
       expect(matches(fixture('default-push-tagged.json'))).to.equal(true);
       expect(matches(fixture('cloudevents-artifact-pushed.json'))).to.equal(true);
-      expect(matches({ specversion: '1.0', type: 'Microsoft.ContainerRegistry.ImagePushed', data: {} })).to.equal(false);
+      expect(matches({ specversion: '1.0', type: 'Microsoft.ContainerRegistry.ImagePushed', data: {} })).to.equal(
+        false,
+      );
       expect(matches({ type: 'PUSH_ARTIFACT' })).to.equal(false);
       expect(matches([fixture('default-push-tagged.json')])).to.equal(false);
     });

@@ -1,15 +1,30 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROVIDERS } from '../../src/model/event';
 import { PayloadError } from '../../src/model/errors';
-import { detectParser, PARSERS } from '../../src/providers';
+import { detectProvider, PROVIDERS } from '../../src/providers';
 import type { InboundRequest } from '../../src/providers/types';
 import { inbound, parseContext } from '../helpers/context';
 import { fixtureFiles, readFixture } from '../helpers/shared';
 
 /** Values a careless or hostile sender may put anywhere in a body. */
-const HOSTILE: unknown[] = [null, 0, -1, 1e308, '', 'x', ' ', 'A'.repeat(5000), [], [null], {}, { a: 1 }, true, '__proto__', 'constructor'];
+const HOSTILE: unknown[] = [
+  null,
+  0,
+  -1,
+  1e308,
+  '',
+  'x',
+  ' ',
+  'A'.repeat(5000),
+  [],
+  [null],
+  {},
+  { a: 1 },
+  true,
+  '__proto__',
+  'constructor',
+];
 
 type Json = unknown;
 
@@ -33,14 +48,16 @@ function replaced(value: Json, at: (string | number)[], withValue: unknown): Jso
 
 /** What the HTTP edge does with a body: detect, then parse with each parser as a named path would. */
 function exercise(request: InboundRequest): void {
-  const targets = [detectParser(request), ...PARSERS].filter((p) => p !== undefined);
+  const targets = [detectProvider(request), ...PROVIDERS].filter((p) => p !== undefined);
   for (const parser of targets) {
     for (const fallback of [undefined, 'fallback.example.com']) {
       try {
-        parser.parse(request, parseContext(parser.provider, { fallback }));
+        parser.parse(request, parseContext(parser.name, { fallback }));
       } catch (err) {
         if (!(err instanceof PayloadError)) {
-          throw new Error(`${parser.provider} threw ${(err as Error)?.stack ?? err} (would be a 500)`);
+          throw new Error(`${parser.name} threw ${(err as Error)?.stack ?? String(err)} (would be a 500)`, {
+            cause: err,
+          });
         }
         expect(err.errors.length, 'a 400 names at least one problem').to.be.greaterThan(0);
       }
@@ -72,7 +89,6 @@ for (const folder of readdirSync(OWN_FIXTURES)) {
 describe('providers: no body makes a parser throw anything but a 400', () => {
   it('has bodies to mutate', () => {
     expect(bodies.length).to.be.greaterThan(40);
-    expect(PARSERS.map((p) => p.provider).sort()).to.deep.equal([...PROVIDERS].sort());
   });
 
   for (const { name, body, contentType } of bodies) {
@@ -86,7 +102,14 @@ describe('providers: no body makes a parser throw anything but a 400', () => {
 
   it('binary-mode CloudEvents headers with hostile values', () => {
     const data = { id: 'x', action: 'push', target: { repository: 'a/b', digest: `sha256:${'a'.repeat(64)}` } };
-    for (const value of ['', ' ', '2.0', 'Microsoft.ContainerRegistry.', 'Microsoft.ContainerRegistry.ImagePushed', 'x'.repeat(3000)]) {
+    for (const value of [
+      '',
+      ' ',
+      '2.0',
+      'Microsoft.ContainerRegistry.',
+      'Microsoft.ContainerRegistry.ImagePushed',
+      'x'.repeat(3000),
+    ]) {
       for (const header of ['ce-specversion', 'ce-type', 'ce-id', 'ce-source', 'ce-time']) {
         const headers: Record<string, string> = {
           'ce-specversion': '1.0',

@@ -2,18 +2,12 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
-import { TokenVerifier } from '../../src/auth/tokens';
-import { parseConfig } from '../../src/config/load';
-import type { AcceptResult } from '../../src/delivery/types';
-import type { RegistryEvent } from '../../src/model/event';
+import { parseConfig } from '../../src/gateway';
 import { UnavailableError } from '../../src/model/errors';
-import { Metrics } from '../../src/observability/metrics';
-import { detectParser, PARSERS } from '../../src/providers';
-import { createApp } from '../../src/server/app';
-import type { EventIntake } from '../../src/server/events';
-import { listen, post, type Listening } from '../helpers/http';
+import { startEdge, type RecordingIntake } from '../helpers/edge';
+import { post, type Listening } from '../helpers/http';
+import type { MemoryLog } from '../helpers/logger';
 import { interceptHttpDuringSuite, nock } from '../helpers/nock';
-import { memoryLogger } from '../helpers/logger';
 
 const TOKEN = 'tok-0123456789abcdef';
 const HARBOR_TOKEN = 'harbor-tok-fedcba9876543210';
@@ -22,24 +16,10 @@ const ACR_PUSH = JSON.parse(
 );
 const auth = (token = TOKEN) => ({ Authorization: `Bearer ${token}` });
 
-/** Records accepted events; dedups on (source, id) like the store, or fails on demand. */
-class RecordingIntake implements EventIntake {
-  accepted: RegistryEvent[] = [];
-  failWith?: Error;
-  async accept(events: RegistryEvent[]): Promise<AcceptResult[]> {
-    if (this.failWith) throw this.failWith;
-    return events.map((event) => {
-      const duplicate = this.accepted.some((e) => e.source === event.source && e.id === event.id);
-      if (!duplicate) this.accepted.push(event);
-      return { event, duplicate };
-    });
-  }
-}
-
 describe('server/app', () => {
   let server: Listening;
   let intake: RecordingIntake;
-  let log: ReturnType<typeof memoryLogger>;
+  let log: MemoryLog;
   let ready: string | undefined;
 
   async function start(extra = '') {
@@ -54,20 +34,10 @@ tokens:
 defaultRegistry: {acr: fallback.azurecr.io}
 server: {bodyLimit: 4kb${extra}}
 `);
-    intake = new RecordingIntake();
-    log = memoryLogger();
     ready = undefined;
-    const app = createApp({
-      config,
-      verifier: new TokenVerifier(config.tokens),
-      parsers: PARSERS,
-      detect: detectParser,
-      intake,
-      metrics: new Metrics(),
-      logger: log.logger,
-      readiness: { notReadyReason: () => ready },
-    });
-    server = await listen(app);
+    const edge = await startEdge({ config, notReadyReason: () => ready });
+    ({ intake, log } = edge);
+    server = edge;
   }
 
   beforeEach(() => start());
@@ -130,16 +100,28 @@ server: {bodyLimit: 4kb${extra}}
           repository: { name: repo.split('/')[1], namespace: repo.split('/')[0], repo_full_name: repo },
         },
       });
-      const registry = await post(`${server.url}/events`, harborPush('evil.example.com', 'library/app'), auth(HARBOR_TOKEN));
+      const registry = await post(
+        `${server.url}/events`,
+        harborPush('evil.example.com', 'library/app'),
+        auth(HARBOR_TOKEN),
+      );
       expect(registry.status).to.equal(403);
       expect(registry.data.scope).to.equal('registries');
       expect(registry.data.errors[0]).to.include('evil.example.com');
 
-      const repo = await post(`${server.url}/events`, harborPush('harbor.example.com', 'secret/app'), auth(HARBOR_TOKEN));
+      const repo = await post(
+        `${server.url}/events`,
+        harborPush('harbor.example.com', 'secret/app'),
+        auth(HARBOR_TOKEN),
+      );
       expect(repo.status).to.equal(403);
       expect(repo.data.scope).to.equal('repos');
 
-      const ok = await post(`${server.url}/events`, harborPush('harbor.example.com', 'library/app'), auth(HARBOR_TOKEN));
+      const ok = await post(
+        `${server.url}/events`,
+        harborPush('harbor.example.com', 'library/app'),
+        auth(HARBOR_TOKEN),
+      );
       expect(ok.status).to.equal(202);
       expect(intake.accepted.map((e) => e.repo)).to.deep.equal(['library/app']);
     });
@@ -183,7 +165,11 @@ server: {bodyLimit: 4kb${extra}}
     });
 
     it('200 ignored for an ACR ping and for an unknown action', async () => {
-      const ping = await post(`${server.url}/events`, { id: 'p', timestamp: '2026-01-01T00:00:00Z', action: 'ping' }, auth());
+      const ping = await post(
+        `${server.url}/events`,
+        { id: 'p', timestamp: '2026-01-01T00:00:00Z', action: 'ping' },
+        auth(),
+      );
       expect(ping.status).to.equal(200);
       expect(ping.data.status).to.equal('ignored');
       const odd = await post(`${server.url}/events`, { ...ACR_PUSH, action: 'rename' }, auth());
@@ -225,7 +211,9 @@ server: {bodyLimit: 4kb${extra}}
       expect(empty.data.errors[0]).to.match(/^body is empty/);
       const shape = await post(`${server.url}/events`, { hello: 'world' }, auth());
       expect(shape.status).to.equal(400);
-      expect(shape.data.errors[0]).to.include('matches no accepted webhook shape (eventgrid, harbor, distribution, acr)');
+      expect(shape.data.errors[0]).to.include(
+        'matches no accepted webhook shape (eventgrid, harbor, distribution, acr)',
+      );
     });
 
     it('413 over server.bodyLimit, 415 for other media types', async () => {
@@ -380,7 +368,8 @@ server: {bodyLimit: 4kb${extra}}
       await server.close();
       await start(', rateLimit: {requestsPerSecond: 1, burst: 2}');
       const codes: number[] = [];
-      for (let i = 0; i < 4; i++) codes.push((await post(`${server.url}/events`, { ...ACR_PUSH, id: `r${i}` }, auth())).status);
+      for (let i = 0; i < 4; i++)
+        codes.push((await post(`${server.url}/events`, { ...ACR_PUSH, id: `r${i}` }, auth())).status);
       expect(codes.slice(0, 2)).to.deep.equal([202, 202]);
       expect(codes).to.include(429);
       const limited = await post(`${server.url}/events`, ACR_PUSH, auth());

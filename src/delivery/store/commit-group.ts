@@ -72,7 +72,7 @@ export class CommitGroup {
         return { event, emitters: [...new Set(emitters)], body: JSON.stringify(event) };
       });
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     if (call.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
@@ -115,7 +115,10 @@ export class CommitGroup {
       outcomes = await this.commit(group.map((w) => w.call));
     } catch (err) {
       const refusal = this.refusal(err);
-      this.logger?.error({ err: refusal, requests: group.length }, 'store commit failed; nothing in it was acknowledged');
+      this.logger?.error(
+        { err: refusal, requests: group.length },
+        'store commit failed; nothing in it was acknowledged',
+      );
       for (const w of group) w.reject(refusal);
       return;
     }

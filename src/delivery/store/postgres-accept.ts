@@ -30,7 +30,11 @@ const keyOf = (source: string, id: string) => JSON.stringify([source, id]);
  * returns nothing, and one that meets another replica's uncommitted insert waits for it. So the
  * same event posted to two replicas at once is stored once.
  */
-export async function commitAccepts(client: pg.ClientBase, calls: AcceptCall[], ctx: AcceptContext): Promise<CallOutcome[]> {
+export async function commitAccepts(
+  client: pg.ClientBase,
+  calls: AcceptCall[],
+  ctx: AcceptContext,
+): Promise<CallOutcome[]> {
   const dedup = ctx.dedupWindowMs > 0;
   const windowStart = ctx.now - ctx.dedupWindowMs;
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { PostgresSettings } from '../types';
+import type { PostgresSettings } from '../../config/types';
 
 /** int8 columns (ids, epoch milliseconds) stay far below 2^53: read them as numbers, not strings. */
 const types = new pg.TypeOverrides();
@@ -37,14 +37,16 @@ export class Redactor {
   private readonly secrets: string[];
 
   constructor(url: string) {
-    let password = '';
+    let password: string;
     try {
       password = new URL(url).password;
     } catch {
       // Not a URL (a key/value connection string): the whole string is the secret.
       password = url;
     }
-    this.secrets = [...new Set([password, safeDecode(password)])].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+    this.secrets = [...new Set([password, safeDecode(password)])]
+      .filter((s) => s.length > 0)
+      .sort((a, b) => b.length - a.length);
   }
 
   text(value: string): string {

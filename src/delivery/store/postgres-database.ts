@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { PostgresSettings } from '../types';
+import type { PostgresSettings } from '../../config/types';
 import { createPool, describeLocation, isConnectionFailure, Redactor } from './postgres-connection';
 import type { Sql } from './postgres-operator';
 
@@ -73,7 +73,8 @@ export class PostgresDatabase implements Sql {
   private noteFailure(err: unknown): void {
     if (!isConnectionFailure(err)) return;
     const safe = this.redact.error(err);
-    if (this.lastFailure === undefined) this.logger?.error({ err: safe, store: this.location }, 'the database is unavailable');
+    if (this.lastFailure === undefined)
+      this.logger?.error({ err: safe, store: this.location }, 'the database is unavailable');
     this.lastFailure = safe.message;
   }
 }

@@ -38,7 +38,11 @@ export class WakeListener {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.url, keepAlive: true, application_name: 'registry-gateway listen' });
+    const client = new pg.Client({
+      connectionString: this.url,
+      keepAlive: true,
+      application_name: 'registry-gateway listen',
+    });
     client.on('notification', (msg) => {
       if (msg.channel === this.channel && msg.payload) this.onWake(msg.payload.split(','));
     });
@@ -65,7 +69,10 @@ export class WakeListener {
     if (this.client && this.client !== client) return;
     this.client = undefined;
     client.end().catch(() => undefined);
-    this.logger?.warn({ err: err ? this.redact.error(err) : undefined, retryInMs: this.delayMs }, 'lost the database notification connection; polling until it is back');
+    this.logger?.warn(
+      { err: err ? this.redact.error(err) : undefined, retryInMs: this.delayMs },
+      'lost the database notification connection; polling until it is back',
+    );
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.connect();

@@ -107,13 +107,15 @@ export async function pruneStore(
   nowMs: number,
 ): Promise<PruneResult> {
   return inTransaction(client, async () => {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
-      `registry-gateway prune ${schema}`,
-    ]);
+    const { rows } = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked',
+      [`registry-gateway prune ${schema}`],
+    );
     if (!rows[0].locked) return { deliveries: 0, events: 0, dedupKeys: 0 };
-    const deliveries = await client.query(`DELETE FROM ${schema}.deliveries WHERE state = 'delivered' AND delivered_at < $1`, [
-      nowMs - settings.deliveredRetentionSeconds * 1000,
-    ]);
+    const deliveries = await client.query(
+      `DELETE FROM ${schema}.deliveries WHERE state = 'delivered' AND delivered_at < $1`,
+      [nowMs - settings.deliveredRetentionSeconds * 1000],
+    );
     const events = await client.query(
       `DELETE FROM ${schema}.events e WHERE NOT EXISTS (SELECT 1 FROM ${schema}.deliveries d WHERE d.event_seq = e.seq)`,
     );

@@ -69,7 +69,9 @@ export class PostgresStore implements DeliveryStore {
    */
   static async open(settings: DeliverySettings, options: StoreOptions = {}): Promise<PostgresStore> {
     if (!settings.postgres.url) {
-      throw new Error('delivery.postgres.url is empty: set it, or DATABASE_URL (the chart sets that from delivery.postgres.urlSecret)');
+      throw new Error(
+        'delivery.postgres.url is empty: set it, or DATABASE_URL (the chart sets that from delivery.postgres.urlSecret)',
+      );
     }
     const store = new PostgresStore(settings, options);
     try {
@@ -162,7 +164,13 @@ export class PostgresStore implements DeliveryStore {
   }
 
   async claim(emitter: string, nowMs: number, limit: number): Promise<DueDelivery[]> {
-    const rows = await leaseDue(this.db, { emitter, nowMs, limit, owner: this.owner, leaseUntil: nowMs + this.leaseMs });
+    const rows = await leaseDue(this.db, {
+      emitter,
+      nowMs,
+      limit,
+      owner: this.owner,
+      leaseUntil: nowMs + this.leaseMs,
+    });
     this.countTakeovers(emitter, rows.filter((r) => r.previousOwner !== null && r.previousOwner !== this.owner).length);
     for (const row of rows) this.claimed.add(row.id);
     return rows;
@@ -279,11 +287,15 @@ export class PostgresStore implements DeliveryStore {
 
   private async renewLeases(): Promise<void> {
     if (this.claimed.size === 0 || this.group.closed) return;
-    await this.db.query(
-      `UPDATE ${this.schema}.deliveries SET lease_until = $1
+    await this.db
+      .query(
+        `UPDATE ${this.schema}.deliveries SET lease_until = $1
         WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'pending'`,
-      [this.clock() + this.leaseMs, [...this.claimed], this.owner],
-    ).catch((err) => this.logger?.warn({ err: this.db.redact.error(err) }, 'cannot renew delivery leases; they may be taken over'));
+        [this.clock() + this.leaseMs, [...this.claimed], this.owner],
+      )
+      .catch((err) =>
+        this.logger?.warn({ err: this.db.redact.error(err) }, 'cannot renew delivery leases; they may be taken over'),
+      );
   }
 
   private async settle(id: number, sql: string, params: unknown[]): Promise<boolean> {
@@ -298,11 +310,15 @@ export class PostgresStore implements DeliveryStore {
   private countTakeovers(emitter: string, takenOver: number): void {
     if (takenOver === 0) return;
     this.options.metrics?.leaseTakeovers.inc(takenOver);
-    this.logger?.warn({ emitter, deliveries: takenOver }, 'took over deliveries whose lease lapsed (a replica died or stalled)');
+    this.logger?.warn(
+      { emitter, deliveries: takenOver },
+      'took over deliveries whose lease lapsed (a replica died or stalled)',
+    );
   }
 
   private refusal(err: unknown): Error {
-    if (isUnavailable(err)) return new UnavailableError(`the delivery store cannot commit (${this.db.redact.error(err).message})`, 5);
+    if (isUnavailable(err))
+      return new UnavailableError(`the delivery store cannot commit (${this.db.redact.error(err).message})`, 5);
     return this.db.redact.error(err);
   }
 }

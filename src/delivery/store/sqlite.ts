@@ -95,7 +95,8 @@ export class SqliteStore implements DeliveryStore {
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
       (calls) => Promise.resolve(this.commitCalls(calls)),
-      (err) => (isUnavailable(err) ? new UnavailableError(`the delivery store cannot write (${err.code})`, 30) : (err as Error)),
+      (err) =>
+        isUnavailable(err) ? new UnavailableError(`the delivery store cannot write (${err.code})`, 30) : (err as Error),
       options.metrics,
       this.logger,
     );
@@ -259,7 +260,8 @@ export class SqliteStore implements DeliveryStore {
   markRetry(id: number, attempts: number, nextAttemptAtMs: number, error: string): Promise<boolean> {
     return this.settle(
       id,
-      () => this.statements.markRetry.run(attempts, nextAttemptAtMs, truncateError(error), this.clock(), id).changes > 0,
+      () =>
+        this.statements.markRetry.run(attempts, nextAttemptAtMs, truncateError(error), this.clock(), id).changes > 0,
     );
   }
 
@@ -330,7 +332,7 @@ export class SqliteStore implements DeliveryStore {
     try {
       return Promise.resolve(work());
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 }

@@ -31,8 +31,9 @@ describe('PostgreSQL store', function () {
 
   storeBehaviour({
     name: 'postgres',
-    fresh: async () => {
+    fresh: () => {
       schema = `behaviour_${++schemas}`;
+      return Promise.resolve();
     },
     open: (clock, overrides, metrics) => PostgresStore.open(pgSettings(overrides), { clock, metrics }),
   });
@@ -41,8 +42,14 @@ describe('PostgreSQL store', function () {
     let opened: PostgresStore[];
     const now = Date.parse('2024-05-01T12:00:00Z');
 
-    async function replica(overrides: Partial<DeliverySettings> = {}, options: { clock?: () => number; owner?: string } = {}) {
-      const store = await PostgresStore.open(pgSettings(overrides), { clock: options.clock ?? (() => now), owner: options.owner });
+    async function replica(
+      overrides: Partial<DeliverySettings> = {},
+      options: { clock?: () => number; owner?: string } = {},
+    ) {
+      const store = await PostgresStore.open(pgSettings(overrides), {
+        clock: options.clock ?? (() => now),
+        owner: options.owner,
+      });
       opened.push(store);
       return store;
     }
@@ -110,11 +117,14 @@ describe('PostgreSQL store', function () {
       expect(await b.nextDueAt('log')).to.equal(t + 30_000);
       expect(await b.claim('log', t + 29_000, 10)).to.deep.equal([]);
       const metrics = new Metrics();
-      const c = await PostgresStore.open(pgSettings({ postgres: { leaseSeconds: 30 } as DeliverySettings['postgres'] }), {
-        clock,
-        owner: 'replica-c',
-        metrics,
-      });
+      const c = await PostgresStore.open(
+        pgSettings({ postgres: { leaseSeconds: 30 } as DeliverySettings['postgres'] }),
+        {
+          clock,
+          owner: 'replica-c',
+          metrics,
+        },
+      );
       opened.push(c);
       t += 30_000;
       const takenOver = await c.claim('log', t, 10);

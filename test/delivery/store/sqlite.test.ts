@@ -12,11 +12,13 @@ let tmp: ReturnType<typeof tempDir> | undefined;
 
 storeBehaviour({
   name: 'sqlite',
-  fresh: async () => {
+  fresh: () => {
     tmp?.cleanup();
     tmp = tempDir();
+    return Promise.resolve();
   },
-  open: async (clock, overrides, metrics) => SqliteStore.open(settings(tmp!.dir, overrides), { clock, metrics }),
+  open: (clock, overrides, metrics) =>
+    Promise.resolve(SqliteStore.open(settings(tmp!.dir, overrides), { clock, metrics })),
 });
 
 after(() => tmp?.cleanup());
@@ -69,7 +71,10 @@ describe('SQLite store', () => {
     `;
     let signal: string | null = null;
     try {
-      execFileSync(process.execPath, ['-r', 'tsx/cjs', '-e', script], { cwd: path.resolve(__dirname, '../../..'), stdio: 'pipe' });
+      execFileSync(process.execPath, ['-r', 'tsx/cjs', '-e', script], {
+        cwd: path.resolve(__dirname, '../../..'),
+        stdio: 'pipe',
+      });
     } catch (err) {
       signal = (err as { signal: string | null }).signal;
     }

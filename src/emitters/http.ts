@@ -1,0 +1,117 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import { DeliveryError } from './types';
+
+/**
+ * How one target's answers differ from the common rule, as data. The common rule: 408
+ * (timeout), 429 (throttled) and 5xx (the target or the path to it is unwell) are retried; any
+ * other answer is the target refusing this request, which a retry would only repeat.
+ */
+export interface FailurePolicy {
+  /** Further statuses that mean "not yet" at this target (a Knative broker not ready is a 404). */
+  readonly retryStatuses?: readonly number[];
+  /** 5xx answers that mean "never" at this target (Brigade's 501: not supported). */
+  readonly permanentStatuses?: readonly number[];
+  /**
+   * Transport error codes that mean the request itself is malformed (the configured address or
+   * an option), so no retry can cure it; every other transport failure is retried.
+   */
+  readonly permanentErrorCodes?: readonly string[];
+}
+
+/** Request-setup failures from axios: the URL or an option is unusable, not the network. */
+export const REQUEST_SETUP_ERROR_CODES = ['ERR_INVALID_URL', 'ERR_BAD_OPTION', 'ERR_BAD_OPTION_VALUE'];
+
+export function isRetryableStatus(status: number, policy: FailurePolicy = {}): boolean {
+  if (policy.permanentStatuses?.includes(status)) return false;
+  if (policy.retryStatuses?.includes(status)) return true;
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** A refusal answer as a DeliveryError, retryable or not by the target's policy. */
+export function statusFailure(message: string, status: number, policy: FailurePolicy = {}): DeliveryError {
+  return new DeliveryError(message, isRetryableStatus(status, policy), status);
+}
+
+/** The error code of a transport failure (its own, or its cause's), if it has one. */
+export function transportErrorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const own = (err as { code?: unknown }).code;
+  if (typeof own === 'string') return own;
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
+
+/** What went wrong with a request that got no answer: the message, with the error code when it does not say it. */
+export function transportReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const code = transportErrorCode(err);
+  return code && !text.includes(code) ? `${text} (${code})` : text;
+}
+
+/** A request that got no answer as a DeliveryError: `describe` puts the reason in the target's words. */
+export function transportFailure(
+  err: unknown,
+  describe: (reason: string) => string,
+  policy: FailurePolicy = {},
+): DeliveryError {
+  const code = transportErrorCode(err);
+  const permanent = code !== undefined && (policy.permanentErrorCodes ?? []).includes(code);
+  return new DeliveryError(describe(transportReason(err)), !permanent);
+}
+
+/** The start of an answer body, on one line: the target's own words on why it refused. */
+export function bodyExcerpt(body: unknown, max = 200): string {
+  if (typeof body !== 'string') return '';
+  const text = body.trim().replace(/\s+/g, ' ');
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+export interface TargetClientOptions {
+  /** Requests name paths below it; absent: each request names its full URL. */
+  baseURL?: string;
+  timeoutSeconds: number;
+  /** Extra trust for https (a cluster CA). */
+  ca?: Buffer;
+  insecureSkipTLSVerify?: boolean;
+  /** `text`: the body as sent (an empty 202 is not parsed); `json`: parsed where it is JSON. */
+  responseType: 'text' | 'json';
+}
+
+/**
+ * One HTTP client per target: keep-alive agents (deliveries come in bursts), a timeout, no
+ * redirects (a target that redirects is misconfigured, and following one would resend the
+ * event, credentials included, somewhere not configured), and every answer returned rather
+ * than thrown, so the caller classifies it with its policy.
+ */
+export class TargetClient {
+  readonly http: AxiosInstance;
+  private readonly httpAgent = new http.Agent({ keepAlive: true });
+  private readonly httpsAgent: https.Agent;
+
+  constructor(options: TargetClientOptions) {
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      ca: options.ca,
+      rejectUnauthorized: !options.insecureSkipTLSVerify,
+    });
+    this.http = axios.create({
+      baseURL: options.baseURL?.replace(/\/+$/, ''),
+      timeout: options.timeoutSeconds * 1000,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      maxRedirects: 0,
+      validateStatus: () => true,
+      ...(options.responseType === 'text'
+        ? { responseType: 'text' as const, transformResponse: [(body: unknown) => body] }
+        : {}),
+      transitional: { clarifyTimeoutError: true },
+    });
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
