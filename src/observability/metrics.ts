@@ -7,62 +7,54 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly requests = new Counter({
-    name: 'registry_gateway_requests_total',
-    help: 'Webhook requests by provider (or "unknown" before detection) and outcome',
-    labelNames: ['provider', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly requests = this.counter(
+    'registry_gateway_requests_total',
+    'Webhook requests by provider (or "unknown" before detection) and outcome',
+    ['provider', 'outcome'],
+  );
 
-  readonly events = new Counter({
-    name: 'registry_gateway_events_total',
-    help: 'Normalised events by provider, type and outcome (accepted, duplicate, ignored, rejected)',
-    labelNames: ['provider', 'type', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly events = this.counter(
+    'registry_gateway_events_total',
+    'Normalised events by provider, type and outcome (accepted, duplicate, ignored, rejected)',
+    ['provider', 'type', 'outcome'],
+  );
 
-  readonly deliveries = new Counter({
-    name: 'registry_gateway_deliveries_total',
-    help: 'Delivery attempts by emitter and outcome (succeeded, retried, dead_lettered)',
-    labelNames: ['emitter', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly deliveries = this.counter(
+    'registry_gateway_deliveries_total',
+    'Delivery attempts by emitter and outcome (succeeded, retried, dead_lettered)',
+    ['emitter', 'outcome'],
+  );
 
-  readonly deliveryLatency = new Histogram({
-    name: 'registry_gateway_delivery_latency_seconds',
-    help: 'Time from acceptance to successful delivery, by emitter (includes retries)',
-    labelNames: ['emitter'] as const,
-    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200],
-    registers: [this.registry],
-  });
+  readonly deliveryLatency = this.histogram(
+    'registry_gateway_delivery_latency_seconds',
+    'Time from acceptance to successful delivery, by emitter (includes retries)',
+    [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200],
+    ['emitter'],
+  );
 
-  readonly attemptDuration = new Histogram({
-    name: 'registry_gateway_delivery_attempt_seconds',
-    help: 'Duration of one delivery attempt to a target, by emitter',
-    labelNames: ['emitter'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  readonly attemptDuration = this.histogram(
+    'registry_gateway_delivery_attempt_seconds',
+    'Duration of one delivery attempt to a target, by emitter',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    ['emitter'],
+  );
 
-  readonly commitDuration = new Histogram({
-    name: 'registry_gateway_store_commit_seconds',
-    help: 'Duration of one store commit (a group of accepted requests), including fsync',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [this.registry],
-  });
+  readonly commitDuration = this.histogram(
+    'registry_gateway_store_commit_seconds',
+    'Duration of one store commit (a group of accepted requests), including fsync',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  );
 
-  readonly commitBatchSize = new Histogram({
-    name: 'registry_gateway_store_commit_batch_size',
-    help: 'Accept requests grouped into one store commit',
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
-    registers: [this.registry],
-  });
+  readonly commitBatchSize = this.histogram(
+    'registry_gateway_store_commit_batch_size',
+    'Accept requests grouped into one store commit',
+    [1, 2, 4, 8, 16, 32, 64, 128, 256],
+  );
 
-  readonly leaseTakeovers = new Counter({
-    name: 'registry_gateway_store_lease_takeovers_total',
-    help: "Deliveries this replica took over because another replica's lease lapsed (it died or stalled)",
-    registers: [this.registry],
-  });
+  readonly leaseTakeovers = this.counter(
+    'registry_gateway_store_lease_takeovers_total',
+    "Deliveries this replica took over because another replica's lease lapsed (it died or stalled)",
+  );
 
   readonly pending: Gauge<'emitter'>;
   readonly deadLettered: Gauge<'emitter'>;
@@ -120,5 +112,18 @@ export class Metrics {
         this.set(stats()?.leasesHeld ?? 0);
       },
     });
+  }
+
+  private counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter<L>({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string = never>(
+    name: string,
+    help: string,
+    buckets: number[],
+    labelNames: readonly L[] = [],
+  ): Histogram<L> {
+    return new Histogram<L>({ name, help, buckets, labelNames, registers: [this.registry] });
   }
 }

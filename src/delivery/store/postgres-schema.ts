@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { EVENT_COLUMNS } from './event-columns';
 import { ident, inTransaction } from './postgres-connection';
 
 /**
@@ -8,15 +9,7 @@ import { ident, inTransaction } from './postgres-connection';
 const MIGRATIONS: ((schema: string) => string)[] = [
   (s) => `
 CREATE TABLE ${s}.events (
-  seq         BIGSERIAL PRIMARY KEY,
-  source      TEXT NOT NULL,
-  id          TEXT NOT NULL,
-  provider    TEXT NOT NULL,
-  type        TEXT NOT NULL,
-  registry    TEXT NOT NULL,
-  repo        TEXT,
-  body        TEXT NOT NULL,
-  accepted_at BIGINT NOT NULL
+  seq         BIGSERIAL PRIMARY KEY,${EVENT_COLUMNS}
 );
 CREATE INDEX events_by_key ON ${s}.events (id, source);
 

@@ -3,18 +3,8 @@ import os from 'node:os';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
-import type {
-  AcceptResult,
-  DeliveryCounts,
-  DeliveryFilter,
-  DeliveryPage,
-  DeliverySettings,
-  DropFilter,
-  DueDelivery,
-  ListFilter,
-  PruneResult,
-  RoutedEvent,
-} from '../types';
+import type { AcceptResult, DeliveryCounts, DeliveryFilter, DeliveryPage, DeliverySettings } from '../types';
+import type { DropFilter, DueDelivery, ListFilter, PruneResult, RoutedEvent } from '../types';
 import { CommitGroup, truncateError } from './commit-group';
 import { commitAccepts } from './postgres-accept';
 import { leaseDue, nextDue } from './postgres-claims';

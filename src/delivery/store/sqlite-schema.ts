@@ -1,17 +1,11 @@
+import { EVENT_COLUMNS } from './event-columns';
+
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
 export const SQLITE_SCHEMA_VERSION = 1;
 
 export const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
-  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-  source      TEXT NOT NULL,
-  id          TEXT NOT NULL,
-  provider    TEXT NOT NULL,
-  type        TEXT NOT NULL,
-  registry    TEXT NOT NULL,
-  repo        TEXT,
-  body        TEXT NOT NULL,
-  accepted_at INTEGER NOT NULL
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,${EVENT_COLUMNS}
 );
 CREATE INDEX IF NOT EXISTS events_by_key ON events (id, source);
 

@@ -4,18 +4,8 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
 import type { RegistryEvent } from '../../model/event';
-import type {
-  AcceptResult,
-  DeliveryCounts,
-  DeliveryFilter,
-  DeliveryPage,
-  DeliverySettings,
-  DropFilter,
-  DueDelivery,
-  ListFilter,
-  PruneResult,
-  RoutedEvent,
-} from '../types';
+import type { AcceptResult, DeliveryCounts, DeliveryFilter, DeliveryPage, DeliverySettings } from '../types';
+import type { DropFilter, DueDelivery, ListFilter, PruneResult, RoutedEvent } from '../types';
 import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallOutcome } from './commit-group';
 import { countsByEmitter, type CountRow } from './rows';
 import { dropDeliveries, listDeliveries, replayDeliveries } from './sqlite-operator';

@@ -1,16 +1,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../../observability/metrics';
-import type {
-  AcceptResult,
-  DeliveryCounts,
-  DeliveryFilter,
-  DeliveryPage,
-  DropFilter,
-  DueDelivery,
-  ListFilter,
-  PruneResult,
-  RoutedEvent,
-} from '../types';
+import type { AcceptResult, DeliveryCounts, DeliveryFilter, DeliveryPage, DropFilter } from '../types';
+import type { DueDelivery, ListFilter, PruneResult, RoutedEvent } from '../types';
 
 export interface StoreOptions {
   metrics?: Metrics;
