@@ -15,7 +15,7 @@ import type { RouteTarget } from './delivery/routing';
 import { openStore, type DeliveryStore } from './delivery/store';
 import { PostgresStore } from './delivery/store/postgres';
 import { EMITTER_PLUGINS, type AnyEmitterPlugin, type EmitterSections } from './emitters';
-import type { Emitter, EmitterPlugin } from './emitters/types';
+import type { Emitter, EmitterPlugin, SharedWindows } from './emitters/types';
 import { Metrics } from './observability/metrics';
 import { PROVIDERS, type ProviderOptions } from './providers';
 import { createApp } from './server/app';
@@ -40,16 +40,21 @@ function createEmitter<Key extends AnyEmitterPlugin['key']>(
   plugin: EmitterPlugin<Key, EmitterSections[Key]>,
   sections: EmitterSections,
   logger: Logger,
+  sharedWindows?: SharedWindows,
 ): (Emitter & RouteTarget) | undefined {
   const section = sections[plugin.key];
   if (!section.enabled) return undefined;
-  const emitter = plugin.create(section, { logger: logger.child({ emitter: plugin.key }) });
+  const emitter = plugin.create(section, { logger: logger.child({ emitter: plugin.key }), sharedWindows });
   return Object.assign(emitter, { filter: section.filter });
 }
 
 /** Builds every enabled emitter with its routing filter. */
-export function createEmitters(config: Config, logger: Logger): (Emitter & RouteTarget)[] {
-  return EMITTER_PLUGINS.flatMap((plugin) => createEmitter(plugin, config.emitters, logger) ?? []);
+export function createEmitters(
+  config: Config,
+  logger: Logger,
+  sharedWindows?: SharedWindows,
+): (Emitter & RouteTarget)[] {
+  return EMITTER_PLUGINS.flatMap((plugin) => createEmitter(plugin, config.emitters, logger, sharedWindows) ?? []);
 }
 
 /**
@@ -79,7 +84,7 @@ export class Gateway implements LiveConfigTarget {
     if (store instanceof PostgresStore) {
       metrics.storeStats = () => ({ pool: store.poolStats, leasesHeld: store.leasesHeld });
     }
-    const emitters = createEmitters(config, logger);
+    const emitters = createEmitters(config, logger, store.sharedWindows);
     const dispatcher = new Dispatcher(store, emitters, config.delivery, {
       logger: logger.child({ component: 'dispatcher' }),
       metrics,

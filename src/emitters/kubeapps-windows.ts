@@ -1,9 +1,13 @@
+import type { Logger } from 'pino';
 import { appRepositoryKey, type AppRepositoryRef } from './kubeapps-rules';
+import type { SharedWindows } from './types';
 
 /** Deliveries waiting for the same AppRepository refresh. */
 interface OpenWindow {
   ref: AppRepositoryRef;
   deliveries: number;
+  /** When the last delivery joined: a refresh started after it covers every joined push. */
+  lastJoinAt: number;
   timer: NodeJS.Timeout;
   /** Settles `result` as the refresh settles. */
   settle: (refresh: Promise<void>) => void;
@@ -14,14 +18,22 @@ interface OpenWindow {
  * Coalesces refreshes per AppRepository: the first delivery opens a window, later ones join it,
  * and when the window ends one refresh runs and settles every joined delivery. Trailing edge, so
  * the refresh comes after the last push in the window and the index includes it.
+ *
+ * With replicas, each has its own windows, so the window's end also opens a shared one: the replica
+ * that opens it refreshes; another finds it open and is done if that refresh started after its own
+ * last push, or else waits for the shared window to end and tries again. One refresh per
+ * AppRepository per window then holds across replicas, and every push is still followed by one.
  */
 export class RefreshWindows {
   private readonly open = new Map<string, OpenWindow>();
   private readonly running = new Set<Promise<void>>();
+  private flushing = false;
 
   constructor(
     private readonly windowMs: number,
     private readonly refresh: (ref: AppRepositoryRef, deliveries: number) => Promise<void>,
+    private readonly shared?: SharedWindows,
+    private readonly logger?: Logger,
   ) {}
 
   join(ref: AppRepositoryRef): Promise<void> {
@@ -29,17 +41,19 @@ export class RefreshWindows {
     const window = this.open.get(key);
     if (window) {
       window.deliveries++;
+      window.lastJoinAt = Date.now();
       return window.result;
     }
     let settle!: (run: Promise<void>) => void;
     const result = new Promise<void>((resolve) => (settle = resolve));
     const timer = setTimeout(() => this.end(key), this.windowMs);
-    this.open.set(key, { ref, deliveries: 1, timer, settle, result });
+    this.open.set(key, { ref, deliveries: 1, lastJoinAt: Date.now(), timer, settle, result });
     return result;
   }
 
   /** Ends every open window now and waits for all refreshes (shutdown). */
   async flush(): Promise<void> {
+    this.flushing = true;
     for (const key of [...this.open.keys()]) this.end(key);
     await Promise.all(this.running);
   }
@@ -49,7 +63,7 @@ export class RefreshWindows {
     if (!window) return;
     this.open.delete(key);
     clearTimeout(window.timer);
-    const run = this.refresh(window.ref, window.deliveries);
+    const run = this.refreshOnce(key, window);
     window.settle(run);
     const settled = run.then(
       () => undefined,
@@ -57,5 +71,24 @@ export class RefreshWindows {
     );
     this.running.add(settled);
     void settled.then(() => this.running.delete(settled));
+  }
+
+  private async refreshOnce(key: string, window: OpenWindow): Promise<void> {
+    for (;;) {
+      // Shutting down, or a single process: nobody else will refresh for us.
+      if (!this.shared || this.flushing) return this.refresh(window.ref, window.deliveries);
+      const now = Date.now();
+      let claim;
+      try {
+        claim = await this.shared.open(key, now, this.windowMs);
+      } catch (err) {
+        // A second refresh is harmless; a missing one leaves the index without the push.
+        this.logger?.warn({ err, appRepository: key }, 'cannot coordinate the refresh with other replicas; refreshing');
+        return this.refresh(window.ref, window.deliveries);
+      }
+      if (claim.opened) return this.refresh(window.ref, window.deliveries);
+      if (claim.startedAt >= window.lastJoinAt) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, claim.endsAt - now)));
+    }
   }
 }

@@ -115,8 +115,11 @@ export class KubeappsEmitter implements Emitter {
         settings.insecureSkipTLSVerify,
       );
     }
-    this.windows = new RefreshWindows(settings.debounceSeconds * 1000, (ref, deliveries) =>
-      this.refreshOne(ref, deliveries),
+    this.windows = new RefreshWindows(
+      settings.debounceSeconds * 1000,
+      (ref, deliveries) => this.refreshOne(ref, deliveries),
+      deps?.sharedWindows,
+      this.logger,
     );
   }
 

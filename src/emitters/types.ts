@@ -32,8 +32,21 @@ export class DeliveryError extends Error {
   }
 }
 
+/** Whether this caller opened a shared window, or when the window already running started and ends. */
+export type WindowClaim = { opened: true } | { opened: false; startedAt: number; endsAt: number };
+
+/**
+ * Work that must happen once per window across every replica sharing the store, such as one
+ * Kubeapps refresh per AppRepository. Absent with one process, where local windows already are.
+ */
+export interface SharedWindows {
+  /** Opens window `key` from `nowMs` for `windowMs` unless one is running. */
+  open(key: string, nowMs: number, windowMs: number): Promise<WindowClaim>;
+}
+
 export interface EmitterDeps {
   logger: Logger;
+  sharedWindows?: SharedWindows;
 }
 
 /** A section's own keys: what the plugin's `settings` schema describes. */

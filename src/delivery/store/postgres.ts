@@ -11,6 +11,7 @@ import { leaseDue, nextDue } from './postgres-claims';
 import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
 import { PostgresDatabase } from './postgres-database';
 import { WakeListener } from './postgres-listener';
+import { PostgresWindows } from './postgres-windows';
 import { countDeliveries, dropDeliveries, listDeliveries, pruneStore, replayDeliveries } from './postgres-operator';
 import { migrate } from './postgres-schema';
 import type { DeliveryStore, StoreOptions } from './types';
@@ -36,6 +37,7 @@ export class PostgresStore implements DeliveryStore {
   /** Renamed per process so leases of a predecessor with the same pid are never mistaken for ours. */
   readonly owner: string;
   private readonly db: PostgresDatabase;
+  readonly sharedWindows: PostgresWindows;
   private readonly schema: string;
   private readonly channel: string;
   private readonly settings: DeliverySettings;
@@ -87,6 +89,7 @@ export class PostgresStore implements DeliveryStore {
     this.leaseMs = settings.postgres.leaseSeconds * 1000;
     this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger);
     this.location = this.db.location;
+    this.sharedWindows = new PostgresWindows(this.db);
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
       (err) => this.refusal(err),

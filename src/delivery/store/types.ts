@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { SharedWindows } from '../../emitters/types';
 import type { Metrics } from '../../observability/metrics';
 import type { AcceptResult, DeliveryCounts, DeliveryFilter, DeliveryPage, DropFilter } from '../types';
 import type { DueDelivery, ListFilter, PruneResult, RoutedEvent } from '../types';
@@ -32,6 +33,8 @@ export interface DeliveryStore {
   readonly engine: 'sqlite' | 'postgres';
   /** Where the store lives, for logs: a file, or the database host and schema (never a password). */
   readonly location: string;
+  /** Windows shared by every process on the store; absent where only one process delivers. */
+  readonly sharedWindows?: SharedWindows;
 
   /** undefined while new events are taken; otherwise why not (draining, database unreachable). */
   notReadyReason(): string | undefined;

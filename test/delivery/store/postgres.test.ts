@@ -2,8 +2,11 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { PostgresStore } from '../../../src/delivery/store/postgres';
 import type { DeliverySettings } from '../../../src/delivery/types';
+import { KubeappsEmitter } from '../../../src/emitters/kubeapps';
+import type { AppRepositoryRule } from '../../../src/emitters/kubeapps-rules';
 import { UnavailableError } from '../../../src/model/errors';
 import { Metrics } from '../../../src/observability/metrics';
+import { FakeKubeappsApi } from '../../fakes/kubeapps-api';
 import { POSTGRES_PASSWORD, PostgresCluster, requirePostgres, sharedPostgres } from '../../helpers/postgres';
 import { capturingLogger, makeEvent, settings, tempDir, waitFor } from '../support';
 import { rejection, rows, storeBehaviour } from './behaviour';
@@ -153,6 +156,61 @@ describe('PostgreSQL store', function () {
       woken.length = 0;
       expect(await a.replay({ emitter: 'brigade', ids: [row.id] })).to.equal(1);
       await waitFor('replay notification', () => woken.some((w) => w.includes('brigade')));
+    });
+  });
+
+  describe('shared windows (one Kubeapps refresh per window across replicas)', () => {
+    const rule: AppRepositoryRule = {
+      registry: 'myregistry.azurecr.io',
+      prefix: 'helm',
+      cluster: 'default',
+      namespace: 'kubeapps',
+      name: 'acr-charts',
+    };
+    const chartPush = (id: string) =>
+      makeEvent(id, { type: 'chart_push', registry: 'myregistry.azurecr.io', repo: 'helm/nginx' });
+    let kubeapps: FakeKubeappsApi;
+    let stores: PostgresStore[];
+    let emitters: KubeappsEmitter[];
+
+    beforeEach(async () => {
+      schema = `windows_${++schemas}`;
+      kubeapps = await FakeKubeappsApi.start({ token: 'kubeapps-token-77c1e0' });
+      kubeapps.addAppRepository('default', 'kubeapps', 'acr-charts');
+      stores = await Promise.all([PostgresStore.open(pgSettings()), PostgresStore.open(pgSettings())]);
+      emitters = stores.map(
+        (store) =>
+          new KubeappsEmitter(
+            { repositories: [rule], address: kubeapps.url, token: 'kubeapps-token-77c1e0', debounceSeconds: 0.5 },
+            { sharedWindows: store.sharedWindows },
+          ),
+      );
+    });
+
+    afterEach(async () => {
+      for (const e of emitters) await e.close();
+      for (const s of stores) await s.close();
+      await kubeapps.close();
+    });
+
+    it('opens a window once: the other opener learns when it started and ends', async () => {
+      const [a, b] = stores.map((s) => s.sharedWindows);
+      const claims = await Promise.all([a.open('k', 1000, 500), b.open('k', 1000, 500)]);
+      expect(claims.filter((c) => c.opened)).to.have.length(1);
+      expect(claims.find((c) => !c.opened)).to.deep.equal({ opened: false, startedAt: 1000, endsAt: 1500 });
+      expect(await b.open('k', 1500, 500)).to.deep.equal({ opened: true });
+    });
+
+    it('makes one refresh for pushes delivered by two replicas within one window', async () => {
+      await Promise.all([emitters[0].deliver(chartPush('p1')), emitters[1].deliver(chartPush('p2'))]);
+      expect(kubeapps.refreshes).to.have.length(1);
+    });
+
+    it('still refreshes after a push that came after the other replica had refreshed', async () => {
+      await emitters[0].deliver(chartPush('p1'));
+      // Replica B's push lands after A's refresh began: A's refresh cannot include it.
+      await emitters[1].deliver(chartPush('p2'));
+      expect(kubeapps.refreshes).to.have.length(2);
     });
   });
 
