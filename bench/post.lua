@@ -45,3 +45,15 @@ done = function(summary, latency, requests)
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     non2xx))
 end
+
+-- BENCH_LIMIT: stop after this many answers in all (split over the threads), for a backlog of a
+-- known size rather than of a known duration.
+local limit = tonumber(os.getenv("BENCH_LIMIT") or "0")
+if limit > 0 then
+  local answered = 0
+  local threads_n = tonumber(os.getenv("BENCH_THREADS") or "2")
+  response = function(status, headers, body)
+    answered = answered + 1
+    if answered >= limit / threads_n then wrk.thread:stop() end
+  end
+end

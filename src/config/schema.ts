@@ -112,6 +112,8 @@ export const configSchema = Joi.object({
     maxPending: Joi.number().integer().min(0).default(100000),
     concurrency: Joi.number().integer().min(1).max(256).default(8),
     deliveredRetentionSeconds: Joi.number().min(0).default(3600),
+    // SQLite: the store's byte budget; 0 = 80% of the volume's free space when the store opens.
+    maxStoreBytes: Joi.alternatives(Joi.number().valid(0), size).default(0),
   }).default(),
   server: Joi.object({
     port: Joi.number().port().default(8080),

@@ -41,6 +41,34 @@ export interface DeliverySettings {
   concurrency: number;
   /** How long delivered rows are kept before pruning. */
   deliveredRetentionSeconds: number;
+  /**
+   * SQLite: the most bytes the store file may take; new events are refused before it is reached
+   * so marks and prunes always find room. 0 = derived from the free space when the store opens.
+   */
+  maxStoreBytes?: number;
+}
+
+/** `claim` options. */
+export interface ClaimOptions {
+  /**
+   * Take the soonest pending rows whatever their due time: a circuit probe asks "is the target
+   * back?", which any row answers, so it must not wait out one row's backoff timer.
+   */
+  anyDueTime?: boolean;
+}
+
+/** A target's health as the dispatcher judges it: `open` = paused, probed with one delivery. */
+export type TargetState = 'closed' | 'open';
+
+/** One target's circuit as recorded in the store, for operators in another process. */
+export interface TargetRecord {
+  emitter: string;
+  state: TargetState;
+  /** Epoch ms of the last change of state. */
+  since: number;
+  /** The failure that opened the circuit, or the latest failed probe. */
+  lastError?: string;
+  updatedAt: number;
 }
 
 /** A pending delivery whose next attempt is due, with the event it carries. */

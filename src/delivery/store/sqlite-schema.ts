@@ -1,5 +1,5 @@
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 export const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -41,4 +41,14 @@ CREATE TABLE IF NOT EXISTS dedup_keys (
   PRIMARY KEY (source, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dedup_keys_by_age ON dedup_keys (seen_at);
+
+-- Version 2. Each target's circuit, written by the dispatcher so that the operator CLI (another
+-- process) can show which targets are paused and why.
+CREATE TABLE IF NOT EXISTS targets (
+  emitter    TEXT PRIMARY KEY,
+  state      TEXT NOT NULL CHECK (state IN ('closed', 'open')),
+  since      INTEGER NOT NULL,
+  last_error TEXT,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
