@@ -40,11 +40,13 @@ interface Wrk {
   non2xx: number;
 }
 
+let runs = 0;
+
 function wrk(url: string, env: Record<string, string> = {}, seconds = SECONDS): Wrk {
   const out = spawnSync(
     'wrk',
     ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', path.join(__dirname, 'post.lua'), url],
-    { encoding: 'utf8', env: { ...process.env, BENCH_MODE: 'unique', BENCH_TOKEN: TOKEN, ...env } },
+    { encoding: 'utf8', env: { ...process.env, BENCH_MODE: 'unique', BENCH_TOKEN: TOKEN, BENCH_RUN: String(++runs), ...env } },
   );
   const line = out.stdout.split('\n').find((l) => l.startsWith('{"requests"'));
   if (!line) throw new Error(`wrk printed no summary:\n${out.stdout}\n${out.stderr}`);
@@ -243,14 +245,26 @@ async function backlog(results: Partial<Results>): Promise<void> {
   const gw = await Gateway.start(target, '');
   try {
     const refusedBefore = (await target.stats()).refused;
-    const run = wrk(gw.url, { BENCH_LIMIT: String(BACKLOG), BENCH_THREADS: '2' }, 600);
+    // wrk runs for a duration, not a count: runs sized from the rate so far until the backlog is there.
+    const run = { requests: 0, seconds: 0, p99ms: 0, rps: 0 };
+    let accepted = 0;
+    while (accepted < BACKLOG) {
+      const rate = run.seconds > 0 ? run.requests / run.seconds : (results.ingest?.gateway_rps ?? 1000);
+      const seconds = Math.ceil((0.9 * (BACKLOG - accepted)) / rate);
+      // The first run is short so that the rate it measures sizes the rest without overshooting.
+      const part = wrk(gw.url, {}, Math.max(1, run.seconds > 0 ? seconds : Math.min(15, seconds)));
+      run.requests += part.requests;
+      run.seconds += part.seconds;
+      run.p99ms = Math.max(run.p99ms, part.p99ms);
+      accepted = await gw.accepted();
+    }
+    run.rps = run.requests / run.seconds;
     const attemptsWhileDown = (await target.stats()).refused - refusedBefore;
-    const accepted = await gw.accepted();
     const rssDown = gw.peakRssMb();
     console.log(`backlog: ${accepted} accepted at ${run.rps.toFixed(0)}/s while the target was down; ${attemptsWhileDown} attempts against it`);
     const upAt = Date.now();
     await target.set(true);
-    await delivered(target, accepted, 300_000);
+    await delivered(target, accepted, 420_000);
     const s = await target.stats();
     results.backlog = {
       events: accepted,

@@ -239,7 +239,7 @@ export class EmitterLane {
       }
     } else if (probe) {
       this.circuit.probeFailed(message, now);
-      this.logger?.warn({ error: message, nextProbeInMs: this.circuit.probeInterval }, 'probe failed: target still down');
+      this.logger?.debug({ error: message, nextProbeInMs: this.circuit.probeInterval }, 'probe failed: target still down');
     } else if (this.circuit.failed(row.id, message, now)) {
       metrics?.targetState.set({ emitter: name }, 1);
       metrics?.circuitOpened.inc({ emitter: name });

@@ -1,3 +1,5 @@
+import type Database from 'better-sqlite3';
+
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
 export const SQLITE_SCHEMA_VERSION = 2;
 
@@ -52,3 +54,18 @@ CREATE TABLE IF NOT EXISTS targets (
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 `;
+
+/** Creates or upgrades the tables; refuses a file written by a newer gateway rather than misread it. */
+export function migrateSqlite(db: Database.Database, file: string): void {
+  // IMMEDIATE: the gateway and the CLI may open a fresh file at the same moment.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SQLITE_SCHEMA_VERSION) {
+      throw new Error(
+        `${file} was written by a newer registry-gateway (schema ${version}, this one knows ${SQLITE_SCHEMA_VERSION})`,
+      );
+    }
+    db.exec(SQLITE_SCHEMA);
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+  }).immediate();
+}

@@ -54,10 +54,13 @@ export function prepareStatements(db: Database.Database) {
           ORDER BY d.next_attempt_at, d.id
           LIMIT ?`,
     ),
+    // In index order, stepping over this process's own claims: min() with NOT IN would read every
+    // pending row of the emitter, on every pump (a third of the CPU under a backlog, profiled).
     nextDueAt: db
-      .prepare<[string, string], number | null>(
-        `SELECT min(next_attempt_at) FROM deliveries
-          WHERE emitter = ? AND state = 'pending' AND id NOT IN (SELECT value FROM json_each(?))`,
+      .prepare<[string, string], number | undefined>(
+        `SELECT next_attempt_at FROM deliveries
+          WHERE emitter = ? AND state = 'pending' AND id NOT IN (SELECT value FROM json_each(?))
+          ORDER BY next_attempt_at LIMIT 1`,
       )
       .pluck(),
     markDelivered: db.prepare<[number, number, number, number]>(
