@@ -2,6 +2,7 @@
 -- every time (mode "duplicate"), or an ACR ping (mode "ignored"). Prints one JSON summary line.
 local mode = os.getenv("BENCH_MODE") or "unique"
 local token = os.getenv("BENCH_TOKEN")
+local run = os.getenv("BENCH_RUN") or "0"
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -29,7 +30,8 @@ end
 request = function()
   counter = counter + 1
   local id = "dup-1"
-  if mode ~= "duplicate" then id = "b-" .. thread_id .. "-" .. counter .. "-" .. math.random(1, 1e9) end
+  -- BENCH_RUN keeps ids unique across wrk runs against the same gateway (Lua's random repeats).
+  if mode ~= "duplicate" then id = "b-" .. run .. "-" .. thread_id .. "-" .. counter .. "-" .. math.random(1, 1e9) end
   return wrk.format("POST", "/events", {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. token,
@@ -45,3 +47,4 @@ done = function(summary, latency, requests)
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     non2xx))
 end
+

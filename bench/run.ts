@@ -1,19 +1,24 @@
 /**
- * `make bench`: the gateway process under wrk load on loopback. Three request kinds show where
- * time goes: an ignored ping (HTTP, auth, parsing), a duplicate (plus a dedup lookup and a
- * commit-free answer) and a unique push (plus the durable group commit). Afterwards it reads the
- * store's commit metrics and waits until every accepted event was delivered, so the numbers are
- * for events that were really kept and sent on. Then the unique pushes again on PostgreSQL. Prints
- * a Markdown table.
+ * `make bench`: everything measured side by side in one run on one machine, with wrk over
+ * loopback (-t2 -c32, BENCH_SECONDS per run) and the same ACR push body shape throughout:
+ *   1. ingest ceilings: bare Node http and express with express.json(), both answering 202;
+ *   2. the gateway on SQLite, cold (fresh process) then warm, with unique ids and a Brigade
+ *      emitter pointed at a local keep-alive fake answering 201 at once: requests/s, latency,
+ *      deliveries/s during the warm run and the p99 from ack to delivered;
+ *   3. a backlog of BENCH_BACKLOG events taken while that target is down (it answers 503):
+ *      ingest rate, attempts/s against it and peak RSS; then the target returns: time to the
+ *      first delivery and the drain rate;
+ *   4. the gateway on PostgreSQL (a throwaway local cluster), unique ids.
+ * Writes bench/results/latest.json and latest.md, and fails if an acked event was not delivered.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
 import axiosDefault from 'axios';
 import { PostgresCluster } from '../test/helpers/postgres';
+import { markdown, type Results } from './report';
 
 const ROOT = path.resolve(__dirname, '..');
 // A fresh connection per call: a pooled one may sit idle through a whole wrk run.
@@ -21,159 +26,316 @@ const axios = axiosDefault.create({ httpAgent: new http.Agent({ keepAlive: false
 const TOKEN = 'bench-token-0a1b2c3d4e5f';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function metric(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.split(' ').pop()) : NaN;
-}
-
-function metricSum(text: string, prefix: string): number {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(prefix))
-    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-}
-
-interface Row {
-  store: string;
-  mode: string;
+interface Wrk {
+  requests: number;
+  seconds: number;
   rps: number;
   p50ms: number;
   p99ms: number;
-  requests: number;
-  failed: number;
-  groups: number;
-  perCommit: string;
+  maxms: number;
+  errors: number;
+  non2xx: number;
 }
 
-/**
- * Starts one gateway on `storeYaml`, puts each mode under wrk load, then waits until every accepted
- * push was delivered (so the numbers are for events really kept and sent on).
- */
-async function benchGateway(
-  store: string,
-  storeYaml: string,
-  modes: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<Row[]> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-bench-'));
-  const port = await freePort();
-  const config = path.join(dir, 'values.yaml');
-  writeFileSync(
-    config,
-    `tokens: {bench: ${TOKEN}}
-emitters: {log: {enabled: true}}
-delivery: {dir: ${dir}, dedupWindowSeconds: 3600${storeYaml}}
-server: {port: ${port}, bodyLimit: 64kb}
+let runs = 0;
+
+function wrk(url: string, env: Record<string, string> = {}, seconds = SECONDS): Wrk {
+  const out = spawnSync(
+    'wrk',
+    ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', path.join(__dirname, 'post.lua'), url],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, BENCH_MODE: 'unique', BENCH_TOKEN: TOKEN, BENCH_RUN: String(++runs), ...env },
+    },
+  );
+  const line = out.stdout.split('\n').find((l) => l.startsWith('{"requests"'));
+  if (!line) throw new Error(`wrk printed no summary:\n${out.stdout}\n${out.stderr}`);
+  return JSON.parse(line) as Wrk;
+}
+
+/** Starts `node <args>` and resolves with the child and the port it printed. */
+async function child(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+  return { proc, port };
+}
+
+const helper = (kind: string) => child(['--import', 'tsx', path.join(__dirname, 'servers.ts'), kind]);
+
+async function ceiling(kind: string): Promise<Wrk> {
+  const { proc, port } = await helper(kind);
+  try {
+    return wrk(`http://127.0.0.1:${port}`);
+  } finally {
+    proc.kill();
+  }
+}
+
+async function metrics(url: string): Promise<string> {
+  return (await axios.get(`${url}/metrics`)).data as string;
+}
+
+function sum(text: string, prefix: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(prefix))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
+/** A quantile from a Prometheus histogram's buckets, interpolated within its bucket. */
+function histogramQuantile(text: string, name: string, q: number): number {
+  const buckets = text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}_bucket{`))
+    .map((l) => ({ le: Number(/le="([^"]+)"/.exec(l)![1].replace('+Inf', 'Infinity')), n: Number(l.split(' ').pop()) }))
+    .sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.n ?? 0;
+  if (total === 0) return NaN;
+  let prev = { le: 0, n: 0 };
+  for (const b of buckets) {
+    if (b.n >= q * total) {
+      if (!Number.isFinite(b.le)) return prev.le;
+      return prev.le + ((b.le - prev.le) * (q * total - prev.n)) / Math.max(1, b.n - prev.n);
+    }
+    prev = b;
+  }
+  return prev.le;
+}
+
+class Target {
+  private constructor(
+    private readonly proc: ChildProcess,
+    readonly url: string,
+  ) {}
+  static async start(): Promise<Target> {
+    const { proc, port } = await helper('target');
+    return new Target(proc, `http://127.0.0.1:${port}`);
+  }
+  async stats(): Promise<{ created: number; refused: number; firstCreatedAt: number; lastCreatedAt: number }> {
+    return (await axios.get(`${this.url}/_stats`)).data;
+  }
+  async set(up: boolean): Promise<void> {
+    await axios.post(`${this.url}/${up ? '_up' : '_down'}`);
+  }
+  stop(): void {
+    this.proc.kill();
+  }
+}
+
+class Gateway {
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(target: Target, storeYaml: string, env: NodeJS.ProcessEnv = {}): Promise<Gateway> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-bench-'));
+    const config = path.join(dir, 'values.yaml');
+    writeFileSync(
+      config,
+      `tokens: {bench: ${TOKEN}}
+emitters:
+  log: {enabled: false}
+  brigade: {enabled: true, apiAddress: "${target.url}", apiToken: bench-brigade-token}
+delivery: {dir: ${dir}, dedupWindowSeconds: 3600, maxPending: ${BACKLOG * 2}${storeYaml}}
+server: {port: 0, bodyLimit: 64kb}
 logLevel: warn
 `,
-  );
-  const gateway = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '--config', config], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  try {
+    );
+    const port = await freePort();
+    writeFileSync(config, readFileSync(config, 'utf8').replace('port: 0', `port: ${port}`));
+    const proc = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '--config', config], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...env },
+    });
+    const url = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
       const ok = await axios.get(`${url}/readyz`, { validateStatus: () => true }).then(
         (r) => r.status === 200,
         () => false,
       );
       if (ok) break;
-      if (i > 200) throw new Error('gateway did not become ready');
-      await new Promise((r) => setTimeout(r, 50));
+      if (i > 400) throw new Error('gateway did not become ready');
+      await sleep(50);
     }
-    const rows: Row[] = [];
-    let commitsBefore = 0;
-    let batchedBefore = 0;
-    for (const mode of modes) {
-      const wrk = spawnSync(
-        'wrk',
-        ['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-s', path.join(__dirname, 'post.lua'), url],
-        { encoding: 'utf8', env: { ...process.env, BENCH_MODE: mode, BENCH_TOKEN: TOKEN } },
-      );
-      const line = wrk.stdout.split('\n').find((l) => l.startsWith('{"requests"'));
-      if (!line) throw new Error(`wrk printed no summary:\n${wrk.stdout}\n${wrk.stderr}`);
-      const r = JSON.parse(line);
-      const m = (await axios.get(`${url}/metrics`)).data as string;
-      const commits = metric(m, 'registry_gateway_store_commit_seconds_count');
-      const batched = metric(m, 'registry_gateway_store_commit_batch_size_sum');
-      const groups = commits - commitsBefore;
-      const perCommit = groups > 0 ? ((batched - batchedBefore) / groups).toFixed(1) : '-';
-      commitsBefore = commits;
-      batchedBefore = batched;
-      rows.push({
-        store,
-        mode,
-        rps: r.rps,
-        p50ms: r.p50ms,
-        p99ms: r.p99ms,
-        requests: r.requests,
-        failed: r.non2xx + r.errors,
-        groups,
-        perCommit,
-      });
-    }
-    const m = (await axios.get(`${url}/metrics`)).data as string;
-    const accepted = metricSum(m, 'registry_gateway_events_total{provider="acr",type="push",outcome="accepted"}');
-    const started = Date.now();
-    let pending = NaN;
-    while (Date.now() - started < 120_000) {
-      const text = (await axios.get(`${url}/metrics`)).data as string;
-      pending = metricSum(text, 'registry_gateway_deliveries_pending');
-      if (pending === 0) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const delivered = metricSum(
-      (await axios.get(`${url}/metrics`)).data as string,
-      'registry_gateway_deliveries_total{emitter="log",outcome="succeeded"}',
-    );
-    const drainSeconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(
-      `${store}: accepted pushes ${accepted}; delivered ${delivered}; pending after the run ${pending} (drained ${drainSeconds}s after load)`,
-    );
-    if (pending !== 0 || delivered < accepted) {
-      console.error(`${store}: not every accepted event was delivered`);
+    return new Gateway(proc, url);
+  }
+
+  /** Peak resident set of the gateway process so far (the kernel's high-water mark), MiB. */
+  peakRssMb(): number {
+    const status = readFileSync(`/proc/${this.proc.pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  }
+
+  async accepted(): Promise<number> {
+    return sum(await metrics(this.url), 'registry_gateway_events_total{provider="acr",type="push",outcome="accepted"}');
+  }
+
+  stop(): void {
+    this.proc.kill('SIGTERM');
+  }
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as import('node:net').AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Waits until the target has created `count` events; fails the bench past `timeoutMs`. */
+async function delivered(target: Target, count: number, timeoutMs = 180_000): Promise<void> {
+  const started = Date.now();
+  while ((await target.stats()).created < count) {
+    if (Date.now() - started > timeoutMs) {
+      console.error(`not every accepted event was delivered: ${(await target.stats()).created} of ${count}`);
       process.exitCode = 1;
+      return;
     }
-    return rows;
+    await sleep(50);
+  }
+}
+
+async function sqliteIngest(results: Partial<Results>): Promise<void> {
+  const target = await Target.start();
+  const gw = await Gateway.start(target, '');
+  try {
+    const cold = wrk(gw.url);
+    console.log(`sqlite cold: ${cold.rps.toFixed(0)} req/s, p99 ${cold.p99ms} ms`);
+    const before = (await target.stats()).created;
+    const warm = wrk(gw.url);
+    const duringWarm = (await target.stats()).created - before;
+    console.log(`sqlite warm: ${warm.rps.toFixed(0)} req/s, p99 ${warm.p99ms} ms`);
+    const accepted = await gw.accepted();
+    await delivered(target, accepted);
+    const m = await metrics(gw.url);
+    results.ingest = {
+      ...results.ingest!,
+      gateway_rps: warm.rps,
+      gateway_p50_ms: warm.p50ms,
+      gateway_p99_ms: warm.p99ms,
+      gateway_max_ms: warm.maxms,
+      gateway_cold_rps: cold.rps,
+      gateway_cold_p50_ms: cold.p50ms,
+      gateway_cold_p99_ms: cold.p99ms,
+      gateway_failed: cold.errors + cold.non2xx + warm.errors + warm.non2xx,
+    };
+    results.delivery = {
+      delivered_per_s: duringWarm / warm.seconds,
+      ack_to_delivered_p99_ms: histogramQuantile(m, 'registry_gateway_delivery_latency_seconds', 0.99) * 1000,
+      accepted,
+      delivered: (await target.stats()).created,
+    };
   } finally {
-    gateway.kill('SIGTERM');
+    gw.stop();
+    target.stop();
+  }
+}
+
+async function backlog(results: Partial<Results>): Promise<void> {
+  const target = await Target.start();
+  await target.set(false);
+  const gw = await Gateway.start(target, '');
+  try {
+    const refusedBefore = (await target.stats()).refused;
+    // wrk runs for a duration, not a count: runs sized from the rate so far until the backlog is there.
+    const run = { requests: 0, seconds: 0, p99ms: 0, rps: 0 };
+    let accepted = 0;
+    while (accepted < BACKLOG) {
+      const rate = run.seconds > 0 ? run.requests / run.seconds : (results.ingest?.gateway_rps ?? 1000);
+      const seconds = Math.ceil((0.9 * (BACKLOG - accepted)) / rate);
+      // The first run is short so that the rate it measures sizes the rest without overshooting.
+      const part = wrk(gw.url, {}, Math.max(1, run.seconds > 0 ? seconds : Math.min(15, seconds)));
+      run.requests += part.requests;
+      run.seconds += part.seconds;
+      run.p99ms = Math.max(run.p99ms, part.p99ms);
+      accepted = await gw.accepted();
+    }
+    run.rps = run.requests / run.seconds;
+    const attemptsWhileDown = (await target.stats()).refused - refusedBefore;
+    const rssDown = gw.peakRssMb();
+    console.log(
+      `backlog: ${accepted} accepted at ${run.rps.toFixed(0)}/s while the target was down; ${attemptsWhileDown} attempts against it`,
+    );
+    const upAt = Date.now();
+    await target.set(true);
+    await delivered(target, accepted, 420_000);
+    const s = await target.stats();
+    results.backlog = {
+      events: accepted,
+      rss_mb: gw.peakRssMb(),
+      rss_mb_while_down: rssDown,
+      ingest_rps_while_down: run.rps,
+      ingest_p99_ms_while_down: run.p99ms,
+      attempts_per_s_while_down: attemptsWhileDown / run.seconds,
+      first_delivery_ms: s.firstCreatedAt - upAt,
+      drain_per_s: accepted / Math.max(0.001, (s.lastCreatedAt - s.firstCreatedAt) / 1000),
+      drain_seconds: (s.lastCreatedAt - upAt) / 1000,
+    };
+  } finally {
+    gw.stop();
+    target.stop();
+  }
+}
+
+async function postgresIngest(results: Partial<Results>): Promise<void> {
+  const cluster = await PostgresCluster.create();
+  const target = await Target.start();
+  try {
+    const gw = await Gateway.start(target, ', store: postgres', { DATABASE_URL: await cluster.createDatabase() });
+    try {
+      const run = wrk(gw.url);
+      console.log(`postgres: ${run.rps.toFixed(0)} req/s, p99 ${run.p99ms} ms`);
+      await delivered(target, await gw.accepted());
+      results.postgres = {
+        gateway_rps: run.rps,
+        gateway_p50_ms: run.p50ms,
+        gateway_p99_ms: run.p99ms,
+        failed: run.errors + run.non2xx,
+      };
+    } finally {
+      gw.stop();
+    }
+  } finally {
+    target.stop();
+    cluster.destroy();
   }
 }
 
 async function main() {
   if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0)
     throw new Error('wrk is not installed (apt-get install wrk)');
-  const rows = await benchGateway('sqlite', '', ['ignored', 'duplicate', 'unique']);
-  // The same unique-push load against the PostgreSQL engine, on a throwaway local cluster.
-  const cluster = await PostgresCluster.create();
-  try {
-    const url = await cluster.createDatabase();
-    rows.push(...(await benchGateway('postgres', ', store: postgres', ['unique'], { DATABASE_URL: url })));
-  } finally {
-    cluster.destroy();
-  }
-  console.log(
-    `\nregistry-gateway benchmark: ${os.cpus().length} cores, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, log emitter`,
-  );
-  console.log(
-    '\n| store | requests | req/s | p50 ms | p99 ms | total | non-2xx/errors | store commits | requests per commit |',
-  );
-  console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) {
-    console.log(
-      `| ${r.store} | ${r.mode} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.requests} | ${r.failed} | ${r.groups} | ${r.perCommit} |`,
-    );
-  }
+  const started = Date.now();
+  const results: Partial<Results> = {
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', node: process.version },
+    load: `wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, unique ACR pushes`,
+  };
+  const node = await ceiling('node-noop');
+  const expressNoop = await ceiling('express-noop');
+  console.log(`ceilings: node ${node.rps.toFixed(0)} req/s, express ${expressNoop.rps.toFixed(0)} req/s`);
+  results.ingest = { node_noop_rps: node.rps, express_noop_rps: expressNoop.rps } as Results['ingest'];
+  await sqliteIngest(results);
+  await backlog(results);
+  await postgresIngest(results);
+  results.seconds = (Date.now() - started) / 1000;
+  mkdirSync(path.join(__dirname, 'results'), { recursive: true });
+  writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const md = markdown(results as Results);
+  writeFileSync(path.join(__dirname, 'results', 'latest.md'), md);
+  console.log(`\n${md}`);
 }
 
 main().catch((err) => {

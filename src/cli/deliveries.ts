@@ -1,6 +1,6 @@
 import { loadConfig } from '../gateway';
 import { openStore } from '../delivery/store';
-import type { DeliveryRecord, DeliveryState, ListFilter } from '../delivery/types';
+import type { DeliveryRecord, DeliveryState, ListFilter, TargetRecord } from '../delivery/types';
 import type { Output } from './output';
 
 export interface DeliveriesOptions {
@@ -45,6 +45,17 @@ function table(rows: DeliveryRecord[]): string[] {
   return [header, ...lines].map((cols) =>
     cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  '),
   );
+}
+
+/** One line per target: whether the gateway is delivering to it or has paused it as down. */
+function targetLine(t: TargetRecord): string {
+  const state =
+    t.state === 'open'
+      ? `DOWN since ${iso(t.since)}: deliveries paused, probed one at a time`
+      : `up since ${iso(t.since)}`;
+  const error =
+    t.state === 'open' && t.lastError ? `; last error: ${t.lastError.replace(/\s+/g, ' ').slice(0, 200)}` : '';
+  return `target ${t.emitter}: ${state}${error}`;
 }
 
 /**
@@ -93,6 +104,10 @@ export async function deliveriesCommand(
           out.error(
             `showing the newest ${rows.length} matching deliveries; more match (raise --limit or narrow the filter)`,
           );
+        }
+        // On stderr, like the note above: stdout stays one delivery per line for scripts.
+        for (const t of await store.targets()) {
+          if (!options.emitter || t.emitter === options.emitter) out.error(targetLine(t));
         }
         return 0;
       }

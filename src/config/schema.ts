@@ -82,6 +82,8 @@ const delivery = Joi.object<DeliverySettings, true>({
   maxPending: Joi.number().integer().min(0).default(100000),
   concurrency: Joi.number().integer().min(1).max(256).default(8),
   deliveredRetentionSeconds: Joi.number().min(0).default(3600),
+  // SQLite: the store's byte budget; 0 = 80% of the volume's free space when the store opens.
+  maxStoreBytes: (Joi.alternatives(Joi.number().valid(0), size) as unknown as Joi.NumberSchema).default(0),
 }).default();
 
 const tlsPath = Joi.string()

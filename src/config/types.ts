@@ -69,6 +69,11 @@ export interface DeliverySettings {
   concurrency: number;
   /** How long delivered rows are kept before pruning. */
   deliveredRetentionSeconds: number;
+  /**
+   * SQLite: the most bytes the store file may take; new events are refused before it is reached
+   * so marks and prunes always find room. 0 = derived from the free space when the store opens.
+   */
+  maxStoreBytes: number;
 }
 
 /**

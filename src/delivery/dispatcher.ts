@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
-import { DeliveryError, type Emitter } from '../emitters/types';
+import type { Emitter } from '../emitters/types';
 import type { Metrics } from '../observability/metrics';
-import { backoffPolicy, fullJitterDelayMs, type BackoffPolicy } from './backoff';
+import { backoffPolicy } from './backoff';
+import { DEFAULT_CIRCUIT, type CircuitSettings } from './circuit';
+import { EmitterLane, type LaneContext } from './lane';
 import type { DeliveryStore } from './store/types';
-import type { DeliverySettings, DueDelivery } from './types';
+import type { DeliverySettings, TargetState } from './types';
 
 export interface DispatcherOptions {
   metrics?: Metrics;
@@ -20,173 +22,20 @@ export interface DispatcherOptions {
    * slot is freed. Emitters should time out well before this on their own.
    */
   attemptTimeoutMs?: number;
+  /** When a target counts as down, and how it is probed then. */
+  circuit?: Partial<CircuitSettings>;
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 1000;
 const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 120_000;
 
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
-}
-
-/** Resolves or rejects as `work` does, or rejects with a retryable DeliveryError after `ms`. */
-function withDeadline(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeliveryError(`attempt timed out after ${ms} ms`, true)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
-
-interface LaneContext {
-  store: DeliveryStore;
-  settings: DeliverySettings;
-  backoff: BackoffPolicy;
-  metrics?: Metrics;
-  logger?: Logger;
-  clock: () => number;
-  random: () => number;
-  pollIntervalMs: number;
-  attemptTimeoutMs: number;
-}
-
-/**
- * One emitter's queue: its own timer, its own in-flight set and its own concurrency budget, so
- * a target that is slow or down only ever delays itself.
- */
-class EmitterLane {
-  private readonly inFlight = new Map<number, Promise<void>>();
-  private timer?: NodeJS.Timeout;
-  private wakeQueued = false;
-  private pumping = false;
-  private stopped = false;
-  private readonly logger?: Logger;
-
-  constructor(
-    readonly emitter: Emitter,
-    private readonly ctx: LaneContext,
-  ) {
-    this.logger = ctx.logger?.child({ emitter: emitter.name });
-  }
-
-  get inFlightCount(): number {
-    return this.inFlight.size;
-  }
-
-  /** Looks for work soon; calls within one loop turn, or during a pump, coalesce into one more pump. */
-  wake(): void {
-    if (this.stopped || this.wakeQueued) return;
-    this.wakeQueued = true;
-    if (this.pumping) return;
-    setImmediate(() => void this.pump());
-  }
-
-  /** Stops taking rows; resolves when the attempts already started have settled. */
-  stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    return Promise.allSettled([...this.inFlight.values()]).then(() => undefined);
-  }
-
-  private async pump(): Promise<void> {
-    if (this.stopped || this.pumping) return;
-    this.pumping = true;
-    this.wakeQueued = false;
-    clearTimeout(this.timer);
-    const name = this.emitter.name;
-    let sleepMs = this.ctx.pollIntervalMs;
-    try {
-      const free = this.ctx.settings.concurrency - this.inFlight.size;
-      if (free > 0) {
-        const now = this.ctx.clock();
-        for (const row of await this.ctx.store.claim(name, now, free)) this.start(row);
-        if (this.inFlight.size < this.ctx.settings.concurrency) {
-          // Sleep exactly until the next backoff expires when that is sooner than the poll.
-          const next = await this.ctx.store.nextDueAt(name);
-          if (next !== undefined) sleepMs = Math.min(sleepMs, Math.max(1, next - now));
-        }
-      }
-    } catch (err) {
-      this.logger?.error({ err }, 'cannot read due deliveries from the store; will try again');
-    } finally {
-      this.pumping = false;
-    }
-    if (this.stopped) return;
-    if (this.wakeQueued) {
-      // Woken while the store answered: look again now rather than after the sleep.
-      setImmediate(() => void this.pump());
-      return;
-    }
-    this.timer = setTimeout(() => void this.pump(), sleepMs);
-    this.timer.unref();
-  }
-
-  private start(row: DueDelivery): void {
-    const attempt = this.attempt(row).finally(() => {
-      this.inFlight.delete(row.id);
-      this.wake();
-    });
-    this.inFlight.set(row.id, attempt);
-  }
-
-  private async attempt(row: DueDelivery): Promise<void> {
-    const { metrics } = this.ctx;
-    const name = this.emitter.name;
-    const attempts = row.attempts + 1;
-    const log = this.logger?.child({
-      deliveryId: row.id,
-      eventId: row.event.id,
-      source: row.event.source,
-      type: row.event.type,
-      attempt: attempts,
-    });
-    const started = performance.now();
-    let failure: unknown;
-    let succeeded = false;
-    try {
-      // Through a promise so an emitter that throws synchronously is classified like any failure.
-      const delivery = Promise.resolve().then(() => this.emitter.deliver(row.event));
-      await withDeadline(delivery, this.ctx.attemptTimeoutMs);
-      succeeded = true;
-    } catch (err) {
-      failure = err;
-    }
-    metrics?.attemptDuration.observe({ emitter: name }, (performance.now() - started) / 1000);
-
-    try {
-      if (succeeded) {
-        await this.ctx.store.markDelivered(row.id, attempts);
-        metrics?.deliveries.inc({ emitter: name, outcome: 'succeeded' });
-        metrics?.deliveryLatency.observe({ emitter: name }, Math.max(0, this.ctx.clock() - row.acceptedAt) / 1000);
-        log?.info('delivered');
-        return;
-      }
-      const message = describe(failure);
-      const status = failure instanceof DeliveryError ? failure.status : undefined;
-      // Anything but a DeliveryError is an emitter bug or a network surprise: worth another try.
-      const retryable = !(failure instanceof DeliveryError) || failure.retryable;
-      if (!retryable) {
-        await this.ctx.store.markDead(row.id, attempts, message);
-        metrics?.deliveries.inc({ emitter: name, outcome: 'dead_lettered' });
-        log?.error({ error: message, status }, 'delivery refused for good; dead-lettered');
-      } else if (attempts >= this.ctx.settings.maxAttempts) {
-        await this.ctx.store.markDead(row.id, attempts, `exhausted after ${attempts} attempts: ${message}`);
-        metrics?.deliveries.inc({ emitter: name, outcome: 'dead_lettered' });
-        log?.error({ error: message, status }, 'delivery out of attempts; dead-lettered');
-      } else {
-        const delayMs = fullJitterDelayMs(this.ctx.backoff, attempts, this.ctx.random);
-        await this.ctx.store.markRetry(row.id, attempts, this.ctx.clock() + delayMs, message);
-        metrics?.deliveries.inc({ emitter: name, outcome: 'retried' });
-        log?.warn({ error: message, status, retryInMs: delayMs }, 'delivery failed; will retry');
-      }
-    } catch (err) {
-      // The row stays pending and is attempted again: a duplicate delivery, never a lost one.
-      log?.error({ err, delivered: succeeded }, 'cannot record the delivery outcome in the store');
-      await this.ctx.store.release(row.id).catch(() => undefined);
-    }
-  }
+/** One target's circuit as this process sees it. */
+export interface TargetHealth {
+  emitter: string;
+  state: TargetState;
+  since: number;
+  lastError?: string;
 }
 
 /**
@@ -224,6 +73,7 @@ export class Dispatcher {
         maxAttempts: Math.max(1, Math.floor(settings.maxAttempts)),
       },
       backoff: backoffPolicy(settings),
+      circuit: { ...DEFAULT_CIRCUIT, ...options.circuit },
       metrics: options.metrics,
       logger: options.logger,
       clock: this.clock,
@@ -257,6 +107,15 @@ export class Dispatcher {
       return;
     }
     for (const name of emitters) this.lanes.get(name)?.wake();
+  }
+
+  /** Each emitter's circuit: `open` while its target is down and only probed. */
+  targets(): TargetHealth[] {
+    return [...this.lanes.values()].map(({ emitter, circuit }) => {
+      const health: TargetHealth = { emitter: emitter.name, state: circuit.state, since: circuit.since };
+      if (circuit.lastError !== undefined) health.lastError = circuit.lastError;
+      return health;
+    });
   }
 
   /** Attempts in flight across all emitters. */

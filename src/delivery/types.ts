@@ -25,6 +25,28 @@ export type DeliveryState = 'pending' | 'delivered' | 'dead';
 
 /** The config's `delivery` section, defined with the other sections and read here. */
 export type { DeliverySettings } from '../config/types';
+/** `claim` options. */
+export interface ClaimOptions {
+  /**
+   * Take the soonest pending rows whatever their due time: a circuit probe asks "is the target
+   * back?", which any row answers, so it must not wait out one row's backoff timer.
+   */
+  anyDueTime?: boolean;
+}
+
+/** A target's health as the dispatcher judges it: `open` = paused, probed with one delivery. */
+export type TargetState = 'closed' | 'open';
+
+/** One target's circuit as recorded in the store, for operators in another process. */
+export interface TargetRecord {
+  emitter: string;
+  state: TargetState;
+  /** Epoch ms of the last change of state. */
+  since: number;
+  /** The failure that opened the circuit, or the latest failed probe. */
+  lastError?: string;
+  updatedAt: number;
+}
 
 /** A pending delivery whose next attempt is due, with the event it carries. */
 export interface DueDelivery {

@@ -28,7 +28,7 @@ export class Metrics {
   readonly deliveryLatency = this.histogram(
     'registry_gateway_delivery_latency_seconds',
     'Time from acceptance to successful delivery, by emitter (includes retries)',
-    [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 1800, 7200],
     ['emitter'],
   );
 
@@ -55,6 +55,27 @@ export class Metrics {
     'registry_gateway_store_lease_takeovers_total',
     "Deliveries this replica took over because another replica's lease lapsed (it died or stalled)",
   );
+
+  readonly targetState = new Gauge({
+    name: 'registry_gateway_target_state',
+    help: "Each target's circuit: 0 = closed (delivering), 1 = open (down: paused, probed with one delivery at a time)",
+    labelNames: ['emitter'] as const,
+    registers: [this.registry],
+  });
+
+  readonly targetProbes = new Counter({
+    name: 'registry_gateway_target_probes_total',
+    help: 'Probes of a target whose circuit is open, by outcome (answered = the target is back, failed)',
+    labelNames: ['emitter', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitOpened = new Counter({
+    name: 'registry_gateway_target_circuit_opened_total',
+    help: 'Times a target was judged down and its deliveries paused',
+    labelNames: ['emitter'] as const,
+    registers: [this.registry],
+  });
 
   readonly pending: Gauge<'emitter'>;
   readonly deadLettered: Gauge<'emitter'>;

@@ -24,6 +24,7 @@ export function settings(dir: string, overrides: Partial<DeliverySettings> = {})
     maxPending: 0,
     concurrency: 4,
     deliveredRetentionSeconds: 3600,
+    maxStoreBytes: 0,
     ...overrides,
   };
 }

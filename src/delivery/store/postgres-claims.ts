@@ -17,6 +17,8 @@ export interface LeaseRequest {
   limit: number;
   owner: string;
   leaseUntil: number;
+  /** A circuit probe: the soonest row whatever its backoff timer, but never one another replica holds. */
+  anyDueTime?: boolean;
 }
 
 /**
@@ -28,7 +30,7 @@ export async function leaseDue(db: Sql, r: LeaseRequest): Promise<(DueDelivery &
   const rows = await db.query<ClaimRow>(
     `WITH due AS (
        SELECT id, lease_owner FROM ${s}.deliveries
-        WHERE emitter = $1 AND state = 'pending' AND next_attempt_at <= $2
+        WHERE emitter = $1 AND state = 'pending' AND (next_attempt_at <= $2 OR $6)
           AND (lease_until IS NULL OR lease_until <= $2)
         ORDER BY next_attempt_at, id
         LIMIT $3
@@ -41,7 +43,7 @@ export async function leaseDue(db: Sql, r: LeaseRequest): Promise<(DueDelivery &
      SELECT l.id, l.emitter, l.attempts, l.previous_owner, e.accepted_at, e.body
        FROM leased l JOIN ${s}.events e ON e.seq = l.event_seq
       ORDER BY l.id`,
-    [r.emitter, r.nowMs, r.limit, r.owner, r.leaseUntil],
+    [r.emitter, r.nowMs, r.limit, r.owner, r.leaseUntil, r.anyDueTime === true],
   );
   return rows.map((row) => ({
     id: row.id,

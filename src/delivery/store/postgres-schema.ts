@@ -50,6 +50,16 @@ CREATE TABLE ${s}.windows (
   started_at BIGINT NOT NULL,
   ends_at    BIGINT NOT NULL
 );`,
+  // Version 2: each target's circuit, so operators (and every replica's CLI) see which targets
+  // are paused and why. One row per emitter; the replica that last changed it wins.
+  (s) => `
+CREATE TABLE ${s}.targets (
+  emitter    TEXT PRIMARY KEY,
+  state      TEXT NOT NULL CHECK (state IN ('closed', 'open')),
+  since      BIGINT NOT NULL,
+  last_error TEXT,
+  updated_at BIGINT NOT NULL
+);`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,8 +3,9 @@ import os from 'node:os';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
-import type { AcceptResult, DeliveryCounts, DeliveryFilter, DeliveryPage, DeliverySettings } from '../types';
-import type { DropFilter, DueDelivery, ListFilter, PruneResult, RoutedEvent } from '../types';
+import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
+import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
+import type { RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, truncateError } from './commit-group';
 import { commitAccepts } from './postgres-accept';
 import { leaseDue, nextDue } from './postgres-claims';
@@ -14,6 +15,7 @@ import { WakeListener } from './postgres-listener';
 import { PostgresWindows } from './postgres-windows';
 import { countDeliveries, dropDeliveries, listDeliveries, pruneStore, replayDeliveries } from './postgres-operator';
 import { migrate } from './postgres-schema';
+import { listTargets, resumeTarget, saveTarget } from './postgres-targets';
 import type { DeliveryStore, StoreOptions } from './types';
 
 /** How often an unreachable database is tried again, and a reachable one checked. */
@@ -156,13 +158,15 @@ export class PostgresStore implements DeliveryStore {
     return outcomes;
   }
 
-  async claim(emitter: string, nowMs: number, limit: number): Promise<DueDelivery[]> {
+  async claim(emitter: string, nowMs: number, limit: number, options: ClaimOptions = {}): Promise<DueDelivery[]> {
+    const leaseUntil = nowMs + this.leaseMs;
     const rows = await leaseDue(this.db, {
       emitter,
       nowMs,
       limit,
       owner: this.owner,
-      leaseUntil: nowMs + this.leaseMs,
+      leaseUntil,
+      anyDueTime: options.anyDueTime,
     });
     this.countTakeovers(emitter, rows.filter((r) => r.previousOwner !== null && r.previousOwner !== this.owner).length);
     for (const row of rows) this.claimed.add(row.id);
@@ -210,6 +214,18 @@ export class PostgresStore implements DeliveryStore {
       `UPDATE ${this.schema}.deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`,
       [id, this.owner],
     );
+  }
+
+  resumeTarget(emitter: string, nowMs: number): Promise<number> {
+    return resumeTarget(this.db, emitter, nowMs, this.channel);
+  }
+
+  saveTarget(target: TargetRecord): Promise<void> {
+    return saveTarget(this.db, target);
+  }
+
+  targets(): Promise<TargetRecord[]> {
+    return listTargets(this.db);
   }
 
   list(filter: ListFilter = {}): Promise<DeliveryPage> {

@@ -1,7 +1,8 @@
+import type Database from 'better-sqlite3';
 import { EVENT_COLUMNS } from './event-columns';
 
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 export const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -35,4 +36,29 @@ CREATE TABLE IF NOT EXISTS dedup_keys (
   PRIMARY KEY (source, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dedup_keys_by_age ON dedup_keys (seen_at);
+
+-- Version 2. Each target's circuit, written by the dispatcher so that the operator CLI (another
+-- process) can show which targets are paused and why.
+CREATE TABLE IF NOT EXISTS targets (
+  emitter    TEXT PRIMARY KEY,
+  state      TEXT NOT NULL CHECK (state IN ('closed', 'open')),
+  since      INTEGER NOT NULL,
+  last_error TEXT,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
+
+/** Creates or upgrades the tables; refuses a file written by a newer gateway rather than misread it. */
+export function migrateSqlite(db: Database.Database, file: string): void {
+  // IMMEDIATE: the gateway and the CLI may open a fresh file at the same moment.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SQLITE_SCHEMA_VERSION) {
+      throw new Error(
+        `${file} was written by a newer registry-gateway (schema ${version}, this one knows ${SQLITE_SCHEMA_VERSION})`,
+      );
+    }
+    db.exec(SQLITE_SCHEMA);
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+  }).immediate();
+}

@@ -4,12 +4,15 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
 import type { RegistryEvent } from '../../model/event';
-import type { AcceptResult, DeliveryCounts, DeliveryFilter, DeliveryPage, DeliverySettings } from '../types';
-import type { DropFilter, DueDelivery, ListFilter, PruneResult, RoutedEvent } from '../types';
+import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
+import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
+import type { RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallOutcome } from './commit-group';
-import { countsByEmitter, type CountRow } from './rows';
+import { countsByEmitter } from './rows';
 import { dropDeliveries, listDeliveries, replayDeliveries } from './sqlite-operator';
-import { SQLITE_SCHEMA, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
+import { migrateSqlite } from './sqlite-schema';
+import { StoreSpace } from './sqlite-space';
+import { prepareStatements, type DueRow, type Statements } from './sqlite-statements';
 import type { DeliveryStore, StoreOptions } from './types';
 
 export const STORE_FILE = 'registry-gateway.db';
@@ -22,13 +25,17 @@ const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOM
 
 /** How long a write waits for another process (the operator CLI) to release the file. */
 const BUSY_TIMEOUT_MS = 5000;
+/** While the store refuses events for space, how often delivered rows are cleared to make room. */
+const RECLAIM_INTERVAL_MS = 1000;
 
-interface DueRow {
-  id: number;
-  emitter: string;
-  attempts: number;
-  accepted_at: number;
-  body: string;
+function dueDelivery(row: DueRow): DueDelivery {
+  return {
+    id: row.id,
+    emitter: row.emitter,
+    attempts: row.attempts,
+    acceptedAt: row.accepted_at,
+    event: JSON.parse(row.body) as RegistryEvent,
+  };
 }
 
 function isUnavailable(err: unknown): err is Error & { code: string } {
@@ -50,8 +57,10 @@ export class SqliteStore implements DeliveryStore {
   private readonly logger?: Logger;
   private readonly group: CommitGroup;
   private readonly claimed = new Set<number>();
-  private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
+  private readonly statements: Statements;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
+  private readonly space: StoreSpace;
+  private reclaimTimer?: NodeJS.Timeout;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
     mkdirSync(settings.dir, { recursive: true });
@@ -79,9 +88,10 @@ export class SqliteStore implements DeliveryStore {
     }
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    this.migrate();
+    migrateSqlite(db, file);
+    this.space = new StoreSpace(db, settings.dir, settings.maxStoreBytes, this.logger);
 
-    this.statements = this.prepareStatements();
+    this.statements = prepareStatements(db);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
       (calls) => Promise.resolve(this.commitCalls(calls)),
@@ -90,90 +100,18 @@ export class SqliteStore implements DeliveryStore {
       options.metrics,
       this.logger,
     );
+    // A store reopened full must say so before the first event is refused.
+    if (!options.oneShot && !this.space.admits(this.space.usedBytes(), 0)) this.startReclaiming();
   }
 
   get location(): string {
     return this.file;
   }
 
-  private migrate(): void {
-    // IMMEDIATE: the gateway and the CLI may open a fresh file at the same moment.
-    this.db
-      .transaction(() => {
-        const version = this.db.pragma('user_version', { simple: true }) as number;
-        if (version > SQLITE_SCHEMA_VERSION) {
-          throw new Error(
-            `${this.file} was written by a newer registry-gateway (schema ${version}, this one knows ${SQLITE_SCHEMA_VERSION})`,
-          );
-        }
-        this.db.exec(SQLITE_SCHEMA);
-        this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
-      })
-      .immediate();
-  }
-
-  private prepareStatements() {
-    const db = this.db;
-    return {
-      dedupSeenAt: db.prepare<[string, string], { seen_at: number }>(
-        'SELECT seen_at FROM dedup_keys WHERE source = ? AND id = ?',
-      ),
-      dedupRemember: db.prepare<[string, string, number]>(
-        `INSERT INTO dedup_keys (source, id, seen_at) VALUES (?, ?, ?)
-         ON CONFLICT (source, id) DO UPDATE SET seen_at = excluded.seen_at`,
-      ),
-      insertEvent: db.prepare<[string, string, string, string, string, string | null, string, number]>(
-        `INSERT INTO events (source, id, provider, type, registry, repo, body, accepted_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertDelivery: db.prepare<[number | bigint, string, number, number, number]>(
-        `INSERT INTO deliveries (event_seq, emitter, state, attempts, next_attempt_at, created_at, updated_at)
-         VALUES (?, ?, 'pending', 0, ?, ?, ?)`,
-      ),
-      countPending: db.prepare<[], number>(`SELECT count(*) FROM deliveries WHERE state = 'pending'`).pluck(),
-      due: db.prepare<[string, number, string, number], DueRow>(
-        `SELECT d.id, d.emitter, d.attempts, e.accepted_at, e.body
-           FROM deliveries d JOIN events e ON e.seq = d.event_seq
-          WHERE d.emitter = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
-            AND d.id NOT IN (SELECT value FROM json_each(?))
-          ORDER BY d.next_attempt_at, d.id
-          LIMIT ?`,
-      ),
-      nextDueAt: db
-        .prepare<[string, string], number | null>(
-          `SELECT min(next_attempt_at) FROM deliveries
-            WHERE emitter = ? AND state = 'pending' AND id NOT IN (SELECT value FROM json_each(?))`,
-        )
-        .pluck(),
-      markDelivered: db.prepare<[number, number, number, number]>(
-        `UPDATE deliveries SET state = 'delivered', attempts = ?, last_error = NULL,
-                delivered_at = ?, updated_at = ?
-          WHERE id = ? AND state = 'pending'`,
-      ),
-      markRetry: db.prepare<[number, number, string, number, number]>(
-        `UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?
-          WHERE id = ? AND state = 'pending'`,
-      ),
-      markDead: db.prepare<[number, string, number, number]>(
-        `UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ?, updated_at = ?
-          WHERE id = ? AND state = 'pending'`,
-      ),
-      counts: db.prepare<[], CountRow>(
-        `SELECT emitter, state, count(*) AS n FROM deliveries
-          WHERE state IN ('pending', 'dead') GROUP BY state, emitter`,
-      ),
-      pruneDelivered: db.prepare<[number]>(`DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < ?`),
-      pruneEvents: db.prepare(
-        `DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`,
-      ),
-      pruneDedup: db.prepare<[number]>(`DELETE FROM dedup_keys WHERE seen_at <= ?`),
-    };
-  }
-
   notReadyReason(): string | undefined {
     if (this.group.closed) return 'the delivery store is closed';
     if (!this.group.accepting) return 'the delivery store is draining';
-    return undefined;
+    return this.space.fullReason;
   }
 
   accept(routed: RoutedEvent[]): Promise<AcceptResult[]> {
@@ -188,8 +126,10 @@ export class SqliteStore implements DeliveryStore {
     const windowStart = now - this.settings.dedupWindowSeconds * 1000;
     const limit = this.settings.maxPending;
     let pending = limit > 0 ? s.countPending.get()! : 0;
+    let used = this.space.usedBytes();
+    let refusedForSpace = false;
 
-    return calls.map((call) => {
+    const outcomes = calls.map((call): CallOutcome => {
       const seenInCall = new Set<string>();
       const fresh = call.map(({ event }) => {
         if (!dedup) return true;
@@ -202,6 +142,14 @@ export class SqliteStore implements DeliveryStore {
       const newRows = call.reduce((n, e, i) => n + (fresh[i] ? e.emitters.length : 0), 0);
       // Duplicates are still answered when full: their sender needs the 202 to stop retrying.
       if (limit > 0 && newRows > 0 && pending >= limit) return tooManyPending(pending, limit);
+      if (newRows > 0) {
+        const adding = StoreSpace.estimate(call.filter((_, i) => fresh[i]));
+        if (!this.space.admits(used, adding)) {
+          refusedForSpace = true;
+          return this.space.refusal();
+        }
+        used += adding;
+      }
       pending += newRows;
       return call.map(({ event, emitters, body }, i) => {
         if (!fresh[i]) return { event, duplicate: true };
@@ -220,26 +168,25 @@ export class SqliteStore implements DeliveryStore {
         return { event, duplicate: false };
       });
     });
+    if (refusedForSpace) this.startReclaiming();
+    return outcomes;
   }
 
-  claim(emitter: string, nowMs: number, limit: number): Promise<DueDelivery[]> {
+  claim(emitter: string, nowMs: number, limit: number, options: ClaimOptions = {}): Promise<DueDelivery[]> {
     return this.run(() => {
-      const rows = this.statements.due.all(emitter, nowMs, JSON.stringify([...this.claimed]), limit);
+      const claimed = JSON.stringify([...this.claimed]);
+      const rows = options.anyDueTime
+        ? this.statements.dueAnyTime.all(emitter, claimed, limit)
+        : this.statements.due.all(emitter, nowMs, claimed, limit);
       return rows.map((row) => {
         this.claimed.add(row.id);
-        return {
-          id: row.id,
-          emitter: row.emitter,
-          attempts: row.attempts,
-          acceptedAt: row.accepted_at,
-          event: JSON.parse(row.body) as RegistryEvent,
-        };
+        return dueDelivery(row);
       });
     });
   }
 
   nextDueAt(emitter: string): Promise<number | undefined> {
-    return this.run(() => this.statements.nextDueAt.get(emitter, JSON.stringify([...this.claimed])) ?? undefined);
+    return this.run(() => this.statements.nextDueAt.get(emitter, JSON.stringify([...this.claimed])));
   }
 
   markDelivered(id: number, attempts: number): Promise<boolean> {
@@ -267,6 +214,32 @@ export class SqliteStore implements DeliveryStore {
     return Promise.resolve();
   }
 
+  resumeTarget(emitter: string, nowMs: number): Promise<number> {
+    return this.run(() => this.statements.resume.run(nowMs, emitter, nowMs).changes);
+  }
+
+  saveTarget(t: TargetRecord): Promise<void> {
+    return this.run(() => {
+      this.statements.saveTarget.run(
+        t.emitter,
+        t.state,
+        t.since,
+        t.lastError === undefined ? null : truncateError(t.lastError),
+        t.updatedAt,
+      );
+    });
+  }
+
+  targets(): Promise<TargetRecord[]> {
+    return this.run(() =>
+      this.statements.targets.all().map((r) => {
+        const record: TargetRecord = { emitter: r.emitter, state: r.state, since: r.since, updatedAt: r.updated_at };
+        if (r.last_error !== null) record.lastError = r.last_error;
+        return record;
+      }),
+    );
+  }
+
   list(filter: ListFilter = {}): Promise<DeliveryPage> {
     return this.run(() => listDeliveries(this.db, filter));
   }
@@ -284,14 +257,45 @@ export class SqliteStore implements DeliveryStore {
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
+    return this.run(() => this.pruneNow(nowMs - this.settings.deliveredRetentionSeconds * 1000, nowMs));
+  }
+
+  private pruneNow(deliveredBefore: number, nowMs: number): PruneResult {
     const s = this.statements;
-    return this.run(() =>
-      this.db.transaction(() => ({
-        deliveries: s.pruneDelivered.run(nowMs - this.settings.deliveredRetentionSeconds * 1000).changes,
-        events: s.pruneEvents.run().changes,
-        dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
-      }))(),
+    const result = this.db.transaction(() => ({
+      deliveries: s.pruneDelivered.run(deliveredBefore).changes,
+      events: s.pruneEvents.run().changes,
+      dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
+    }))();
+    // Without waiting for the autocheckpoint, so that the WAL is cut back to journal_size_limit.
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+    return result;
+  }
+
+  /**
+   * While new events are refused for space, delivered rows are not kept for their retention:
+   * room for what is still undelivered comes first. Stops once events are taken again.
+   */
+  private startReclaiming(): void {
+    if (this.reclaimTimer) return;
+    this.logger?.warn(
+      { reason: this.space.fullReason },
+      'store full: refusing new events until delivered rows make room',
     );
+    this.reclaimTimer = setInterval(() => {
+      try {
+        const now = this.clock();
+        this.pruneNow(now + 1, now);
+        if (this.space.recheck()) {
+          clearInterval(this.reclaimTimer);
+          this.reclaimTimer = undefined;
+          this.logger?.info({ usedBytes: this.space.usedBytes() }, 'store has room again: taking new events');
+        }
+      } catch (err) {
+        this.logger?.error({ err }, 'cannot make room in the store; will try again');
+      }
+    }, RECLAIM_INTERVAL_MS);
+    this.reclaimTimer.unref();
   }
 
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */
@@ -304,14 +308,23 @@ export class SqliteStore implements DeliveryStore {
   async close(): Promise<void> {
     if (this.group.closed) return;
     await this.group.close();
+    clearInterval(this.reclaimTimer);
     this.db.close();
   }
 
+  /**
+   * Marks are written without their own fsync (synchronous=NORMAL for that one statement): the
+   * next accepted group's fsync makes them durable with it, since the WAL is one file written in
+   * order. Power lost before that forgets a mark, so the delivery is made again, which at least
+   * once allows; an fsync per mark on the event loop capped delivery at a few hundred a second.
+   */
   private settle(id: number, mark: () => boolean): Promise<boolean> {
     return this.run(() => {
+      this.db.pragma('synchronous = NORMAL');
       try {
         return mark();
       } finally {
+        this.db.pragma('synchronous = FULL');
         this.claimed.delete(id);
       }
     });

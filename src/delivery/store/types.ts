@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { SharedWindows } from '../../emitters/types';
 import type { Metrics } from '../../observability/metrics';
-import type { AcceptResult, DeliveryCounts, DeliveryFilter, DeliveryPage, DropFilter } from '../types';
-import type { DueDelivery, ListFilter, PruneResult, RoutedEvent } from '../types';
+import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage, DropFilter } from '../types';
+import type { DueDelivery, ListFilter, PruneResult, RoutedEvent, TargetRecord } from '../types';
 
 export interface StoreOptions {
   metrics?: Metrics;
@@ -48,8 +48,12 @@ export interface DeliveryStore {
    */
   accept(routed: RoutedEvent[]): Promise<AcceptResult[]>;
 
-  /** Leases up to `limit` pending rows of `emitter` due at `nowMs`, soonest first. */
-  claim(emitter: string, nowMs: number, limit: number): Promise<DueDelivery[]>;
+  /**
+   * Leases up to `limit` pending rows of `emitter` due at `nowMs` (any due time with
+   * `anyDueTime`), soonest first. A row leased by another process is never handed out before
+   * that lease lapses.
+   */
+  claim(emitter: string, nowMs: number, limit: number, options?: ClaimOptions): Promise<DueDelivery[]>;
   /** When the soonest pending row of `emitter` not leased by this process is due; undefined if none. */
   nextDueAt(emitter: string): Promise<number | undefined>;
 
@@ -62,6 +66,16 @@ export interface DeliveryStore {
   markDead(id: number, attempts: number, error: string): Promise<boolean>;
   /** Gives a claimed row back unchanged (its outcome could not be recorded). */
   release(id: number): Promise<void>;
+
+  /**
+   * The target of `emitter` is back: every pending row of it waiting on a backoff timer becomes
+   * due at `nowMs`, so the backlog drains at once. Resolves how many rows were brought forward.
+   */
+  resumeTarget(emitter: string, nowMs: number): Promise<number>;
+  /** Records a target's circuit for the operator CLI (another process); bookkeeping, never refused for space. */
+  saveTarget(target: TargetRecord): Promise<void>;
+  /** Every target's recorded circuit, by emitter name. */
+  targets(): Promise<TargetRecord[]>;
 
   /** Deliveries with their event, newest first; `truncated` says when `limit` cut rows. */
   list(filter?: ListFilter): Promise<DeliveryPage>;

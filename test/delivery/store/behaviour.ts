@@ -281,6 +281,69 @@ export function storeBehaviour(harness: EngineHarness): void {
       });
     });
 
+    describe('target health', () => {
+      it('a probe claim takes the soonest pending row whatever its backoff, never one already claimed', async () => {
+        const store = await open();
+        await store.accept(['a', 'b', 'c'].map((id) => ({ event: makeEvent(id), emitters: ['brigade'] })));
+        const [a, b] = await store.claim('brigade', now, 2);
+        await store.markRetry(a.id, 1, now + HOUR, 'HTTP 503');
+        await store.markRetry(b.id, 1, now + 2 * HOUR, 'HTTP 503');
+        const [c] = await store.claim('brigade', now, 1);
+        expect(c.event.id).to.equal('c');
+
+        // Nothing is due, yet a probe gets the row whose backoff ends first; c stays with its claim.
+        expect(await store.claim('brigade', now, 1)).to.deep.equal([]);
+        const probe = await store.claim('brigade', now, 1, { anyDueTime: true });
+        expect(probe.map((d) => [d.event.id, d.attempts])).to.deep.equal([['a', 1]]);
+        expect(await store.claim('brigade', now, 5, { anyDueTime: true })).to.have.length(1);
+        expect(await store.claim('log', now, 5, { anyDueTime: true })).to.deep.equal([]);
+      });
+
+      it('resuming a target makes every deferred row of it due now, and only its own', async () => {
+        const store = await open();
+        await store.accept(['a', 'b', 'c'].map((id) => ({ event: makeEvent(id), emitters: ['brigade', 'knative'] })));
+        for (const emitter of ['brigade', 'knative']) {
+          for (const d of await store.claim(emitter, now, 10)) await store.markRetry(d.id, 3, now + HOUR, 'down');
+        }
+        expect(await store.claim('brigade', now, 10)).to.deep.equal([]);
+
+        expect(await store.resumeTarget('brigade', now)).to.equal(3);
+        const due = await store.claim('brigade', now, 10);
+        expect(due.map((d) => [d.event.id, d.attempts])).to.deep.equal([
+          ['a', 3],
+          ['b', 3],
+          ['c', 3],
+        ]);
+        expect(await store.claim('knative', now, 10)).to.deep.equal([]);
+        expect(await store.nextDueAt('knative')).to.equal(now + HOUR);
+      });
+
+      it("records each target's circuit for another process to read", async () => {
+        const store = await open();
+        expect(await store.targets()).to.deep.equal([]);
+        await store.saveTarget({
+          emitter: 'knative',
+          state: 'open',
+          since: now,
+          lastError: 'HTTP 503',
+          updatedAt: now,
+        });
+        await store.saveTarget({ emitter: 'brigade', state: 'closed', since: now - HOUR, updatedAt: now });
+        await store.saveTarget({
+          emitter: 'knative',
+          state: 'open',
+          since: now,
+          lastError: 'ECONNREFUSED',
+          updatedAt: now + 2000,
+        });
+        const other = await open();
+        expect(await other.targets()).to.deep.equal([
+          { emitter: 'brigade', state: 'closed', since: now - HOUR, updatedAt: now },
+          { emitter: 'knative', state: 'open', since: now, lastError: 'ECONNREFUSED', updatedAt: now + 2000 },
+        ]);
+      });
+    });
+
     describe('operator commands', () => {
       async function seed(store: DeliveryStore) {
         await store.accept([

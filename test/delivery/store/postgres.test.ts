@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { PostgresStore } from '../../../src/delivery/store/postgres';
+import { POSTGRES_SCHEMA_VERSION } from '../../../src/delivery/store/postgres-schema';
 import type { DeliverySettings } from '../../../src/delivery/types';
 import { KubeappsEmitter } from '../../../src/emitters/kubeapps';
 import type { AppRepositoryRule } from '../../../src/emitters/kubeapps-rules';
@@ -73,10 +74,34 @@ describe('PostgreSQL store', function () {
       await client.connect();
       try {
         const { rows: versions } = await client.query(`SELECT version FROM ${schema}.schema_version`);
-        expect(versions).to.deep.equal([{ version: 1 }]);
+        expect(versions).to.deep.equal([{ version: POSTGRES_SCHEMA_VERSION }]);
       } finally {
         await client.end();
       }
+    });
+
+    it('upgrades a version 1 schema in place, keeping its rows', async () => {
+      const first = await replica();
+      await first.accept([{ event: makeEvent('kept'), emitters: ['log'] }]);
+      await first.close();
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      await client.query(`DROP TABLE ${schema}.targets; UPDATE ${schema}.schema_version SET version = 1`);
+      await client.end();
+      const upgraded = await replica();
+      expect((await rows(upgraded)).map((r) => r.eventId)).to.deep.equal(['kept']);
+      await upgraded.saveTarget({ emitter: 'log', state: 'open', since: now, updatedAt: now });
+      expect((await upgraded.targets()).map((t) => t.state)).to.deep.equal(['open']);
+    });
+
+    it('a probe claim never takes a row another replica holds, even when nothing else is pending', async () => {
+      const [a, b] = await Promise.all([replica({}, { owner: 'replica-a' }), replica({}, { owner: 'replica-b' })]);
+      await a.accept([{ event: makeEvent('only'), emitters: ['brigade'] }]);
+      const [held] = await a.claim('brigade', now, 1);
+      expect(held.event.id).to.equal('only');
+      expect(await b.claim('brigade', now, 1, { anyDueTime: true })).to.deep.equal([]);
+      await a.markRetry(held.id, 1, now + 3600_000, 'HTTP 503');
+      expect((await b.claim('brigade', now, 1, { anyDueTime: true })).map((d) => d.event.id)).to.deep.equal(['only']);
     });
 
     it('refuses a schema written by a newer gateway rather than misread it', async () => {

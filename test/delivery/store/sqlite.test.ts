@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { SqliteStore, STORE_FILE } from '../../../src/delivery/store/sqlite';
 import type { DeliverySettings } from '../../../src/delivery/types';
 import { UnavailableError } from '../../../src/model/errors';
-import { makeEvent, settings, tempDir } from '../support';
+import { makeEvent, settings, tempDir, waitFor } from '../support';
 import { rows, storeBehaviour } from './behaviour';
 
 let tmp: ReturnType<typeof tempDir> | undefined;
@@ -95,6 +95,45 @@ describe('SQLite store', () => {
     expect(first.status).to.equal('fulfilled');
     expect(second.status).to.equal('rejected');
     expect((await rows(store)).map((r) => r.eventId)).to.deep.equal(['a']);
+  });
+
+  it('refuses new events within its byte budget, still delivers and prunes when full, then takes events again', async function () {
+    this.timeout(20_000);
+    const store = open({ maxStoreBytes: 512 * 1024 });
+    const own = (store as unknown as { db: Database.Database }).db;
+    expect(own.pragma('max_page_count', { simple: true })).to.equal(
+      (512 * 1024) / (own.pragma('page_size', { simple: true }) as number),
+    );
+    expect(own.pragma('journal_size_limit', { simple: true })).to.equal(64 * 1024);
+    const acked: string[] = [];
+    let refusal: unknown;
+    for (let i = 0; i < 500 && !refusal; i++) {
+      const event = makeEvent(`big-${i}`, { payload: { blob: 'x'.repeat(8 * 1024) } });
+      await store.accept([{ event, emitters: ['log', 'brigade'] }]).then(
+        () => acked.push(event.id),
+        (err) => (refusal = err),
+      );
+    }
+    expect(refusal).to.be.instanceOf(UnavailableError);
+    expect((refusal as UnavailableError).retryAfterSeconds).to.equal(30);
+    expect((refusal as Error).message).to.match(/store is full/);
+    expect(store.notReadyReason()).to.match(/store is full/);
+    expect(acked.length).to.be.greaterThan(10);
+    // A sender's retry of an acked event is still answered: it stores nothing.
+    expect((await store.accept([{ event: makeEvent(acked[0]), emitters: ['log'] }]))[0].duplicate).to.equal(true);
+
+    // Full, yet every acked event is delivered and marked (the reserve is for exactly this).
+    for (const emitter of ['log', 'brigade']) {
+      for (let due = await store.claim(emitter, now, 50); due.length > 0; due = await store.claim(emitter, now, 50)) {
+        for (const d of due) expect(await store.markDelivered(d.id, 1)).to.equal(true);
+      }
+    }
+    expect((await rows(store, { state: 'delivered' })).map((r) => r.eventId)).to.have.length(acked.length * 2);
+
+    // Without waiting out deliveredRetentionSeconds, it makes room and takes events by itself.
+    await waitFor('the store taking events again', () => store.notReadyReason() === undefined);
+    const [fresh] = await store.accept([{ event: makeEvent('after'), emitters: ['log'] }]);
+    expect(fresh.duplicate).to.equal(false);
   });
 
   it('refuses with 503 rather than acknowledging when the disk is full', async () => {

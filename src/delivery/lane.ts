@@ -1,0 +1,277 @@
+import type { Logger } from 'pino';
+import { DeliveryError, type Emitter } from '../emitters/types';
+import type { Metrics } from '../observability/metrics';
+import { fullJitterDelayMs, type BackoffPolicy } from './backoff';
+import { TargetCircuit, type CircuitSettings } from './circuit';
+import type { DeliveryStore } from './store/types';
+import type { DeliverySettings, DueDelivery, TargetState } from './types';
+
+export interface LaneContext {
+  store: DeliveryStore;
+  settings: DeliverySettings;
+  backoff: BackoffPolicy;
+  circuit: CircuitSettings;
+  metrics?: Metrics;
+  logger?: Logger;
+  clock: () => number;
+  random: () => number;
+  pollIntervalMs: number;
+  attemptTimeoutMs: number;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+/** Resolves or rejects as `work` does, or rejects with a retryable DeliveryError after `ms`. */
+function withDeadline(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeliveryError(`attempt timed out after ${ms} ms`, true)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * One emitter's queue: its own timer, its own in-flight set, its own concurrency budget and its
+ * own circuit, so a target that is slow or down only ever delays itself, and a target that is
+ * down is asked by one probe at a time instead of by every pending row's backoff timer.
+ */
+export class EmitterLane {
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private timer?: NodeJS.Timeout;
+  private wakeQueued = false;
+  private pumping = false;
+  private stopped = false;
+  private probing = false;
+  /** What the store says about this target; written when it differs from the circuit. */
+  private recorded?: TargetState;
+  private readonly logger?: Logger;
+  readonly circuit: TargetCircuit;
+
+  constructor(
+    readonly emitter: Emitter,
+    private readonly ctx: LaneContext,
+  ) {
+    this.logger = ctx.logger?.child({ emitter: emitter.name });
+    this.circuit = new TargetCircuit(ctx.circuit, ctx.clock());
+    ctx.metrics?.targetState.set({ emitter: emitter.name }, 0);
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Looks for work soon; calls within one loop turn, or during a pump, coalesce into one more pump. */
+  wake(): void {
+    if (this.stopped || this.wakeQueued) return;
+    this.wakeQueued = true;
+    if (this.pumping) return;
+    setImmediate(() => void this.pump());
+  }
+
+  /** Stops taking rows; resolves when the attempts already started have settled. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    return Promise.allSettled([...this.inFlight.values()]).then(() => undefined);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.stopped || this.pumping) return;
+    this.pumping = true;
+    this.wakeQueued = false;
+    clearTimeout(this.timer);
+    let sleepMs = this.ctx.pollIntervalMs;
+    try {
+      sleepMs = this.circuit.isOpen ? await this.probe() : await this.claimDue();
+    } catch (err) {
+      this.logger?.error({ err }, 'cannot read due deliveries from the store; will try again');
+    } finally {
+      this.pumping = false;
+    }
+    if (this.stopped) return;
+    if (this.wakeQueued) {
+      // Woken while the store answered: look again now rather than after the sleep.
+      setImmediate(() => void this.pump());
+      return;
+    }
+    this.timer = setTimeout(() => void this.pump(), sleepMs);
+    this.timer.unref();
+  }
+
+  /** Fills the free slots with due rows; resolves how long to sleep before looking again. */
+  private async claimDue(): Promise<number> {
+    const name = this.emitter.name;
+    let sleepMs = this.ctx.pollIntervalMs;
+    const free = this.ctx.settings.concurrency - this.inFlight.size;
+    if (free <= 0) return sleepMs;
+    const now = this.ctx.clock();
+    for (const row of await this.ctx.store.claim(name, now, free)) {
+      // The circuit may have opened while the store answered: such rows go back untried.
+      if (this.circuit.isOpen) await this.ctx.store.release(row.id);
+      else this.start(row, false);
+    }
+    if (this.inFlight.size < this.ctx.settings.concurrency && !this.circuit.isOpen) {
+      // Sleep exactly until the next backoff expires when that is sooner than the poll.
+      const next = await this.ctx.store.nextDueAt(name);
+      if (next !== undefined) sleepMs = Math.min(sleepMs, Math.max(1, next - now));
+    }
+    return sleepMs;
+  }
+
+  /**
+   * The target is down: one probe at a time, when its interval is up, on the soonest pending row
+   * whatever that row's own backoff says (any row answers "is the target back?").
+   */
+  private async probe(): Promise<number> {
+    if (this.probing) return this.ctx.pollIntervalMs;
+    const now = this.ctx.clock();
+    if (now < this.circuit.nextProbeAt) return this.circuit.nextProbeAt - now;
+    const [row] = await this.ctx.store.claim(this.emitter.name, now, 1, { anyDueTime: true });
+    if (row) this.start(row, true);
+    return this.ctx.pollIntervalMs;
+  }
+
+  private start(row: DueDelivery, probe: boolean): void {
+    if (probe) this.probing = true;
+    const attempt = this.attempt(row, probe).finally(() => {
+      this.inFlight.delete(row.id);
+      if (probe) this.probing = false;
+      this.wake();
+    });
+    this.inFlight.set(row.id, attempt);
+  }
+
+  private async attempt(row: DueDelivery, probe: boolean): Promise<void> {
+    const { metrics } = this.ctx;
+    const name = this.emitter.name;
+    const attempts = row.attempts + 1;
+    const log = this.logger?.child({
+      deliveryId: row.id,
+      eventId: row.event.id,
+      source: row.event.source,
+      type: row.event.type,
+      attempt: attempts,
+    });
+    const started = performance.now();
+    let failure: unknown;
+    let succeeded = false;
+    try {
+      // Through a promise so an emitter that throws synchronously is classified like any failure.
+      const delivery = Promise.resolve().then(() => this.emitter.deliver(row.event));
+      await withDeadline(delivery, this.ctx.attemptTimeoutMs);
+      succeeded = true;
+    } catch (err) {
+      failure = err;
+    }
+    metrics?.attemptDuration.observe({ emitter: name }, (performance.now() - started) / 1000);
+    const message = succeeded ? '' : describe(failure);
+    // Anything but a DeliveryError is an emitter bug or a network surprise: worth another try.
+    const retryable = !succeeded && (!(failure instanceof DeliveryError) || failure.retryable);
+    if (probe) metrics?.targetProbes.inc({ emitter: name, outcome: retryable ? 'failed' : 'answered' });
+
+    try {
+      if (succeeded) {
+        await this.ctx.store.markDelivered(row.id, attempts);
+        metrics?.deliveries.inc({ emitter: name, outcome: 'succeeded' });
+        metrics?.deliveryLatency.observe({ emitter: name }, Math.max(0, this.ctx.clock() - row.acceptedAt) / 1000);
+        log?.info('delivered');
+      } else if (probe && retryable) {
+        // The target's failure, not the row's (the circuit has established that): the row keeps
+        // its attempt budget, so an outage never dead-letters what was waiting for it.
+        const delayMs = fullJitterDelayMs(this.ctx.backoff, Math.max(1, row.attempts), this.ctx.random);
+        await this.ctx.store.markRetry(row.id, row.attempts, this.ctx.clock() + delayMs, message);
+        metrics?.deliveries.inc({ emitter: name, outcome: 'retried' });
+      } else {
+        await this.settleFailure(row, attempts, message, failure, retryable, log);
+      }
+    } catch (err) {
+      // The row stays pending and is attempted again: a duplicate delivery, never a lost one.
+      log?.error({ err, delivered: succeeded }, 'cannot record the delivery outcome in the store');
+      await this.ctx.store.release(row.id).catch(() => undefined);
+    }
+    await this.judgeTarget(row, probe, retryable, message);
+  }
+
+  private async settleFailure(
+    row: DueDelivery,
+    attempts: number,
+    message: string,
+    failure: unknown,
+    retryable: boolean,
+    log?: Logger,
+  ): Promise<void> {
+    const { metrics } = this.ctx;
+    const name = this.emitter.name;
+    const status = failure instanceof DeliveryError ? failure.status : undefined;
+    if (!retryable) {
+      await this.ctx.store.markDead(row.id, attempts, message);
+      metrics?.deliveries.inc({ emitter: name, outcome: 'dead_lettered' });
+      log?.error({ error: message, status }, 'delivery refused for good; dead-lettered');
+    } else if (attempts >= this.ctx.settings.maxAttempts) {
+      await this.ctx.store.markDead(row.id, attempts, `exhausted after ${attempts} attempts: ${message}`);
+      metrics?.deliveries.inc({ emitter: name, outcome: 'dead_lettered' });
+      log?.error({ error: message, status }, 'delivery out of attempts; dead-lettered');
+    } else {
+      const delayMs = fullJitterDelayMs(this.ctx.backoff, attempts, this.ctx.random);
+      await this.ctx.store.markRetry(row.id, attempts, this.ctx.clock() + delayMs, message);
+      metrics?.deliveries.inc({ emitter: name, outcome: 'retried' });
+      log?.warn({ error: message, status, retryInMs: delayMs }, 'delivery failed; will retry');
+    }
+  }
+
+  /** Feeds one attempt's outcome to the circuit; logs, counts and records any change of state. */
+  private async judgeTarget(row: DueDelivery, probe: boolean, retryable: boolean, message: string): Promise<void> {
+    const name = this.emitter.name;
+    const now = this.ctx.clock();
+    const metrics = this.ctx.metrics;
+    if (!retryable) {
+      if (this.circuit.answered(now)) {
+        metrics?.targetState.set({ emitter: name }, 0);
+        // Rows deferred by the outage are due now: the backlog drains at full concurrency at once.
+        const resumed = await this.ctx.store.resumeTarget(name, now).catch((err) => {
+          this.logger?.error({ err }, 'cannot bring deferred deliveries forward; they follow their backoff');
+          return 0;
+        });
+        this.logger?.info(
+          { resumed },
+          'target answers again: circuit closed, delivering the backlog at full concurrency',
+        );
+      }
+    } else if (probe) {
+      this.circuit.probeFailed(message, now);
+      this.logger?.debug(
+        { error: message, nextProbeInMs: this.circuit.probeInterval },
+        'probe failed: target still down',
+      );
+    } else if (this.circuit.failed(row.id, message, now)) {
+      metrics?.targetState.set({ emitter: name }, 1);
+      metrics?.circuitOpened.inc({ emitter: name });
+      this.logger?.warn(
+        { error: message, failures: this.ctx.circuit.failureThreshold, firstProbeInMs: this.circuit.probeInterval },
+        'target down: circuit open, pausing its deliveries and probing with one at a time',
+      );
+    }
+    await this.record(probe && retryable);
+  }
+
+  /** Writes the circuit to the store when it changed (or, on a failed probe, to refresh the error). */
+  private async record(refresh: boolean): Promise<void> {
+    const c = this.circuit;
+    if (this.recorded === c.state && !refresh) return;
+    try {
+      await this.ctx.store.saveTarget({
+        emitter: this.emitter.name,
+        state: c.state,
+        since: c.since,
+        lastError: c.lastError,
+        updatedAt: this.ctx.clock(),
+      });
+      this.recorded = c.state;
+    } catch (err) {
+      this.logger?.warn({ err }, 'cannot record the target state in the store');
+    }
+  }
+}
