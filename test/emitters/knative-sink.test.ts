@@ -9,7 +9,8 @@ import path from 'node:path';
 import { Dispatcher } from '../../src/delivery/dispatcher';
 import { SqliteStore } from '../../src/delivery/store/sqlite';
 import { KnativeEmitter, type KnativeSettings } from '../../src/emitters/knative';
-import type { SinkReference } from '../../src/emitters/knative-sink';
+import { ReferencedSink, type SinkReference } from '../../src/emitters/knative-sink';
+import { KubernetesClient } from '../../src/emitters/kubernetes-client';
 import { Metrics } from '../../src/observability/metrics';
 import { makeEvent, settings, tempDir, waitFor } from '../delivery/support';
 import { FakeKnativeBroker } from '../fakes/knative-broker';
@@ -195,6 +196,14 @@ describe('KnativeEmitter with sink.ref', () => {
       expect(unreachable.retryable).to.equal(true);
       expect(unreachable.message).to.match(/^knative sink unreachable: .*event-display\.apps\.svc\.cluster\.local/);
       expect(api.requests.map((r) => r.path)).to.include('/api/v1/namespaces/apps/services/event-display');
+
+      const kubernetes = new KubernetesClient({ apiServer: api.url, tokenPath: path.join(tokenDir, 'token') });
+      const sink = new ReferencedSink(ref, '/events?from=gateway', kubernetes, { intervalMs: 1000 });
+      try {
+        expect(await sink.current()).to.equal('http://event-display.apps.svc.cluster.local/events?from=gateway');
+      } finally {
+        sink.close();
+      }
     });
 
     it("resolves a Knative Service's status.address.url, and a Channel's", async () => {
