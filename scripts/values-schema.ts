@@ -72,7 +72,7 @@ const CHART_KEYS: Json = {
   podAnnotations: stringMap,
   podSecurityContext: anyMap,
   securityContext: anyMap,
-  serviceAccount: obj({ create: bool, name: str, annotations: stringMap, kubeappsRole: bool }),
+  serviceAccount: obj({ create: bool, name: str, annotations: stringMap, kubeappsRole: bool, knativeSinkRole: bool }),
   serviceMonitor: obj({ enabled: bool, interval: str, scrapeTimeout: str, labels: stringMap }),
   extraEnv: { type: 'array', items: { type: 'object', required: ['name'] } },
   tokensSecret: secretRef,

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
+import { cloudEventFor } from '../src/emitters/knative-naming';
 import { parseConfig } from '../src/gateway';
+import { makeEvent } from './delivery/support';
 import { readSchema, requireShared } from './helpers/shared';
 
 const README = readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');
@@ -48,10 +50,27 @@ describe('README examples', () => {
       const doc = parse(block);
       const values = { tokens: { readme: 'readme-token-5e4d3c2b1a' }, ...doc };
       for (const [key, section] of Object.entries((doc.emitters ?? {}) as Record<string, Record<string, unknown>>)) {
-        for (const [name, value] of Object.entries(required[key] ?? {})) section[name] ??= value;
+        for (const [name, value] of Object.entries(required[key] ?? {})) {
+          // A Knative snippet naming its sink another way leaves brokerURL out on purpose.
+          if (!(key === 'knative' && name === 'brokerURL' && section.sink)) section[name] ??= value;
+        }
       }
       expect(() => parseConfig(JSON.stringify(values), 'README.md'), block).not.to.throw();
     }
+  });
+
+  it("the VEBA values give Harbor events the types and source VEBA's Triggers filter on", () => {
+    const veba = yamlBlocks.find((b) => b.includes('typeTemplate: veba'));
+    expect(veba, 'the "Coming from VEBA" block').to.be.a('string');
+    const config = parseConfig(`tokens: {readme: readme-token-5e4d3c2b1a}\n${veba}`, 'README.md');
+    const push = { ...makeEvent('veba'), provider: 'harbor', source: 'brigade.sh/harbor' };
+    const cloudEvent = cloudEventFor({ ...push, payload: { type: 'PUSH_ARTIFACT' } }, config.emitters.knative);
+    expect(cloudEvent).to.include({ type: 'com.vmware.harbor.push_artifact.v0', source: '/kn-go-harbor-webhook' });
+    expect(config.emitters.knative.sink.ref).to.include({
+      kind: 'Broker',
+      name: 'default',
+      namespace: 'vmware-functions',
+    });
   });
 
   it('the Brigade project validates against Brigade’s project schema', function () {

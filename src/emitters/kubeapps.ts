@@ -6,7 +6,12 @@ import type { AppRepositoryRefresher } from './kubeapps-refresher';
 import { ResyncRequestsBump } from './kubeapps-resync';
 import { appRepositoriesFor, appRepositoryKey, type AppRepositoryRef, type AppRepositoryRule } from './kubeapps-rules';
 import { RefreshWindows } from './kubeapps-windows';
-import { DEFAULT_CA_PATH, DEFAULT_TOKEN_PATH, KubernetesClient } from './kubernetes-client';
+import {
+  KUBERNETES_CONNECTION_SETTINGS,
+  KubernetesClient,
+  objectName,
+  type KubernetesConnectionSection,
+} from './kubernetes-client';
 import {
   DeliveryError,
   withDefaults,
@@ -19,7 +24,7 @@ import {
 
 export type KubeappsMode = 'endpoint' | 'kubernetes';
 
-export interface KubeappsSection extends EmitterSectionBase {
+export interface KubeappsSection extends EmitterSectionBase, KubernetesConnectionSection {
   mode: KubeappsMode;
   /** Kubeapps' address (endpoint mode). */
   address: string;
@@ -27,11 +32,6 @@ export interface KubeappsSection extends EmitterSectionBase {
   token: string;
   debounceSeconds: number;
   repositories: AppRepositoryRule[];
-  /** Kubernetes mode: empty = in-cluster. */
-  apiServer: string;
-  tokenPath: string;
-  caPath: string;
-  insecureSkipTLSVerify: boolean;
   timeoutSeconds: number;
 }
 
@@ -39,12 +39,6 @@ export interface KubeappsSection extends EmitterSectionBase {
 export type KubeappsSettings = Pick<KubeappsSection, 'repositories'> & Partial<OwnSettings<KubeappsSection>>;
 
 const httpURL = Joi.string().uri({ scheme: ['http', 'https'] });
-/** Kubernetes object names (RFC 1123 subdomains). */
-const objectName = Joi.string()
-  .max(253)
-  .pattern(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
-  .messages({ 'string.pattern.base': '{{#label}} must be a Kubernetes name (lower-case letters, digits, - and .)' });
-
 const appRepositoryRule = Joi.object<AppRepositoryRule, true>({
   registry: Joi.string().min(1).required(),
   prefix: Joi.string().allow('').default(''),
@@ -80,10 +74,8 @@ const settingsSchema: Joi.StrictSchemaMap<OwnSettings<KubeappsSection>> = {
       'any.required': '{{#label}} must list at least one AppRepository rule when the kubeapps emitter is enabled',
       'array.min': '{{#label}} must list at least one AppRepository rule when the kubeapps emitter is enabled',
     }),
-  apiServer: httpURL.allow('').default(''),
-  tokenPath: Joi.string().allow('').default(DEFAULT_TOKEN_PATH),
-  caPath: Joi.string().allow('').default(DEFAULT_CA_PATH),
-  insecureSkipTLSVerify: Joi.boolean().default(false),
+  // Kubernetes mode: empty apiServer = in-cluster.
+  ...KUBERNETES_CONNECTION_SETTINGS,
   timeoutSeconds: Joi.number().positive().default(10),
 };
 

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import Joi from 'joi';
 import { TargetClient } from './http';
 
 /** Where Kubernetes mounts a pod's service-account credentials. */
@@ -19,6 +20,32 @@ export interface KubernetesConnectionSettings {
   insecureSkipTLSVerify?: boolean;
   timeoutSeconds?: number;
 }
+
+/** An emitter section's keys for reaching the API server (Kubeapps kubernetes mode, Knative sink refs). */
+export interface KubernetesConnectionSection {
+  /** Empty: in-cluster. */
+  apiServer: string;
+  tokenPath: string;
+  caPath: string;
+  insecureSkipTLSVerify: boolean;
+}
+
+/** The schema of those keys, with the in-cluster defaults. */
+export const KUBERNETES_CONNECTION_SETTINGS: Joi.StrictSchemaMap<KubernetesConnectionSection> = {
+  apiServer: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .allow('')
+    .default(''),
+  tokenPath: Joi.string().allow('').default(DEFAULT_TOKEN_PATH),
+  caPath: Joi.string().allow('').default(DEFAULT_CA_PATH),
+  insecureSkipTLSVerify: Joi.boolean().default(false),
+};
+
+/** Kubernetes object names and namespaces (RFC 1123 subdomains). */
+export const objectName = Joi.string()
+  .max(253)
+  .pattern(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+  .messages({ 'string.pattern.base': '{{#label}} must be a Kubernetes name (lower-case letters, digits, - and .)' });
 
 /** The `Status` object the API server answers failures with. */
 export interface KubernetesStatus {

@@ -1,6 +1,7 @@
 import express, { type Express, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
+import { acceptBasicCredentials } from '../auth/basic';
 import { bearerAuth } from '../auth/bearer';
 import type { TokenVerifier } from '../auth/tokens';
 import type { GatewayConfig } from '../config/types';
@@ -53,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const limit = rateLimit(deps.config.server.rateLimit.requestsPerSecond, deps.config.server.rateLimit.burst);
-  const auth = bearerAuth(deps.verifier);
+  const auth = acceptBasicCredentials(deps.verifier, bearerAuth(deps.verifier));
   const known = new Set(deps.providers.map((p) => p.name));
   const knownProvider = (req: Request, res: Response, next: () => void) => {
     const named = req.params.provider as string | undefined;

@@ -235,10 +235,51 @@ describe('KnativeEmitter', () => {
         enabled: false,
         filter: {},
         brokerURL: '',
+        sink: { uri: '', ref: { apiVersion: '', kind: '', name: '', namespace: '' } },
         mode: 'binary',
         typePrefix: '',
+        typeTemplate: '',
+        source: '',
+        ceOverrides: { extensions: {} },
         timeoutSeconds: 10,
+        resolveIntervalSeconds: 30,
+        apiServer: '',
+        tokenPath: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+        caPath: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+        insecureSkipTLSVerify: false,
       });
+    });
+
+    it('takes a sink as a uri, or as a ref to a kind it can resolve with an optional relative uri', () => {
+      const ref = { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default', namespace: 'events' };
+      const valid = [
+        { enabled: true, sink: { uri: 'http://broker-ingress.knative-eventing.svc.cluster.local/events/default' } },
+        { enabled: true, sink: { ref } },
+        { enabled: true, sink: { ref, uri: '/extra' } },
+        { enabled: true, sink: { ref: { ...ref, apiVersion: 'v1', kind: 'Service' } } },
+        { enabled: true, sink: { ref: { ...ref, apiVersion: 'serving.knative.dev/v1', kind: 'Service' } } },
+        { enabled: true, sink: { ref: { ...ref, apiVersion: 'messaging.knative.dev/v1', kind: 'Channel' } } },
+      ];
+      for (const input of valid) expect(section.validate(input).error, JSON.stringify(input)).to.equal(undefined);
+
+      const refused: [unknown, RegExp][] = [
+        [
+          { sink: { ref: { name: 'default' } } },
+          /sink\.ref must name apiVersion, kind, name and namespace \(missing: apiVersion, kind, namespace\)/,
+        ],
+        [
+          { sink: { ref: { ...ref, kind: 'Trigger' } } },
+          /sink\.ref must be one of: eventing\.knative\.dev\/v1 Broker, .*v1 Service/,
+        ],
+        [{ sink: { ref: { ...ref, name: 'Default' } } }, /sink\.ref\.name must be a Kubernetes name/],
+        [{ sink: { ref, uri: 'http://elsewhere/x' } }, /sink\.uri must be a relative path when a ref is given/],
+        [{ sink: { uri: 'ftp://broker/x' } }, /sink\.uri must be an http or https URL/],
+        [{ brokerURL: 'http://a/b/c', sink: { ref } }, /sink and brokerURL both name a sink: keep one/],
+      ];
+      for (const [input, message] of refused) {
+        const { error } = section.validate(input, { errors: { wrap: { label: false } } });
+        expect(error?.message, JSON.stringify(input)).to.match(message);
+      }
     });
 
     it('requires brokerURL once enabled', () => {

@@ -10,6 +10,9 @@ import type { AddressInfo } from 'node:net';
  * changes on every write. `concurrentUpdates(n)` makes another writer update the object just
  * before each of the next n PUTs, which is how a real 409 happens.
  *
+ * Any other namespaced object (a Broker, a Knative Service, a Channel, a core Service) is served
+ * for GET once `setObject` has put it there, and is NotFound before and after `deleteObject`.
+ *
  * Also exports the Kubernetes `Status` helpers the Kubeapps fake relays.
  */
 
@@ -40,10 +43,27 @@ export interface FakeKubernetesApiOptions {
 }
 
 const APPREPOSITORY_PATH = /^\/apis\/kubeapps\.com\/v1alpha1\/namespaces\/([^/]+)\/apprepositories\/([^/]+)$/;
+/** `/api/v1/...` or `/apis/<group>/<version>/...`, then `namespaces/<ns>/<resource>/<name>`. */
+const OBJECT_PATH = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/;
+
+/** A namespaced object of any kind, as `setObject` takes it. */
+export interface KubernetesObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+export function objectPath(object: KubernetesObject, resource: string): string {
+  const base = object.apiVersion === 'v1' ? '/api/v1' : `/apis/${object.apiVersion}`;
+  return `${base}/namespaces/${object.metadata.namespace}/${resource}/${object.metadata.name}`;
+}
 
 export class FakeKubernetesApi {
   readonly requests: KubernetesApiRequest[] = [];
   private readonly objects = new Map<string, AppRepositoryObject>();
+  /** Objects of other kinds, by API path. */
+  private readonly others = new Map<string, KubernetesObject>();
   private readonly forbiddenNamespaces = new Set<string>();
   private readonly queuedStatuses: number[] = [];
   private pendingConcurrentUpdates = 0;
@@ -85,6 +105,15 @@ export class FakeKubernetesApi {
   appRepository(namespace: string, name: string): AppRepositoryObject | undefined {
     const object = this.objects.get(`${namespace}/${name}`);
     return object && structuredClone(object);
+  }
+
+  /** Creates or replaces an object of another kind (`resource` is its plural, e.g. brokers). */
+  setObject(object: KubernetesObject, resource: string): void {
+    this.others.set(objectPath(object, resource), structuredClone(object));
+  }
+
+  deleteObject(object: KubernetesObject, resource: string): void {
+    this.others.delete(objectPath(object, resource));
   }
 
   /** Another writer bumps `spec.resyncRequests` just before each of the next `count` PUTs. */
@@ -133,6 +162,23 @@ export class FakeKubernetesApi {
 
     if (bearerToken(req) !== this.options.token) return status(401, 'Unauthorized');
     const match = APPREPOSITORY_PATH.exec(path);
+    const other = match ? null : OBJECT_PATH.exec(path);
+    if (other) {
+      const [, group, namespace, plural, name] = other;
+      const resource = group ? `${plural}.${group}` : plural;
+      if (req.method !== 'GET') return status(405, `method ${req.method} not allowed`);
+      if (this.forbiddenNamespaces.has(namespace)) {
+        return status(
+          403,
+          `${resource} "${name}" is forbidden: User "system:serviceaccount:registry-gateway:registry-gateway" ` +
+            `cannot get resource "${plural}" in API group "${group ?? ''}" in the namespace "${namespace}"`,
+        );
+      }
+      const forced = this.queuedStatuses.shift();
+      if (forced !== undefined) return status(forced, `forced ${forced}`);
+      const object = this.others.get(path);
+      return object ? json(200, object) : status(404, `${resource} "${name}" not found`);
+    }
     if (!match) return status(404, 'the server could not find the requested resource');
     const [namespace, name] = [decodeURIComponent(match[1]), decodeURIComponent(match[2])];
     const verb = req.method === 'PUT' ? 'update' : 'get';

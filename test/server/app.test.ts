@@ -56,9 +56,9 @@ server: {bodyLimit: 4kb${extra}}
     });
 
     it('401 for another scheme, for a malformed header and for an unknown token', async () => {
-      const basic = await post(`${server.url}/events`, ACR_PUSH, { Authorization: `Basic ${TOKEN}` });
-      expect(basic.status).to.equal(401);
-      expect(basic.data.errors).to.deep.equal(['the Authorization header must use the Bearer scheme']);
+      const digest = await post(`${server.url}/events`, ACR_PUSH, { Authorization: `Digest ${TOKEN}` });
+      expect(digest.status).to.equal(401);
+      expect(digest.data.errors).to.deep.equal(['the Authorization header must use the Bearer scheme']);
 
       const malformed = await post(`${server.url}/events`, ACR_PUSH, { Authorization: `Bearer  ${TOKEN}` });
       expect(malformed.status).to.equal(401);

@@ -71,6 +71,25 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.emitters.kubeapps.enabled (eq .Values.emitters.kubeapps.mode "kubernetes") }}true{{ end }}
 {{- end }}
 
+{{/* Knative sink.ref: the pod reads the referenced object with its own credentials. */}}
+{{- define "registry-gateway.knativeSinkRef" -}}
+{{- if and .Values.emitters.knative.enabled .Values.emitters.knative.sink.ref.name }}true{{ end }}
+{{- end }}
+
+{{/*
+The API group and resource of the kind sink.ref names (ADDRESSABLE_KINDS in
+src/emitters/knative-sink.ts), as "group/resource"; the core group is empty.
+*/}}
+{{- define "registry-gateway.knativeSinkResource" -}}
+{{- $ref := .Values.emitters.knative.sink.ref }}
+{{- $known := dict "eventing.knative.dev/v1 Broker" "eventing.knative.dev/brokers" "serving.knative.dev/v1 Service" "serving.knative.dev/services" "messaging.knative.dev/v1 Channel" "messaging.knative.dev/channels" "messaging.knative.dev/v1 InMemoryChannel" "messaging.knative.dev/inmemorychannels" "v1 Service" "/services" }}
+{{- $key := printf "%s %s" $ref.apiVersion $ref.kind }}
+{{- if not (hasKey $known $key) }}
+{{- fail (printf "emitters.knative.sink.ref %q is not a kind the gateway resolves: %s" $key (keys $known | sortAlpha | join ", ")) }}
+{{- end }}
+{{- get $known $key }}
+{{- end }}
+
 {{- define "registry-gateway.postgres" -}}
 {{- if eq (.Values.delivery.store | default "sqlite") "postgres" }}true{{ end }}
 {{- end }}

@@ -12,8 +12,8 @@ metadata:
     {{- end }}
 spec:
   serviceAccountName: {{ include "registry-gateway.serviceAccountName" . }}
-  # Only Kubeapps kubernetes mode talks to the Kubernetes API.
-  automountServiceAccountToken: {{ if include "registry-gateway.kubeappsKubernetesMode" . }}true{{ else }}false{{ end }}
+  # Only Kubeapps kubernetes mode and a Knative sink.ref talk to the Kubernetes API.
+  automountServiceAccountToken: {{ if or (include "registry-gateway.kubeappsKubernetesMode" .) (include "registry-gateway.knativeSinkRef" .) }}true{{ else }}false{{ end }}
   # preStop sleep + the gateway's own drain (server.shutdownTimeoutSeconds) + slack, so the
   # kubelet never kills the process while it is still closing the store.
   terminationGracePeriodSeconds: {{ add .Values.server.shutdownTimeoutSeconds 15 }}
