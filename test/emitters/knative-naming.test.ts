@@ -76,15 +76,17 @@ describe('Knative CloudEvent naming', () => {
       ...fixtureFiles('harbor-cloudevents').map((file) => ({ folder: 'harbor-cloudevents', file })),
     ];
 
+    // The samples the gateway refuses (masked values) have their 400s in the corpus test.
+    const accepted = cases.filter(({ folder, file }) => harborEvents(folder, file).length > 0);
+
     it('covers both payload formats, nearly every sample accepted (the corpus is there)', function () {
-      if (cases.length === 0) this.skip();
-      const refused = cases.filter(({ folder, file }) => harborEvents(folder, file).length === 0);
-      expect(refused.length).to.be.at.most(2);
+      if (cases.length === 0 && !process.env.CI) this.skip();
+      expect(cases.length - accepted.length).to.be.at.most(2);
       expect(cases.filter((c) => c.folder === 'harbor').length).to.be.greaterThan(10);
       expect(cases.filter((c) => c.folder === 'harbor-cloudevents').length).to.be.greaterThan(5);
     });
 
-    for (const { folder, file } of cases) {
+    for (const { folder, file } of accepted) {
       it(`${folder}/${file}: the type a VEBA Trigger filters on reaches the broker`, async function () {
         const body = readFixture(folder, file).body as { type: string };
         const expected =
@@ -93,7 +95,6 @@ describe('Knative CloudEvent naming', () => {
             : VEBA_TYPE_OF_CLOUDEVENTS_FORMAT[body.type];
         expect(expected, body.type).to.be.a('string');
         const events = harborEvents(folder, file);
-        if (events.length === 0) this.skip();
         const before = broker.received.length;
         for (const event of events) await emitter.deliver(event);
         const received = broker.received.slice(before);
