@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { DeliveryError, type Emitter } from '../emitters/types';
 import type { Metrics } from '../observability/metrics';
+import { noteAttempt } from './attempts';
 import { backoffPolicy, fullJitterDelayMs, type BackoffPolicy } from './backoff';
 import type { DeliveryStore } from './store/types';
 import type { DeliverySettings, DueDelivery } from './types';
@@ -153,7 +154,9 @@ class EmitterLane {
     } catch (err) {
       failure = err;
     }
-    metrics?.attemptDuration.observe({ emitter: name }, (performance.now() - started) / 1000);
+    const durationMs = performance.now() - started;
+    metrics?.attemptDuration.observe({ emitter: name }, durationMs / 1000);
+    noteAttempt(this.ctx.store, row, attempts, { succeeded, failure, endedAt: this.ctx.clock(), durationMs }, log);
 
     try {
       if (succeeded) {

@@ -1,6 +1,13 @@
 import Joi from 'joi';
 import type { RegistryEvent } from '../model/event';
-import { CloudEventEncodingError, encode, toCloudEvent, type ContentMode } from './cloudevent';
+import {
+  CloudEventEncodingError,
+  encode,
+  toCloudEvent,
+  type CloudEventHttpMessage,
+  type ContentMode,
+} from './cloudevent';
+import { prettyJson, withoutUserInfo, type TargetRequest } from './preview';
 import {
   bodyExcerpt,
   REQUEST_SETUP_ERROR_CODES,
@@ -73,13 +80,7 @@ export class KnativeEmitter implements Emitter {
   }
 
   async deliver(event: RegistryEvent): Promise<void> {
-    let message;
-    try {
-      message = encode(toCloudEvent(event, { typePrefix: this.settings.typePrefix }), this.settings.mode);
-    } catch (err) {
-      if (err instanceof CloudEventEncodingError) throw new DeliveryError(err.message, false);
-      throw err;
-    }
+    const message = this.encode(event);
 
     let response;
     try {
@@ -91,6 +92,21 @@ export class KnativeEmitter implements Emitter {
     if (status >= 200 && status < 300) return;
     const excerpt = bodyExcerpt(response.data);
     throw statusFailure(`knative broker answered ${status}${excerpt ? `: ${excerpt}` : ''}`, status, BROKER_POLICY);
+  }
+
+  preview(event: RegistryEvent): TargetRequest[] {
+    const { headers, body } = this.encode(event);
+    const url = withoutUserInfo(this.settings.brokerURL);
+    return [{ title: `CloudEvent (${this.settings.mode} mode)`, method: 'POST', url, headers, body: prettyJson(body) }];
+  }
+
+  private encode(event: RegistryEvent): CloudEventHttpMessage {
+    try {
+      return encode(toCloudEvent(event, { typePrefix: this.settings.typePrefix }), this.settings.mode);
+    } catch (err) {
+      if (err instanceof CloudEventEncodingError) throw new DeliveryError(err.message, false);
+      throw err;
+    }
   }
 
   close(): Promise<void> {

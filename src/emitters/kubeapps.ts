@@ -6,6 +6,7 @@ import type { AppRepositoryRefresher } from './kubeapps-refresher';
 import { ResyncRequestsBump } from './kubeapps-resync';
 import { appRepositoriesFor, appRepositoryKey, type AppRepositoryRef, type AppRepositoryRule } from './kubeapps-rules';
 import { RefreshWindows } from './kubeapps-windows';
+import type { TargetRequest } from './preview';
 import { DEFAULT_CA_PATH, DEFAULT_TOKEN_PATH, KubernetesClient } from './kubernetes-client';
 import {
   DeliveryError,
@@ -125,6 +126,11 @@ export class KubeappsEmitter implements Emitter {
 
   accepts(event: RegistryEvent): boolean {
     return appRepositoriesFor(this.rules, event).length > 0;
+  }
+
+  /** One request per AppRepository; a debounce window may merge it with others' in practice. */
+  preview(event: RegistryEvent): TargetRequest[] {
+    return appRepositoriesFor(this.rules, event).map((ref) => this.refresher.preview(ref));
   }
 
   async deliver(event: RegistryEvent): Promise<void> {

@@ -14,6 +14,7 @@ import { WakeListener } from './postgres-listener';
 import { PostgresWindows } from './postgres-windows';
 import { countDeliveries, dropDeliveries, listDeliveries, pruneStore, replayDeliveries } from './postgres-operator';
 import { migrate } from './postgres-schema';
+import { InspectableStore, postgresDialect, StoreInspection } from './inspection';
 import type { DeliveryStore, StoreOptions } from './types';
 
 /** How often an unreachable database is tried again, and a reachable one checked. */
@@ -31,7 +32,7 @@ function defaultOwner(): string {
  * this replica renews while its attempts run, so a replica that dies loses only its leases, which
  * lapse and are taken by the others. An accepted event is committed (WAL flushed) before any 2xx.
  */
-export class PostgresStore implements DeliveryStore {
+export class PostgresStore extends InspectableStore implements DeliveryStore {
   readonly engine = 'postgres' as const;
   readonly location: string;
   /** Renamed per process so leases of a predecessor with the same pid are never mistaken for ours. */
@@ -49,6 +50,7 @@ export class PostgresStore implements DeliveryStore {
   private readonly claimed = new Set<number>();
   private readonly leaseMs: number;
   private readonly options: StoreOptions;
+  protected readonly inspection: StoreInspection;
   private migrated = false;
   private pending = { count: 0, at: -Infinity };
   private healthTimer?: NodeJS.Timeout;
@@ -79,6 +81,7 @@ export class PostgresStore implements DeliveryStore {
   }
 
   private constructor(settings: DeliverySettings, options: StoreOptions) {
+    super();
     this.settings = settings;
     this.options = options;
     this.clock = options.clock ?? Date.now;
@@ -90,6 +93,7 @@ export class PostgresStore implements DeliveryStore {
     this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger);
     this.location = this.db.location;
     this.sharedWindows = new PostgresWindows(this.db);
+    this.inspection = new StoreInspection(postgresDialect(this.schema), (text, params) => this.db.query(text, params));
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
       (err) => this.refusal(err),

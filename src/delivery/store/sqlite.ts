@@ -9,7 +9,8 @@ import type { DropFilter, DueDelivery, ListFilter, PruneResult, RoutedEvent } fr
 import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallOutcome } from './commit-group';
 import { countsByEmitter, type CountRow } from './rows';
 import { dropDeliveries, listDeliveries, replayDeliveries } from './sqlite-operator';
-import { SQLITE_SCHEMA, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
+import { migrateSqlite } from './sqlite-schema';
+import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from './inspection';
 import type { DeliveryStore, StoreOptions } from './types';
 
 export const STORE_FILE = 'registry-gateway.db';
@@ -41,7 +42,7 @@ function isUnavailable(err: unknown): err is Error & { code: string } {
  * resolved survives kill -9 and power loss. Leases live in memory: only this process delivers
  * from the file, and after a crash every row that was in flight is simply pending again.
  */
-export class SqliteStore implements DeliveryStore {
+export class SqliteStore extends InspectableStore implements DeliveryStore {
   readonly engine = 'sqlite' as const;
   readonly file: string;
   private readonly db: Database.Database;
@@ -52,6 +53,7 @@ export class SqliteStore implements DeliveryStore {
   private readonly claimed = new Set<number>();
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
+  protected readonly inspection: StoreInspection;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
     mkdirSync(settings.dir, { recursive: true });
@@ -66,6 +68,7 @@ export class SqliteStore implements DeliveryStore {
   }
 
   private constructor(file: string, db: Database.Database, settings: DeliverySettings, options: StoreOptions) {
+    super();
     this.file = file;
     this.db = db;
     this.settings = settings;
@@ -79,7 +82,8 @@ export class SqliteStore implements DeliveryStore {
     }
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    this.migrate();
+    migrateSqlite(db, file);
+    this.inspection = new StoreInspection(SQLITE_DIALECT, sqliteRunner(db));
 
     this.statements = this.prepareStatements();
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
@@ -96,22 +100,6 @@ export class SqliteStore implements DeliveryStore {
     return this.file;
   }
 
-  private migrate(): void {
-    // IMMEDIATE: the gateway and the CLI may open a fresh file at the same moment.
-    this.db
-      .transaction(() => {
-        const version = this.db.pragma('user_version', { simple: true }) as number;
-        if (version > SQLITE_SCHEMA_VERSION) {
-          throw new Error(
-            `${this.file} was written by a newer registry-gateway (schema ${version}, this one knows ${SQLITE_SCHEMA_VERSION})`,
-          );
-        }
-        this.db.exec(SQLITE_SCHEMA);
-        this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
-      })
-      .immediate();
-  }
-
   private prepareStatements() {
     const db = this.db;
     return {
@@ -122,9 +110,9 @@ export class SqliteStore implements DeliveryStore {
         `INSERT INTO dedup_keys (source, id, seen_at) VALUES (?, ?, ?)
          ON CONFLICT (source, id) DO UPDATE SET seen_at = excluded.seen_at`,
       ),
-      insertEvent: db.prepare<[string, string, string, string, string, string | null, string, number]>(
-        `INSERT INTO events (source, id, provider, type, registry, repo, body, accepted_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      insertEvent: db.prepare<[string, string, string, string, string, string | null, string | null, string, number]>(
+        `INSERT INTO events (source, id, provider, type, registry, repo, tag, body, accepted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertDelivery: db.prepare<[number | bigint, string, number, number, number]>(
         `INSERT INTO deliveries (event_seq, emitter, state, attempts, next_attempt_at, created_at, updated_at)
@@ -167,6 +155,9 @@ export class SqliteStore implements DeliveryStore {
         `DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`,
       ),
       pruneDedup: db.prepare<[number]>(`DELETE FROM dedup_keys WHERE seen_at <= ?`),
+      pruneAttempts: db.prepare(
+        `DELETE FROM attempts WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = attempts.delivery_id)`,
+      ),
     };
   }
 
@@ -213,6 +204,7 @@ export class SqliteStore implements DeliveryStore {
           event.type,
           event.registry,
           event.repo ?? null,
+          event.tag ?? null,
           body,
           now,
         ).lastInsertRowid;
@@ -286,11 +278,15 @@ export class SqliteStore implements DeliveryStore {
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
     const s = this.statements;
     return this.run(() =>
-      this.db.transaction(() => ({
-        deliveries: s.pruneDelivered.run(nowMs - this.settings.deliveredRetentionSeconds * 1000).changes,
-        events: s.pruneEvents.run().changes,
-        dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
-      }))(),
+      this.db.transaction(() => {
+        const deliveries = s.pruneDelivered.run(nowMs - this.settings.deliveredRetentionSeconds * 1000).changes;
+        s.pruneAttempts.run();
+        return {
+          deliveries,
+          events: s.pruneEvents.run().changes,
+          dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
+        };
+      })(),
     );
   }
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { PostgresStore } from '../../../src/delivery/store/postgres';
+import { POSTGRES_SCHEMA_VERSION } from '../../../src/delivery/store/postgres-schema';
 import type { DeliverySettings } from '../../../src/delivery/types';
 import { KubeappsEmitter } from '../../../src/emitters/kubeapps';
 import type { AppRepositoryRule } from '../../../src/emitters/kubeapps-rules';
@@ -73,7 +74,7 @@ describe('PostgreSQL store', function () {
       await client.connect();
       try {
         const { rows: versions } = await client.query(`SELECT version FROM ${schema}.schema_version`);
-        expect(versions).to.deep.equal([{ version: 1 }]);
+        expect(versions).to.deep.equal([{ version: POSTGRES_SCHEMA_VERSION }]);
       } finally {
         await client.end();
       }
