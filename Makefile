@@ -23,13 +23,15 @@ run: build
 validate: build
 	node dist/cli.js validate --config $(CONFIG)
 
-# Tests need Debian packages: Distribution's registry and skopeo (the real-registry test) and
-# PostgreSQL (the store's second engine and the multi-replica tests, on a throwaway cluster).
+# Tests need Debian packages: Distribution's registry and skopeo (the real-registry test),
+# PostgreSQL (the store's second engine and the multi-replica tests, on a throwaway cluster) and
+# Chromium (the console's browser tests, driven by playwright-core).
 system-deps:
 	@missing=""; \
 	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
 	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \

@@ -41,4 +41,19 @@ export default tseslint.config(
     files: ['eslint.config.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
   },
+  {
+    // The console's one browser script: plain ES5-era JavaScript served as is, no build step.
+    files: ['src/console/assets/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+      },
+    },
+  },
 );

@@ -18,6 +18,7 @@ import { EMITTER_PLUGINS, type AnyEmitterPlugin, type EmitterSections } from './
 import type { Emitter, EmitterPlugin, SharedWindows } from './emitters/types';
 import { Metrics } from './observability/metrics';
 import { PROVIDERS, type ProviderOptions } from './providers';
+import { createConsole } from './console';
 import { createApp } from './server/app';
 
 /** The values file as this gateway reads it: each emitter section and provider option typed by its plugin. */
@@ -101,6 +102,13 @@ export class Gateway implements LiveConfigTarget {
       metrics,
       logger,
       readiness: { notReadyReason: () => (gateway ? gateway.notReadyReason() : 'starting') },
+      console: createConsole({
+        config,
+        store,
+        emitters,
+        logger: logger.child({ component: 'console' }),
+        requeued: () => dispatcher.notify(),
+      }),
     });
     const tls = config.server.tls;
     const server = tls.enabled

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type Joi from 'joi';
 import { parseDocument } from 'yaml';
+import { resolveConsoleTokens } from './console';
 import { applyEnvOverrides } from './env';
 import { resolveTokens, type RawTokens } from './tokens-file';
 import type { GatewayConfig } from './types';
@@ -47,10 +48,14 @@ export function parseConfigText<C extends GatewayConfig>(
   const rawTokens = value?.tokens !== null && typeof value?.tokens === 'object' ? (value.tokens as RawTokens) : {};
   const tokensFile = typeof value?.tokensFile === 'string' ? value.tokensFile : '';
   const tokens = resolveTokens(rawTokens, tokensFile, file, schema.extract('tokens'));
-  if (result.error || tokens.problems.length > 0) {
-    throw new ConfigError(file, [...(result.error?.details.map((d) => d.message) ?? []), ...tokens.problems]);
+  const operators = value?.console ? resolveConsoleTokens(value.console, tokens.tokens) : { tokens: {}, problems: [] };
+  const problems = [...tokens.problems, ...operators.problems];
+  if (result.error || problems.length > 0) {
+    throw new ConfigError(file, [...(result.error?.details.map((d) => d.message) ?? []), ...problems]);
   }
-  return normalise({ ...result.value, tokens: tokens.tokens } as C);
+  const resolved = { ...result.value, tokens: tokens.tokens } as C;
+  resolved.console = { ...resolved.console, tokens: operators.tokens };
+  return normalise(resolved);
 }
 
 export function readConfigFile<C extends GatewayConfig>(

@@ -11,7 +11,15 @@ import type { GatewayConfig } from './types';
  * waits, no request is dropped. The chart's checksum annotation leaves exactly these out, so
  * changing them rolls no pod.
  */
-export const LIVE_KEYS = ['tokens', 'sources', 'registryAliases', 'defaultRegistry', 'providers', 'host'] as const;
+export const LIVE_KEYS = [
+  'tokens',
+  'sources',
+  'registryAliases',
+  'defaultRegistry',
+  'providers',
+  'host',
+  'console',
+] as const;
 
 /** Keys baked into running parts (listener, store, emitters, logger): a change waits for a restart. */
 export const RESTART_KEYS = ['tokensFile', 'emitters', 'delivery', 'server', 'logLevel'] as const;

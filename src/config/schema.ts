@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { EVENT_TYPES } from '../model/event';
 import type { ConfigParts, EmitterConfigPart, ProviderConfigPart } from './parts';
+import { consoleSchema } from './console';
 import { parseSize } from './size';
 import { tokensSchema } from './tokens-file';
 import type { DeliverySettings, GatewayConfig, ServerSettings } from './types';
@@ -172,6 +173,7 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     emitters: emitterSections(parts.emitters, filter),
     delivery,
     server,
+    console: consoleSchema,
     logLevel: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace').default('info'),
   })
     .keys(Object.fromEntries(CHART_KEYS.map((k) => [k, Joi.any()])))

@@ -38,6 +38,15 @@ export interface ServerSettings {
   shutdownTimeoutSeconds: number;
 }
 
+/** `console`: the operator console under /console. */
+export interface ConsoleSettings {
+  enabled: boolean;
+  /** Operator name to token; the name is who the log says acted. */
+  tokens: Record<string, string>;
+  /** How long a login lasts. */
+  sessionMinutes: number;
+}
+
 export type StoreEngine = 'sqlite' | 'postgres';
 
 /** `delivery.postgres`: the engine several replicas share. */
@@ -100,5 +109,6 @@ export interface GatewayConfig<
   emitters: Emitters;
   delivery: DeliverySettings;
   server: ServerSettings;
+  console: ConsoleSettings;
   logLevel: string;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { DeliveryError, type Emitter } from '../emitters/types';
 import type { Metrics } from '../observability/metrics';
+import { noteAttempt } from './attempts';
 import { fullJitterDelayMs, type BackoffPolicy } from './backoff';
 import { TargetCircuit, type CircuitSettings } from './circuit';
 import type { DeliveryStore } from './store/types';
@@ -166,7 +167,9 @@ export class EmitterLane {
     } catch (err) {
       failure = err;
     }
-    metrics?.attemptDuration.observe({ emitter: name }, (performance.now() - started) / 1000);
+    const durationMs = performance.now() - started;
+    metrics?.attemptDuration.observe({ emitter: name }, durationMs / 1000);
+    noteAttempt(this.ctx.store, row, attempts, { succeeded, failure, endedAt: this.ctx.clock(), durationMs }, log);
     const message = succeeded ? '' : describe(failure);
     // Anything but a DeliveryError is an emitter bug or a network surprise: worth another try.
     const retryable = !succeeded && (!(failure instanceof DeliveryError) || failure.retryable);

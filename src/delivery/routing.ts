@@ -64,3 +64,44 @@ export function route(event: RegistryEvent, targets: readonly RouteTarget[]): st
   }
   return names;
 }
+
+/** Whether a target takes an event and, when not, which rule turned it away. */
+export interface RouteDecision {
+  name: string;
+  matched: boolean;
+  /** Why not, in the config's words (`filter.types`...); absent when matched. */
+  reason?: string;
+}
+
+/** The filter dimension that excludes the event, or undefined when the filter lets it through. */
+function excludedBy(event: RegistryEvent, filter: EventFilter | undefined): string | undefined {
+  if (!filter) return undefined;
+  const listed = (values: string[] | undefined) => (values && values.length > 0 ? values : undefined);
+  const { providers, types, registries, repos } = filter;
+  if (listed(providers) && !compileFilter({ providers })(event)) {
+    return `filter.providers does not list ${event.provider}`;
+  }
+  if (listed(types) && !compileFilter({ types })(event)) return `filter.types does not list ${event.type}`;
+  if (listed(registries) && !compileFilter({ registries })(event)) {
+    return `filter.registries matches no glob for ${event.registry}`;
+  }
+  if (listed(repos) && !compileFilter({ repos })(event)) {
+    return event.repo === undefined
+      ? 'filter.repos asks for a repository; this event has none'
+      : `filter.repos matches no glob for ${event.repo}`;
+  }
+  return undefined;
+}
+
+/**
+ * `route`, explained: every target in the order given, matched or not, with the rule that turned
+ * each one away. The console shows it next to the deliveries that routing made at accept time.
+ */
+export function explain(event: RegistryEvent, targets: readonly RouteTarget[]): RouteDecision[] {
+  return targets.map((target) => {
+    const reason =
+      excludedBy(event, target.filter) ??
+      (target.accepts && !target.accepts(event) ? `the ${target.name} emitter's own rules decline it` : undefined);
+    return reason ? { name: target.name, matched: false, reason } : { name: target.name, matched: true };
+  });
+}

@@ -117,3 +117,78 @@ export interface PruneResult {
   events: number;
   dedupKeys: number;
 }
+
+/** One attempt at a delivery, as the dispatcher saw it: the console's attempt history. */
+export interface AttemptRecord {
+  deliveryId: number;
+  emitter: string;
+  /** 1 for the first attempt of a row (a replay starts again at 1). */
+  attempt: number;
+  /** Epoch ms at which the attempt started. */
+  startedAt: number;
+  durationMs: number;
+  ok: boolean;
+  /** The target's HTTP status, when it answered one. */
+  status?: number;
+  error?: string;
+}
+
+/** Selects events for the console; absent fields select everything. */
+export interface EventQuery {
+  provider?: string;
+  registry?: string;
+  repo?: string;
+  tag?: string;
+  type?: string;
+  eventId?: string;
+  /** Events with at least one delivery in this state. */
+  state?: DeliveryState;
+  /** Keyset cursor: only events stored before this sequence number. */
+  before?: number;
+  /** Most events returned, newest first (default 50). */
+  limit?: number;
+}
+
+/** One event of the console's list, with its delivery state per target. */
+export interface EventListing {
+  /** The store's sequence number: unique, unlike `(source, id)` once the dedup window passed. */
+  seq: number;
+  id: string;
+  source: string;
+  provider: string;
+  type: string;
+  registry: string;
+  repo?: string;
+  tag?: string;
+  acceptedAt: number;
+  deliveries: { emitter: string; state: DeliveryState; attempts: number }[];
+}
+
+export interface EventListPage {
+  events: EventListing[];
+  /** Pass as `before` for the next (older) page; absent on the last page. */
+  nextBefore?: number;
+}
+
+export interface EventDetail {
+  seq: number;
+  acceptedAt: number;
+  event: RegistryEvent;
+  deliveries: DeliveryRecord[];
+  /** Oldest first. */
+  attempts: AttemptRecord[];
+}
+
+/** A target's queue and recent outcomes, as the console's Targets page shows them. */
+export interface TargetHealth {
+  emitter: string;
+  pending: number;
+  dead: number;
+  /** Delivered rows still kept (deliveredRetentionSeconds). */
+  delivered: number;
+  /** Delivered within the `recentMs` asked for. */
+  deliveredRecently: number;
+  lastError?: { message: string; at: number; status?: number };
+  /** The target's circuit, where the store keeps one; absent otherwise. */
+  circuit?: { state: string; since: number; lastError?: string };
+}

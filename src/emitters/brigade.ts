@@ -1,4 +1,4 @@
-import { core } from '@brigadecore/brigade-sdk';
+import { core, meta } from '@brigadecore/brigade-sdk';
 import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
@@ -10,6 +10,7 @@ import {
   transportFailure,
   type FailurePolicy,
 } from './http';
+import { HIDDEN_CREDENTIAL, withoutUserInfo, type TargetRequest } from './preview';
 import { DeliveryError, type Emitter, type EmitterPlugin, type EmitterSectionBase, type OwnSettings } from './types';
 
 export const DEFAULT_BRIGADE_API_ADDRESS = 'https://brigade-apiserver.brigade.svc.cluster.local';
@@ -32,6 +33,7 @@ export type BrigadeSettings = OwnSettings<BrigadeSection>;
 export class BrigadeEmitter implements Emitter {
   readonly name = 'brigade';
   private readonly events: core.EventsClient;
+  private readonly apiAddress: string;
 
   constructor(
     private readonly settings: BrigadeSettings,
@@ -39,6 +41,7 @@ export class BrigadeEmitter implements Emitter {
   ) {
     // The SDK joins address and path with a '/', so a trailing one would double it.
     const apiAddress = settings.apiAddress.replace(/\/+$/, '');
+    this.apiAddress = apiAddress;
     this.events = new core.EventsClient(apiAddress, settings.apiToken, {
       allowInsecureConnections: settings.apiIgnoreCertWarnings,
     });
@@ -53,6 +56,19 @@ export class BrigadeEmitter implements Emitter {
       );
     }
     await this.create(event);
+  }
+
+  preview(registryEvent: RegistryEvent): TargetRequest[] {
+    const { event } = toBrigadeEvent(registryEvent);
+    return [
+      {
+        title: 'Brigade event',
+        method: 'POST',
+        url: `${withoutUserInfo(this.apiAddress)}/v2/events`,
+        headers: { Authorization: `Bearer ${HIDDEN_CREDENTIAL}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ ...event, apiVersion: meta.APIVersion, kind: 'Event' }, null, 2),
+      },
+    ];
   }
 
   /**

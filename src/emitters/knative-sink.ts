@@ -103,6 +103,8 @@ export interface SinkAddress {
   current(): Promise<string>;
   /** After a failed post to `url`: the address read afresh when it has moved, else undefined. */
   moved(url: string): Promise<string | undefined>;
+  /** For a person (the console's preview): the address as last known, or the ref while unresolved. */
+  describe(): string;
   close(): void;
 }
 
@@ -115,6 +117,10 @@ export class FixedSink implements SinkAddress {
 
   moved(): Promise<string | undefined> {
     return Promise.resolve(undefined);
+  }
+
+  describe(): string {
+    return this.url;
   }
 
   close(): void {}
@@ -152,6 +158,10 @@ export class ReferencedSink implements SinkAddress {
     this.path = `${base}/namespaces/${encodeURIComponent(ref.namespace)}/${kind.resource}/${encodeURIComponent(ref.name)}`;
     this.what = `knative sink ${describeReference(ref)}`;
     this.clock = options.clock ?? Date.now;
+  }
+
+  describe(): string {
+    return this.resolved?.url ?? this.what;
   }
 
   current(): Promise<string> {

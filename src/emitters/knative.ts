@@ -2,6 +2,7 @@ import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
 import { CloudEventEncodingError, encode, type CloudEventHttpMessage, type ContentMode } from './cloudevent';
+import { prettyJson, withoutUserInfo, type TargetRequest } from './preview';
 import {
   bodyExcerpt,
   REQUEST_SETUP_ERROR_CODES,
@@ -31,15 +32,8 @@ import {
   KubernetesClient,
   type KubernetesConnectionSection,
 } from './kubernetes-client';
-import {
-  DeliveryError,
-  withDefaults,
-  type Emitter,
-  type EmitterDeps,
-  type EmitterPlugin,
-  type EmitterSectionBase,
-  type OwnSettings,
-} from './types';
+import { DeliveryError, withDefaults, type Emitter, type EmitterDeps } from './types';
+import type { EmitterPlugin, EmitterSectionBase, OwnSettings } from './types';
 
 export interface KnativeSection extends EmitterSectionBase, CloudEventNaming, KubernetesConnectionSection {
   /** Shorthand for `sink.uri`: the Broker's `status.address.url`. */
@@ -117,13 +111,7 @@ export class KnativeEmitter implements Emitter {
   }
 
   async deliver(event: RegistryEvent): Promise<void> {
-    let message;
-    try {
-      message = encode(cloudEventFor(event, this.settings), this.settings.mode);
-    } catch (err) {
-      if (err instanceof CloudEventEncodingError) throw new DeliveryError(err.message, false);
-      throw err;
-    }
+    const message = this.encode(event);
     const url = await this.sink.current();
     try {
       await this.post(url, message);
@@ -134,6 +122,21 @@ export class KnativeEmitter implements Emitter {
       const moved = await this.sink.moved(url);
       if (moved === undefined) throw err;
       await this.post(moved, message);
+    }
+  }
+
+  preview(event: RegistryEvent): TargetRequest[] {
+    const { headers, body } = this.encode(event);
+    const url = withoutUserInfo(this.sink.describe());
+    return [{ title: `CloudEvent (${this.settings.mode} mode)`, method: 'POST', url, headers, body: prettyJson(body) }];
+  }
+
+  private encode(event: RegistryEvent): CloudEventHttpMessage {
+    try {
+      return encode(cloudEventFor(event, this.settings), this.settings.mode);
+    } catch (err) {
+      if (err instanceof CloudEventEncodingError) throw new DeliveryError(err.message, false);
+      throw err;
     }
   }
 

@@ -1,14 +1,20 @@
 import { DeliveryError } from './types';
 import { TargetClient } from './http';
 import { classifiedFailure, refusal, type AppRepositoryRefresher } from './kubeapps-refresher';
-import type { AppRepositoryRef } from './kubeapps-rules';
+import { appRepositoryKey, type AppRepositoryRef } from './kubeapps-rules';
+import { HIDDEN_CREDENTIAL, withoutUserInfo, type TargetRequest } from './preview';
+
+function refreshPath(ref: AppRepositoryRef): string {
+  const [cluster, namespace, name] = [ref.cluster, ref.namespace, ref.name].map(encodeURIComponent);
+  return `/api/v1/clusters/${cluster}/namespaces/${namespace}/apprepositories/${name}/refresh`;
+}
 
 /** Kubeapps 2.1 to 2.4: its own refresh endpoint, which bumps the AppRepository for us. */
 export class RefreshEndpoint implements AppRepositoryRefresher {
   private readonly client: TargetClient;
 
   constructor(
-    address: string,
+    private readonly address: string,
     private readonly token: string,
     timeoutSeconds: number,
     insecureSkipTLSVerify: boolean,
@@ -16,9 +22,17 @@ export class RefreshEndpoint implements AppRepositoryRefresher {
     this.client = new TargetClient({ baseURL: address, timeoutSeconds, insecureSkipTLSVerify, responseType: 'json' });
   }
 
+  preview(ref: AppRepositoryRef): TargetRequest {
+    return {
+      title: `refresh of AppRepository ${appRepositoryKey(ref)}`,
+      method: 'POST',
+      url: `${withoutUserInfo(this.address).replace(/\/+$/, '')}${refreshPath(ref)}`,
+      headers: { Authorization: `Bearer ${HIDDEN_CREDENTIAL}`, Accept: 'application/json' },
+    };
+  }
+
   async refresh(ref: AppRepositoryRef): Promise<void> {
-    const [cluster, namespace, name] = [ref.cluster, ref.namespace, ref.name].map(encodeURIComponent);
-    const path = `/api/v1/clusters/${cluster}/namespaces/${namespace}/apprepositories/${name}/refresh`;
+    const path = refreshPath(ref);
     let response;
     try {
       response = await this.client.http.post(path, undefined, {

@@ -1,3 +1,4 @@
+import type { TargetRequest } from './preview';
 import { DeliveryError } from './types';
 import { bodyExcerpt, statusFailure, transportFailure, type FailurePolicy } from './http';
 import { appRepositoryKey, type AppRepositoryRef } from './kubeapps-rules';
@@ -6,6 +7,8 @@ import { isKubernetesStatus, KubernetesCredentialsError } from './kubernetes-cli
 /** Triggers a re-sync of one AppRepository; throws a classified DeliveryError. */
 export interface AppRepositoryRefresher {
   refresh(ref: AppRepositoryRef): Promise<void>;
+  /** The request `refresh` sends, for the console; never with its credential. */
+  preview(ref: AppRepositoryRef): TargetRequest;
   close(): void;
 }
 

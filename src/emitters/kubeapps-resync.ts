@@ -2,9 +2,17 @@ import { DeliveryError } from './types';
 import { classifiedFailure, refusal, type AppRepositoryRefresher } from './kubeapps-refresher';
 import { appRepositoryKey, type AppRepositoryRef } from './kubeapps-rules';
 import type { KubernetesClient } from './kubernetes-client';
+import { HIDDEN_CREDENTIAL, withoutUserInfo, type TargetRequest } from './preview';
 
 /** How often a conflicting AppRepository write is read again and retried before giving up. */
 const MAX_WRITE_ATTEMPTS = 5;
+
+function appRepositoryPath(ref: AppRepositoryRef): string {
+  return (
+    `/apis/kubeapps.com/v1alpha1/namespaces/${encodeURIComponent(ref.namespace)}` +
+    `/apprepositories/${encodeURIComponent(ref.name)}`
+  );
+}
 
 /**
  * Every Kubeapps version: bumping `spec.resyncRequests` makes its controller re-sync the
@@ -14,10 +22,20 @@ const MAX_WRITE_ATTEMPTS = 5;
 export class ResyncRequestsBump implements AppRepositoryRefresher {
   constructor(private readonly kubernetes: KubernetesClient) {}
 
+  preview(ref: AppRepositoryRef): TargetRequest {
+    return {
+      title: `resync of AppRepository ${appRepositoryKey(ref)}: read it, then write it back with spec.resyncRequests + 1`,
+      method: 'PUT',
+      url: `${withoutUserInfo(this.kubernetes.apiServer)}${appRepositoryPath(ref)}`,
+      headers: {
+        Authorization: `Bearer ${HIDDEN_CREDENTIAL} (the service account token)`,
+        'Content-Type': 'application/json',
+      },
+    };
+  }
+
   async refresh(ref: AppRepositoryRef): Promise<void> {
-    const path =
-      `/apis/kubeapps.com/v1alpha1/namespaces/${encodeURIComponent(ref.namespace)}` +
-      `/apprepositories/${encodeURIComponent(ref.name)}`;
+    const path = appRepositoryPath(ref);
     try {
       for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
         const read = await this.kubernetes.get(path);

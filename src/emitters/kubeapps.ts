@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
+import type { TargetRequest } from './preview';
 import { RefreshEndpoint } from './kubeapps-endpoint';
 import type { AppRepositoryRefresher } from './kubeapps-refresher';
 import { ResyncRequestsBump } from './kubeapps-resync';
@@ -12,15 +13,8 @@ import {
   objectName,
   type KubernetesConnectionSection,
 } from './kubernetes-client';
-import {
-  DeliveryError,
-  withDefaults,
-  type Emitter,
-  type EmitterDeps,
-  type EmitterPlugin,
-  type EmitterSectionBase,
-  type OwnSettings,
-} from './types';
+import { DeliveryError, withDefaults, type Emitter, type EmitterDeps } from './types';
+import type { EmitterPlugin, EmitterSectionBase, OwnSettings } from './types';
 
 export type KubeappsMode = 'endpoint' | 'kubernetes';
 
@@ -131,6 +125,11 @@ export class KubeappsEmitter implements Emitter {
       failures.some((f) => f.retryable),
       failures.find((f) => f.retryable)?.status ?? failures[0].status,
     );
+  }
+
+  /** One request per AppRepository; a debounce window may merge it with others' in practice. */
+  preview(event: RegistryEvent): TargetRequest[] {
+    return appRepositoriesFor(this.rules, event).map((ref) => this.refresher.preview(ref));
   }
 
   /** Runs the refreshes still waiting in a window, so no delivery is left unsettled. */

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { RegistryEvent } from '../model/event';
+import type { TargetRequest } from './preview';
 import type { Emitter, EmitterPlugin, EmitterSectionBase } from './types';
 
 /**
@@ -9,6 +10,10 @@ import type { Emitter, EmitterPlugin, EmitterSectionBase } from './types';
 export class LogEmitter implements Emitter {
   readonly name = 'log';
   constructor(private readonly out: Writable = process.stdout) {}
+
+  preview(event: RegistryEvent): TargetRequest[] {
+    return [{ title: 'JSON line', method: 'WRITE', url: 'stdout', headers: {}, body: JSON.stringify(event) }];
+  }
 
   async deliver(event: RegistryEvent): Promise<void> {
     const line = JSON.stringify(event) + '\n';

@@ -2,6 +2,7 @@ import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { EmitterSectionBase } from '../config/types';
 import type { RegistryEvent } from '../model/event';
+import type { TargetRequest } from './preview';
 
 export type { EmitterSectionBase, EventFilter } from '../config/types';
 
@@ -13,6 +14,11 @@ export interface Emitter {
   deliver(event: RegistryEvent): Promise<void>;
   /** Whether this emitter wants the event at all, beyond the routing filter (Kubeapps rules). */
   accepts?(event: RegistryEvent): boolean;
+  /**
+   * The requests `deliver` would send for the event, rendered without sending them, for the
+   * console. Never carries a credential (see `preview.ts`). May throw what `deliver` would.
+   */
+  preview?(event: RegistryEvent): TargetRequest[];
   close?(): Promise<void>;
 }
 

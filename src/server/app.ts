@@ -1,4 +1,4 @@
-import express, { type Express, type Request, type Response } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { acceptBasicCredentials } from '../auth/basic';
@@ -30,6 +30,8 @@ export interface AppDeps {
   metrics: Metrics;
   logger: Logger;
   readiness: Readiness;
+  /** The operator console, built by the wiring; served under /console with its own headers. */
+  console?: RequestHandler;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -84,6 +86,7 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('Allow', 'POST, OPTIONS');
     res.status(405).json({ status: 'rejected', errors: [`${req.method} is not allowed here; webhooks are POSTed`] });
   });
+  if (deps.console) app.use('/console', deps.console);
   app.use((req, res) => {
     res.status(404).json({ status: 'not_found', errors: [`no route ${req.method} ${req.path}`] });
   });

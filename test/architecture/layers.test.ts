@@ -12,7 +12,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli.ts'],
   ['cli'],
   ['gateway.ts'],
-  ['server'],
+  ['server', 'console'],
   ['delivery'],
   ['providers'],
   ['emitters'],

@@ -248,6 +248,13 @@ describe('charts/registry-gateway', () => {
         }
       });
 
+      it('keeps the console off the Ingress when it is turned on: only port-forward reaches it', () => {
+        const console = { enabled: true, tokens: { alice: 'operator-token-7c5a3e1f9d2b' } };
+        const ingress = find(render({ values: { ...A_TOKEN, console, host: 'gw.example.com', ingress: { enabled: true } } }), 'Ingress');
+        const paths = (((ingress.spec as Tree).rules as Tree[])[0].http as Tree).paths as Tree[];
+        expect(paths.map((p) => p.path)).to.deep.equal(['/events']);
+      });
+
       it('grants get and update on apprepositories.kubeapps.com, and only that, in Kubeapps kubernetes mode', () => {
         const rendered = render({
           values: {

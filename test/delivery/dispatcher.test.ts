@@ -71,6 +71,28 @@ describe('Dispatcher', () => {
     expect(latency?.value).to.equal(1);
   });
 
+  it('writes every attempt to the history: its number, outcome, status and error', async () => {
+    setup();
+    const knative = new FlakyEmitter('knative', [
+      retryable('HTTP 503', 503),
+      { kind: 'throw', error: new Error('socket hang up') },
+    ]);
+    const d = dispatcher([knative]);
+    await accept(['e1'], ['knative'], d);
+    await waitFor('delivery', async () => (await row('e1', 'knative')).state === 'delivered');
+    const [listed] = (await store.listEvents()).events;
+    const seen = async () => (await store.eventDetail(listed.seq))!.attempts;
+    await waitFor('three attempts in the history', async () => (await seen()).length === 3);
+    const attempts = await seen();
+    expect(attempts.map((a) => [a.attempt, a.ok, a.status, a.error])).to.deep.equal([
+      [1, false, 503, 'HTTP 503'],
+      [2, false, undefined, 'socket hang up'],
+      [3, true, undefined, undefined],
+    ]);
+    for (const a of attempts) expect(a.durationMs).to.be.at.least(0);
+    expect(attempts[0].startedAt).to.be.at.most(attempts[2].startedAt);
+  });
+
   it('delivers what a previous run left pending as soon as it starts', async () => {
     setup();
     await accept(['left-over'], ['log']);

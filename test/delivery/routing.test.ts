@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { matchesFilter, route, type RouteTarget } from '../../src/delivery/routing';
+import { explain, matchesFilter, route, type RouteTarget } from '../../src/delivery/routing';
 import type { RegistryEvent } from '../../src/model/event';
 import { makeEvent } from './support';
 
@@ -93,6 +93,39 @@ describe('routing', () => {
 
     it('routes to nobody when nothing matches', () => {
       expect(route(push, [{ name: 'brigade', filter: { providers: ['harbor'] } }])).to.deep.equal([]);
+    });
+  });
+
+  describe('explain', () => {
+    it('gives every target in order, and the rule that turned each excluded one away', () => {
+      const targets: RouteTarget[] = [
+        { name: 'log' },
+        { name: 'byProvider', filter: { providers: ['harbor'] } },
+        { name: 'byType', filter: { types: ['delete'] } },
+        { name: 'byRegistry', filter: { registries: ['*.example.com'] } },
+        { name: 'byRepo', filter: { repos: ['team/**'] } },
+        { name: 'kubeapps', accepts: () => false },
+        { name: 'all', filter: { providers: ['acr'], types: ['push'], repos: ['library/*'] } },
+      ];
+      const decisions = explain(push, targets);
+      expect(decisions).to.deep.equal([
+        { name: 'log', matched: true },
+        { name: 'byProvider', matched: false, reason: 'filter.providers does not list acr' },
+        { name: 'byType', matched: false, reason: 'filter.types does not list push' },
+        { name: 'byRegistry', matched: false, reason: 'filter.registries matches no glob for myreg.azurecr.io' },
+        { name: 'byRepo', matched: false, reason: 'filter.repos matches no glob for library/app' },
+        { name: 'kubeapps', matched: false, reason: "the kubeapps emitter's own rules decline it" },
+        { name: 'all', matched: true },
+      ]);
+      // The same answer as route, so the console never tells a different story.
+      expect(decisions.filter((d) => d.matched).map((d) => d.name)).to.deep.equal(route(push, targets));
+    });
+
+    it('says when a repository filter meets an event without a repository', () => {
+      const quota = makeEvent('q', { repo: undefined, type: 'quota_exceeded' });
+      expect(explain(quota, [{ name: 'x', filter: { repos: ['**'] } }])).to.deep.equal([
+        { name: 'x', matched: false, reason: 'filter.repos asks for a repository; this event has none' },
+      ]);
     });
   });
 });

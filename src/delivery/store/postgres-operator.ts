@@ -116,6 +116,9 @@ export async function pruneStore(
       `DELETE FROM ${schema}.deliveries WHERE state = 'delivered' AND delivered_at < $1`,
       [nowMs - settings.deliveredRetentionSeconds * 1000],
     );
+    await client.query(
+      `DELETE FROM ${schema}.attempts a WHERE NOT EXISTS (SELECT 1 FROM ${schema}.deliveries d WHERE d.id = a.delivery_id)`,
+    );
     const events = await client.query(
       `DELETE FROM ${schema}.events e WHERE NOT EXISTS (SELECT 1 FROM ${schema}.deliveries d WHERE d.event_seq = e.seq)`,
     );

@@ -60,6 +60,32 @@ CREATE TABLE ${s}.targets (
   last_error TEXT,
   updated_at BIGINT NOT NULL
 );`,
+  // Version 3, the console: the tag as a column (its filter), the attempt history, and the indexes that let
+  // each console filter read one keyset page without walking the table.
+  (s) => `
+ALTER TABLE ${s}.events ADD COLUMN tag TEXT;
+UPDATE ${s}.events SET tag = body::jsonb->>'tag';
+CREATE INDEX events_by_provider ON ${s}.events (provider, seq);
+CREATE INDEX events_by_registry ON ${s}.events (registry, seq);
+CREATE INDEX events_by_repo ON ${s}.events (repo, seq);
+CREATE INDEX events_by_tag ON ${s}.events (tag, seq);
+CREATE INDEX events_by_type ON ${s}.events (type, seq);
+CREATE INDEX deliveries_by_state_event ON ${s}.deliveries (state, event_seq);
+
+CREATE TABLE ${s}.attempts (
+  id          BIGSERIAL PRIMARY KEY,
+  delivery_id BIGINT NOT NULL,
+  emitter     TEXT NOT NULL,
+  attempt     INTEGER NOT NULL,
+  started_at  BIGINT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  ok          BOOLEAN NOT NULL,
+  status      INTEGER,
+  error       TEXT
+);
+CREATE INDEX attempts_by_delivery ON ${s}.attempts (delivery_id);
+-- The Targets page's "last error": the newest failed attempt per emitter.
+CREATE INDEX attempts_failed ON ${s}.attempts (emitter, id) WHERE NOT ok;`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;

@@ -10,6 +10,7 @@ import { CommitGroup, truncateError } from './commit-group';
 import { commitAccepts } from './postgres-accept';
 import { leaseDue, nextDue } from './postgres-claims';
 import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
+import { InspectableStore, postgresDialect, StoreInspection } from './inspection';
 import { PostgresDatabase } from './postgres-database';
 import { WakeListener } from './postgres-listener';
 import { PostgresWindows } from './postgres-windows';
@@ -33,12 +34,13 @@ function defaultOwner(): string {
  * this replica renews while its attempts run, so a replica that dies loses only its leases, which
  * lapse and are taken by the others. An accepted event is committed (WAL flushed) before any 2xx.
  */
-export class PostgresStore implements DeliveryStore {
+export class PostgresStore extends InspectableStore implements DeliveryStore {
   readonly engine = 'postgres' as const;
   readonly location: string;
   /** Renamed per process so leases of a predecessor with the same pid are never mistaken for ours. */
   readonly owner: string;
   private readonly db: PostgresDatabase;
+  protected readonly inspection: StoreInspection;
   readonly sharedWindows: PostgresWindows;
   private readonly schema: string;
   private readonly channel: string;
@@ -81,6 +83,7 @@ export class PostgresStore implements DeliveryStore {
   }
 
   private constructor(settings: DeliverySettings, options: StoreOptions) {
+    super();
     this.settings = settings;
     this.options = options;
     this.clock = options.clock ?? Date.now;
@@ -92,6 +95,7 @@ export class PostgresStore implements DeliveryStore {
     this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger);
     this.location = this.db.location;
     this.sharedWindows = new PostgresWindows(this.db);
+    this.inspection = new StoreInspection(postgresDialect(this.schema), (text, params) => this.db.query(text, params));
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
       (err) => this.refusal(err),

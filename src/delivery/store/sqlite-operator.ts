@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { DeliveryFilter, DeliveryPage, DropFilter, ListFilter } from '../types';
+import type { DeliveryFilter, DeliveryPage, DropFilter, ListFilter, TargetRecord } from '../types';
+import { truncateError } from './commit-group';
+import type { Statements } from './sqlite-statements';
 import { recordFromRow, type RecordRow } from './rows';
 
 /** WHERE clauses for the operator filters, over `deliveries d JOIN events e`. */
@@ -70,4 +72,18 @@ export function dropDeliveries(db: Database.Database, filter: DropFilter): numbe
           SELECT d.id FROM deliveries d JOIN events e ON e.seq = d.event_seq ${whereSql(where)})`,
     )
     .run(JSON.stringify(states), ...params).changes;
+}
+
+/** A target's circuit as the dispatcher last recorded it, for the operator in another process. */
+export function saveTargetRow(statements: Statements, t: TargetRecord): void {
+  const lastError = t.lastError === undefined ? null : truncateError(t.lastError);
+  statements.saveTarget.run(t.emitter, t.state, t.since, lastError, t.updatedAt);
+}
+
+export function targetRows(statements: Statements): TargetRecord[] {
+  return statements.targets.all().map((r) => {
+    const record: TargetRecord = { emitter: r.emitter, state: r.state, since: r.since, updatedAt: r.updated_at };
+    if (r.last_error !== null) record.lastError = r.last_error;
+    return record;
+  });
 }

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { EVENT_COLUMNS } from './event-columns';
 
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 export const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -48,7 +48,38 @@ CREATE TABLE IF NOT EXISTS targets (
 ) WITHOUT ROWID;
 `;
 
-/** Creates or upgrades the tables; refuses a file written by a newer gateway rather than misread it. */
+/**
+ * Version 3, for the console: the tag as a column (its filter), the attempt history, and the
+ * indexes that let each console filter read one keyset page without walking the table.
+ */
+const SQLITE_CONSOLE_SCHEMA = `
+CREATE INDEX IF NOT EXISTS events_by_provider ON events (provider, seq);
+CREATE INDEX IF NOT EXISTS events_by_registry ON events (registry, seq);
+CREATE INDEX IF NOT EXISTS events_by_repo ON events (repo, seq);
+CREATE INDEX IF NOT EXISTS events_by_tag ON events (tag, seq);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
+CREATE INDEX IF NOT EXISTS deliveries_by_state_event ON deliveries (state, event_seq);
+
+CREATE TABLE IF NOT EXISTS attempts (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  delivery_id INTEGER NOT NULL,
+  emitter     TEXT NOT NULL,
+  attempt     INTEGER NOT NULL,
+  started_at  INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  ok          INTEGER NOT NULL,
+  status      INTEGER,
+  error       TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_by_delivery ON attempts (delivery_id);
+-- The Targets page's "last error": the newest failed attempt per emitter.
+CREATE INDEX IF NOT EXISTS attempts_failed ON attempts (emitter, id) WHERE NOT ok;
+`;
+
+/**
+ * Creates or upgrades the file's tables. Every step may run again (a version 1 file, a fresh
+ * one, one upgraded by a gateway that died before writing the version), hence the column check.
+ */
 export function migrateSqlite(db: Database.Database, file: string): void {
   // IMMEDIATE: the gateway and the CLI may open a fresh file at the same moment.
   db.transaction(() => {
@@ -59,6 +90,12 @@ export function migrateSqlite(db: Database.Database, file: string): void {
       );
     }
     db.exec(SQLITE_SCHEMA);
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(events)').all();
+    if (!columns.some((c) => c.name === 'tag')) {
+      db.exec(`ALTER TABLE events ADD COLUMN tag TEXT`);
+      db.exec(`UPDATE events SET tag = json_extract(body, '$.tag')`);
+    }
+    db.exec(SQLITE_CONSOLE_SCHEMA);
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -30,9 +30,9 @@ export function prepareStatements(db: Database.Database) {
       `INSERT INTO dedup_keys (source, id, seen_at) VALUES (?, ?, ?)
        ON CONFLICT (source, id) DO UPDATE SET seen_at = excluded.seen_at`,
     ),
-    insertEvent: db.prepare<[string, string, string, string, string, string | null, string, number]>(
-      `INSERT INTO events (source, id, provider, type, registry, repo, body, accepted_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertEvent: db.prepare<[string, string, string, string, string, string | null, string | null, string, number]>(
+      `INSERT INTO events (source, id, provider, type, registry, repo, tag, body, accepted_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertDelivery: db.prepare<[number | bigint, string, number, number, number]>(
       `INSERT INTO deliveries (event_seq, emitter, state, attempts, next_attempt_at, created_at, updated_at)
@@ -97,6 +97,9 @@ export function prepareStatements(db: Database.Database) {
       `DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`,
     ),
     pruneDedup: db.prepare<[number]>(`DELETE FROM dedup_keys WHERE seen_at <= ?`),
+    pruneAttempts: db.prepare(
+      `DELETE FROM attempts WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = attempts.delivery_id)`,
+    ),
   };
 }
 

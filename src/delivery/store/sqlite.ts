@@ -6,10 +6,11 @@ import { UnavailableError } from '../../model/errors';
 import type { RegistryEvent } from '../../model/event';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
-import type { RoutedEvent, TargetRecord } from '../types';
+import type { AttemptRecord, RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallOutcome } from './commit-group';
 import { countsByEmitter } from './rows';
-import { dropDeliveries, listDeliveries, replayDeliveries } from './sqlite-operator';
+import { dropDeliveries, listDeliveries, replayDeliveries, saveTargetRow, targetRows } from './sqlite-operator';
+import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from './inspection';
 import { migrateSqlite } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
 import { prepareStatements, type DueRow, type Statements } from './sqlite-statements';
@@ -48,7 +49,7 @@ function isUnavailable(err: unknown): err is Error & { code: string } {
  * resolved survives kill -9 and power loss. Leases live in memory: only this process delivers
  * from the file, and after a crash every row that was in flight is simply pending again.
  */
-export class SqliteStore implements DeliveryStore {
+export class SqliteStore extends InspectableStore implements DeliveryStore {
   readonly engine = 'sqlite' as const;
   readonly file: string;
   private readonly db: Database.Database;
@@ -57,6 +58,7 @@ export class SqliteStore implements DeliveryStore {
   private readonly logger?: Logger;
   private readonly group: CommitGroup;
   private readonly claimed = new Set<number>();
+  protected readonly inspection: StoreInspection;
   private readonly statements: Statements;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
@@ -75,6 +77,7 @@ export class SqliteStore implements DeliveryStore {
   }
 
   private constructor(file: string, db: Database.Database, settings: DeliverySettings, options: StoreOptions) {
+    super();
     this.file = file;
     this.db = db;
     this.settings = settings;
@@ -89,6 +92,7 @@ export class SqliteStore implements DeliveryStore {
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     migrateSqlite(db, file);
+    this.inspection = new StoreInspection(SQLITE_DIALECT, sqliteRunner(db));
     this.space = new StoreSpace(db, settings.dir, settings.maxStoreBytes, this.logger);
 
     this.statements = prepareStatements(db);
@@ -161,6 +165,7 @@ export class SqliteStore implements DeliveryStore {
           event.type,
           event.registry,
           event.repo ?? null,
+          event.tag ?? null,
           body,
           now,
         ).lastInsertRowid;
@@ -219,25 +224,11 @@ export class SqliteStore implements DeliveryStore {
   }
 
   saveTarget(t: TargetRecord): Promise<void> {
-    return this.run(() => {
-      this.statements.saveTarget.run(
-        t.emitter,
-        t.state,
-        t.since,
-        t.lastError === undefined ? null : truncateError(t.lastError),
-        t.updatedAt,
-      );
-    });
+    return this.run(() => saveTargetRow(this.statements, t));
   }
 
   targets(): Promise<TargetRecord[]> {
-    return this.run(() =>
-      this.statements.targets.all().map((r) => {
-        const record: TargetRecord = { emitter: r.emitter, state: r.state, since: r.since, updatedAt: r.updated_at };
-        if (r.last_error !== null) record.lastError = r.last_error;
-        return record;
-      }),
-    );
+    return this.run(() => targetRows(this.statements));
   }
 
   list(filter: ListFilter = {}): Promise<DeliveryPage> {
@@ -262,11 +253,15 @@ export class SqliteStore implements DeliveryStore {
 
   private pruneNow(deliveredBefore: number, nowMs: number): PruneResult {
     const s = this.statements;
-    const result = this.db.transaction(() => ({
-      deliveries: s.pruneDelivered.run(deliveredBefore).changes,
-      events: s.pruneEvents.run().changes,
-      dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
-    }))();
+    const result = this.db.transaction(() => {
+      const deliveries = s.pruneDelivered.run(deliveredBefore).changes;
+      s.pruneAttempts.run();
+      return {
+        deliveries,
+        events: s.pruneEvents.run().changes,
+        dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
+      };
+    })();
     // Without waiting for the autocheckpoint, so that the WAL is cut back to journal_size_limit.
     this.db.pragma('wal_checkpoint(PASSIVE)');
     return result;
@@ -328,6 +323,16 @@ export class SqliteStore implements DeliveryStore {
         this.claimed.delete(id);
       }
     });
+  }
+
+  /** Like a mark, written without an fsync of its own: the next accepted group's makes it durable. */
+  override recordAttempt(attempt: AttemptRecord): Promise<void> {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.inspection.recordAttempt(attempt);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   /** The engine is synchronous; callers get promises like the other engine's, errors included. */

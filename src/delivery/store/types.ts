@@ -3,6 +3,7 @@ import type { SharedWindows } from '../../emitters/types';
 import type { Metrics } from '../../observability/metrics';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage, DropFilter } from '../types';
 import type { DueDelivery, ListFilter, PruneResult, RoutedEvent, TargetRecord } from '../types';
+import type { AttemptRecord, EventDetail, EventListPage, EventQuery, TargetHealth } from '../types';
 
 export interface StoreOptions {
   metrics?: Metrics;
@@ -91,6 +92,21 @@ export interface DeliveryStore {
    * event must still get `duplicate`.
    */
   prune(nowMs?: number): Promise<PruneResult>;
+
+  /**
+   * Notes one attempt at a claimed row, for the console's history. Attempts of a row go when the
+   * row does (pruned or dropped); a row dropped mid-attempt may leave one that nothing shows.
+   */
+  recordAttempt(attempt: AttemptRecord): Promise<void>;
+  /** Events with their delivery state per emitter, newest first, one keyset page at a time. */
+  listEvents(query?: EventQuery): Promise<EventListPage>;
+  /** One event by its sequence number, with its deliveries and every attempt recorded. */
+  eventDetail(seq: number): Promise<EventDetail | undefined>;
+  /**
+   * Per emitter with rows: counts, deliveries within `recentMs` of `nowMs`, the last failed
+   * attempt, and its circuit where the store keeps one.
+   */
+  targetHealth(nowMs: number, recentMs: number): Promise<TargetHealth[]>;
 
   /** Calls `listener` with emitter names when another process stored or re-queued rows for them. */
   onWake(listener: (emitters: readonly string[]) => void): void;

@@ -4,6 +4,7 @@ import type { DeliveryRecord, DeliverySettings, ListFilter } from '../../../src/
 import { UnavailableError } from '../../../src/model/errors';
 import { Metrics } from '../../../src/observability/metrics';
 import { makeEvent } from '../support';
+import { inspectionBehaviour } from './inspection-behaviour';
 
 export const HOUR = 3600_000;
 
@@ -476,6 +477,14 @@ export function storeBehaviour(harness: EngineHarness): void {
         await store.drop({ eventId: 'a' });
         expect((await store.prune(now)).events).to.equal(1);
       });
+    });
+
+    inspectionBehaviour({
+      open: (overrides) => open(overrides),
+      now: () => now,
+      advance: (ms) => {
+        now += ms;
+      },
     });
   });
 }

@@ -86,7 +86,13 @@ describe('PostgreSQL store', function () {
       await first.close();
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
-      await client.query(`DROP TABLE ${schema}.targets; UPDATE ${schema}.schema_version SET version = 1`);
+      // What a version 1 schema had: none of version 2's targets or version 3's console tables.
+      await client.query(
+        `DROP TABLE ${schema}.targets; DROP TABLE ${schema}.attempts; ALTER TABLE ${schema}.events DROP COLUMN tag;
+         DROP INDEX ${schema}.events_by_provider, ${schema}.events_by_registry, ${schema}.events_by_repo,
+           ${schema}.events_by_type, ${schema}.deliveries_by_state_event;
+         UPDATE ${schema}.schema_version SET version = 1`,
+      );
       await client.end();
       const upgraded = await replica();
       expect((await rows(upgraded)).map((r) => r.eventId)).to.deep.equal(['kept']);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { SqliteStore, STORE_FILE } from '../../../src/delivery/store/sqlite';
+import { SQLITE_SCHEMA, SQLITE_SCHEMA_VERSION } from '../../../src/delivery/store/sqlite-schema';
 import type { DeliverySettings } from '../../../src/delivery/types';
 import { UnavailableError } from '../../../src/model/errors';
 import { makeEvent, settings, tempDir, waitFor } from '../support';
@@ -42,6 +43,37 @@ describe('SQLite store', () => {
   afterEach(async () => {
     for (const store of opened) await store.close();
     dir.cleanup();
+  });
+
+  it('upgrades a version 1 file in place: the tag of each stored event becomes filterable', async () => {
+    const file = path.join(dir.dir, STORE_FILE);
+    const old = new Database(file);
+    old.exec(SQLITE_SCHEMA);
+    old.pragma('user_version = 1');
+    old
+      .prepare(
+        `INSERT INTO events (source, id, provider, type, registry, repo, body, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        'brigade.sh/acr',
+        'old',
+        'acr',
+        'push',
+        'myreg.azurecr.io',
+        'library/app',
+        JSON.stringify(makeEvent('old')),
+        now,
+      );
+    old.close();
+
+    const store = open();
+    expect((await store.listEvents({ tag: 'v1' })).events.map((e) => e.id)).to.deep.equal(['old']);
+    await store.close();
+    // Opening again finds everything in place and changes nothing.
+    expect((await open().listEvents({ tag: 'v1' })).events).to.have.length(1);
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).to.equal(SQLITE_SCHEMA_VERSION);
+    check.close();
   });
 
   it('creates the directory and uses WAL with full fsync', () => {

@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+import { DeliveryError } from '../emitters/types';
+import type { DeliveryStore } from './store/types';
+import type { AttemptRecord, DueDelivery } from './types';
+
+/** What one attempt came to, as the dispatcher knows it when the emitter has settled. */
+export interface AttemptOutcome {
+  succeeded: boolean;
+  failure?: unknown;
+  /** Epoch ms at which the attempt ended. */
+  endedAt: number;
+  durationMs: number;
+}
+
+export function attemptRecord(row: DueDelivery, attempt: number, outcome: AttemptOutcome): AttemptRecord {
+  const record: AttemptRecord = {
+    deliveryId: row.id,
+    emitter: row.emitter,
+    attempt,
+    startedAt: outcome.endedAt - outcome.durationMs,
+    durationMs: outcome.durationMs,
+    ok: outcome.succeeded,
+  };
+  if (outcome.succeeded) return record;
+  const { failure } = outcome;
+  record.error = failure instanceof Error ? failure.message || failure.name : String(failure);
+  if (failure instanceof DeliveryError && failure.status !== undefined) record.status = failure.status;
+  return record;
+}
+
+/**
+ * Writes the attempt to the store's history without holding the delivery up: the history is
+ * for people reading the console, and a failure to write it must never turn into a retry.
+ */
+export function noteAttempt(
+  store: DeliveryStore,
+  row: DueDelivery,
+  attempt: number,
+  outcome: AttemptOutcome,
+  logger?: Logger,
+): void {
+  store
+    .recordAttempt(attemptRecord(row, attempt, outcome))
+    .catch((err: unknown) => logger?.warn({ err, deliveryId: row.id }, 'cannot record the attempt in its history'));
+}

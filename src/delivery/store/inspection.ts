@@ -1,0 +1,307 @@
+import type Database from 'better-sqlite3';
+import type { RegistryEvent } from '../../model/event';
+import type { AttemptRecord, DeliveryState, EventDetail, EventListPage, EventListing, EventQuery } from '../types';
+import type { TargetHealth, TargetRecord } from '../types';
+import { truncateError } from './commit-group';
+import { recordFromRow, type RecordRow } from './rows';
+
+/**
+ * What separates the two engines' SQL here: how a parameter is written and a table named, and
+ * how a list and a boolean are bound. Everything else is the same text on both, so the console's
+ * queries are written once and behave the same on SQLite and PostgreSQL.
+ */
+export interface Dialect {
+  table(name: 'events' | 'deliveries' | 'attempts'): string;
+  /** The placeholder of the n-th parameter, counted from 1. */
+  param(n: number): string;
+  /** `<column> <in list>` for a list bound as one parameter. */
+  inList(placeholder: string): string;
+  listValue(values: number[]): unknown;
+  boolValue(value: boolean): unknown;
+}
+
+export const SQLITE_DIALECT: Dialect = {
+  table: (name) => name,
+  param: () => '?',
+  inList: (p) => `IN (SELECT value FROM json_each(${p}))`,
+  listValue: (values) => JSON.stringify(values),
+  // better-sqlite3 binds no booleans.
+  boolValue: (value) => (value ? 1 : 0),
+};
+
+export function postgresDialect(schema: string): Dialect {
+  return {
+    table: (name) => `${schema}.${name}`,
+    param: (n) => `$${n}`,
+    inList: (p) => `= ANY(${p}::bigint[])`,
+    listValue: (values) => values,
+    boolValue: (value) => value,
+  };
+}
+
+/** Runs one statement and returns its rows; each engine supplies its own. */
+export type RunSql = <R extends object>(text: string, params: unknown[]) => Promise<R[]>;
+
+/** SQLite's runner: statements prepared once per text (the filters make a handful of texts). */
+export function sqliteRunner(db: Database.Database): RunSql {
+  const prepared = new Map<string, Database.Statement<unknown[], unknown>>();
+  return <R extends object>(text: string, params: unknown[]): Promise<R[]> => {
+    try {
+      let statement = prepared.get(text);
+      if (!statement) {
+        statement = db.prepare<unknown[], unknown>(text);
+        prepared.set(text, statement);
+      }
+      if (!statement.reader) {
+        statement.run(...params);
+        return Promise.resolve([]);
+      }
+      return Promise.resolve(statement.all(...params) as R[]);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+}
+
+const DEFAULT_EVENT_PAGE = 50;
+const MAX_EVENT_PAGE = 500;
+
+/** An events row as selected: the listing's own fields, with SQL's nulls and column names. */
+type EventRow = Omit<EventListing, 'repo' | 'tag' | 'acceptedAt' | 'deliveries'> & {
+  repo: string | null;
+  tag: string | null;
+  accepted_at: number;
+};
+
+interface AttemptRow {
+  delivery_id: number;
+  emitter: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  ok: number | boolean;
+  status: number | null;
+  error: string | null;
+}
+
+const RECORD_COLUMNS = `d.id, e.id AS event_id, e.source, e.provider, e.type, e.registry, e.repo,
+       d.emitter, d.state, d.attempts, d.last_error, e.accepted_at,
+       d.created_at, d.updated_at, d.next_attempt_at, d.delivered_at`;
+
+function attemptFromRow(row: AttemptRow): AttemptRecord {
+  const record: AttemptRecord = {
+    deliveryId: Number(row.delivery_id),
+    emitter: row.emitter,
+    attempt: row.attempt,
+    startedAt: Number(row.started_at),
+    durationMs: row.duration_ms,
+    ok: Boolean(row.ok),
+  };
+  if (row.status !== null) record.status = row.status;
+  if (row.error !== null) record.error = row.error;
+  return record;
+}
+
+function listingFromRow(row: EventRow): EventListing {
+  const listing: EventListing = {
+    seq: Number(row.seq),
+    id: row.id,
+    source: row.source,
+    provider: row.provider,
+    type: row.type,
+    registry: row.registry,
+    acceptedAt: Number(row.accepted_at),
+    deliveries: [],
+  };
+  if (row.repo !== null) listing.repo = row.repo;
+  if (row.tag !== null) listing.tag = row.tag;
+  return listing;
+}
+
+/**
+ * The console's reads (and the dispatcher's attempt log), on either engine. Every list is a
+ * keyset page over an indexed column, never an OFFSET, so a page costs the same at row 100 000.
+ */
+export class StoreInspection {
+  constructor(
+    private readonly sql: Dialect,
+    private readonly run: RunSql,
+  ) {}
+
+  async recordAttempt(a: AttemptRecord): Promise<void> {
+    const p = (n: number) => this.sql.param(n);
+    await this.run(
+      `INSERT INTO ${this.sql.table('attempts')}
+         (delivery_id, emitter, attempt, started_at, duration_ms, ok, status, error)
+       VALUES (${[1, 2, 3, 4, 5, 6, 7, 8].map(p).join(', ')})`,
+      [
+        a.deliveryId,
+        a.emitter,
+        a.attempt,
+        Math.round(a.startedAt),
+        Math.round(a.durationMs),
+        this.sql.boolValue(a.ok),
+        a.status ?? null,
+        a.error === undefined ? null : truncateError(a.error),
+      ],
+    );
+  }
+
+  async listEvents(query: EventQuery): Promise<EventListPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: (placeholder: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(clause(this.sql.param(params.length)));
+    };
+    const exact: [keyof EventQuery, string][] = [
+      ['provider', 'e.provider'],
+      ['registry', 'e.registry'],
+      ['repo', 'e.repo'],
+      ['tag', 'e.tag'],
+      ['type', 'e.type'],
+      ['eventId', 'e.id'],
+    ];
+    for (const [key, column] of exact) {
+      const value = query[key];
+      if (value !== undefined && value !== '') add((p) => `${column} = ${p}`, value);
+    }
+    if (query.state) {
+      add(
+        (p) => `e.seq IN (SELECT s.event_seq FROM ${this.sql.table('deliveries')} s WHERE s.state = ${p})`,
+        query.state,
+      );
+    }
+    if (query.before !== undefined) add((p) => `e.seq < ${p}`, query.before);
+    const limit = Math.min(Math.max(1, query.limit ?? DEFAULT_EVENT_PAGE), MAX_EVENT_PAGE);
+    params.push(limit + 1);
+    const rows = await this.run<EventRow>(
+      `SELECT e.seq, e.id, e.source, e.provider, e.type, e.registry, e.repo, e.tag, e.accepted_at
+         FROM ${this.sql.table('events')} e
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY e.seq DESC
+        LIMIT ${this.sql.param(params.length)}`,
+      params,
+    );
+    const events = rows.slice(0, limit).map(listingFromRow);
+    await this.attachDeliveries(events);
+    const page: EventListPage = { events };
+    if (rows.length > limit) page.nextBefore = events[events.length - 1].seq;
+    return page;
+  }
+
+  private async attachDeliveries(events: EventListing[]): Promise<void> {
+    if (events.length === 0) return;
+    const bySeq = new Map(events.map((e) => [e.seq, e]));
+    const rows = await this.run<{ event_seq: number; emitter: string; state: DeliveryState; attempts: number }>(
+      `SELECT event_seq, emitter, state, attempts FROM ${this.sql.table('deliveries')}
+        WHERE event_seq ${this.sql.inList(this.sql.param(1))} ORDER BY id`,
+      [this.sql.listValue([...bySeq.keys()])],
+    );
+    for (const row of rows) {
+      bySeq
+        .get(Number(row.event_seq))
+        ?.deliveries.push({ emitter: row.emitter, state: row.state, attempts: row.attempts });
+    }
+  }
+
+  async eventDetail(seq: number): Promise<EventDetail | undefined> {
+    const p1 = this.sql.param(1);
+    const [event] = await this.run<{ seq: number; body: string; accepted_at: number }>(
+      `SELECT seq, body, accepted_at FROM ${this.sql.table('events')} WHERE seq = ${p1}`,
+      [seq],
+    );
+    if (!event) return undefined;
+    const deliveries = await this.run<RecordRow>(
+      `SELECT ${RECORD_COLUMNS}
+         FROM ${this.sql.table('deliveries')} d JOIN ${this.sql.table('events')} e ON e.seq = d.event_seq
+        WHERE d.event_seq = ${p1} ORDER BY d.id`,
+      [seq],
+    );
+    const attempts = await this.run<AttemptRow>(
+      `SELECT a.delivery_id, a.emitter, a.attempt, a.started_at, a.duration_ms, a.ok, a.status, a.error
+         FROM ${this.sql.table('attempts')} a JOIN ${this.sql.table('deliveries')} d ON d.id = a.delivery_id
+        WHERE d.event_seq = ${p1} ORDER BY a.id`,
+      [seq],
+    );
+    return {
+      seq: Number(event.seq),
+      acceptedAt: Number(event.accepted_at),
+      event: JSON.parse(event.body) as RegistryEvent,
+      deliveries: deliveries.map(recordFromRow),
+      attempts: attempts.map(attemptFromRow),
+    };
+  }
+
+  /** Every emitter that has rows; `recentMs` is the window of `deliveredRecently`. */
+  async targetHealth(nowMs: number, recentMs: number): Promise<TargetHealth[]> {
+    const deliveries = this.sql.table('deliveries');
+    const byState = await this.run<{ emitter: string; state: DeliveryState; n: number }>(
+      `SELECT emitter, state, count(*) AS n FROM ${deliveries} GROUP BY state, emitter`,
+      [],
+    );
+    const recent = await this.run<{ emitter: string; n: number }>(
+      `SELECT emitter, count(*) AS n FROM ${deliveries}
+        WHERE state = 'delivered' AND delivered_at >= ${this.sql.param(1)} GROUP BY emitter`,
+      [nowMs - recentMs],
+    );
+    const attempts = this.sql.table('attempts');
+    const failures = await this.run<AttemptRow>(
+      `SELECT delivery_id, emitter, attempt, started_at, duration_ms, ok, status, error FROM ${attempts}
+        WHERE id IN (SELECT max(id) FROM ${attempts} WHERE NOT ok GROUP BY emitter)`,
+      [],
+    );
+    const health = new Map<string, TargetHealth>();
+    const entry = (emitter: string) => {
+      let found = health.get(emitter);
+      if (!found) {
+        found = { emitter, pending: 0, dead: 0, delivered: 0, deliveredRecently: 0 };
+        health.set(emitter, found);
+      }
+      return found;
+    };
+    for (const row of byState) entry(row.emitter)[row.state] = Number(row.n);
+    for (const row of recent) entry(row.emitter).deliveredRecently = Number(row.n);
+    for (const row of failures.map(attemptFromRow)) {
+      const failed: TargetHealth['lastError'] = { message: row.error ?? 'failed', at: row.startedAt };
+      if (row.status !== undefined) failed.status = row.status;
+      entry(row.emitter).lastError = failed;
+    }
+    return [...health.values()].sort((a, b) => a.emitter.localeCompare(b.emitter));
+  }
+}
+
+/**
+ * The console's part of the store interface, the same on both engines: each engine sets
+ * `inspection` with its dialect and runner and inherits these.
+ */
+export abstract class InspectableStore {
+  protected abstract readonly inspection: StoreInspection;
+  /** Each target's circuit as the dispatcher recorded it (the `targets` table). */
+  abstract targets(): Promise<TargetRecord[]>;
+
+  recordAttempt(attempt: AttemptRecord): Promise<void> {
+    return this.inspection.recordAttempt(attempt);
+  }
+
+  listEvents(query: EventQuery = {}): Promise<EventListPage> {
+    return this.inspection.listEvents(query);
+  }
+
+  eventDetail(seq: number): Promise<EventDetail | undefined> {
+    return this.inspection.eventDetail(seq);
+  }
+
+  /** The counts and last errors, with each target's circuit where the dispatcher recorded one. */
+  async targetHealth(nowMs: number, recentMs: number): Promise<TargetHealth[]> {
+    const [health, targets] = await Promise.all([this.inspection.targetHealth(nowMs, recentMs), this.targets()]);
+    const circuits = new Map(targets.map((t) => [t.emitter, t]));
+    return health.map((h) => {
+      const t = circuits.get(h.emitter);
+      if (!t) return h;
+      const circuit: NonNullable<TargetHealth['circuit']> = { state: t.state, since: t.since };
+      if (t.lastError !== undefined) circuit.lastError = t.lastError;
+      return { ...h, circuit };
+    });
+  }
+}

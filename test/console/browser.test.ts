@@ -1,0 +1,130 @@
+import { expect } from 'chai';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { REPO_ROOT, waitFor } from '../helpers/gateway-process';
+import { ConsoleGateway, HOSTILE, hostileEvent, OPERATOR_TOKEN } from './support';
+
+/** Debian's Chromium (`make system-deps` installs it); playwright-core brings no browser of its own. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Test artifacts, gitignored: one screenshot per page, for a person to look at. */
+export const SCREENSHOTS = path.join(REPO_ROOT, 'test-artifacts', 'console');
+
+const ACR_PUSH = JSON.parse(
+  readFileSync(path.join(__dirname, '..', 'fixtures', 'acr', 'push-tagged.json'), 'utf8'),
+) as Record<string, unknown>;
+
+describe('operator console (in Chromium)', function () {
+  this.timeout(90_000);
+  let gw: ConsoleGateway;
+  let browser: Browser;
+  let page: Page;
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      // CI installs it through `make test`; only a bare `mocha` run on a machine without it skips.
+      if (process.env.CI) throw new Error(`${CHROMIUM} is missing: run make system-deps`);
+      this.skip();
+    }
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    gw = await ConsoleGateway.start();
+    // --no-sandbox: the tests run as root in a container, where Chromium's sandbox cannot start.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await gw?.stop();
+  });
+  beforeEach(async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    page = await context.newPage();
+    // A hostile string that ran would call alert or set this; neither may happen.
+    page.on('dialog', () => {
+      throw new Error('a dialog opened: a payload string ran as script');
+    });
+  });
+  afterEach(async () => page.context().close());
+
+  const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+  async function logIn(): Promise<void> {
+    await page.goto(`${gw.url}/console/events`);
+    expect(new URL(page.url()).pathname).to.equal('/console/login');
+    await shot('login');
+    await page.fill('#token', OPERATOR_TOKEN);
+    await page.click('button[type=submit]');
+    await page.waitForURL('**/console/events');
+  }
+
+  it('sends a browser without a session to the login form', async () => {
+    await page.goto(`${gw.url}/console/targets`);
+    expect(new URL(page.url()).pathname).to.equal('/console/login');
+    expect(await page.textContent('h1')).to.equal('Operator console');
+  });
+
+  it('logs in, sees a posted event appear live, its failed attempt, replays it and sees it delivered', async () => {
+    await logIn();
+    for (const [n, tag] of ['v2.3.0', 'v2.2.9'].entries()) {
+      await gw.postAcr({
+        ...ACR_PUSH,
+        id: `browser-push-earlier-${n}`,
+        target: { ...(ACR_PUSH.target as object), tag },
+      });
+    }
+    await waitFor(() => gw.broker.received.length >= 2, 'the earlier pushes to be delivered');
+    gw.broker.respondWith(400);
+    await gw.postAcr({ ...ACR_PUSH, id: 'browser-push-1' });
+    // The list refreshes itself (live.js): no reload.
+    const link = page.locator('a', { hasText: 'browser-push-1' });
+    await link.waitFor({ timeout: 15_000 });
+    await page
+      .locator('#event-rows tr', { hasText: 'browser-push-1' })
+      .locator('.state-dead')
+      .waitFor({ timeout: 15_000 });
+    await shot('events');
+
+    await link.click();
+    await page.locator('.attempt-error', { hasText: 'knative sink answered 400' }).first().waitFor();
+    await shot('event-detail');
+
+    gw.broker.respondWith(undefined);
+    await page.click('a.button:has-text("Replay")');
+    expect(await page.textContent('main p')).to.include('Replay 1 delivery of event browser-push-1');
+    await shot('confirm-replay');
+    await page.click('main button[type=submit]');
+    await page.locator('.notice', { hasText: 'Replayed 1 delivery' }).waitFor();
+    await page.locator('#deliveries .state-delivered').first().waitFor({ timeout: 15_000 });
+    expect(gw.broker.received.map((e) => e.attributes.id)).to.include('browser-push-1');
+
+    await page.click('nav a:has-text("Targets")');
+    await page.locator('#target-rows', { hasText: 'knative' }).waitFor();
+    await shot('targets');
+  });
+
+  it('refuses a POST without the CSRF token', async () => {
+    await logIn();
+    const status = await page.evaluate(async () => {
+      const res = await fetch('/console/actions/replay-target', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: 'emitter=knative',
+      });
+      return res.status;
+    });
+    expect(status).to.equal(403);
+  });
+
+  it('renders hostile payload strings as text', async () => {
+    await logIn();
+    await gw.gateway.store.accept([{ event: hostileEvent('browser-hostile'), emitters: ['knative'] }]);
+    const link = page.locator('a', { hasText: 'browser-hostile' });
+    await link.waitFor({ timeout: 15_000 });
+    await link.click();
+    await page.locator('#payload').waitFor();
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).to.equal(undefined);
+    expect(await page.locator('img').count()).to.equal(0);
+    const text = await page.textContent('main');
+    for (const hostile of HOSTILE) expect(text).to.include(hostile);
+    await shot('event-hostile');
+  });
+});
