@@ -8,6 +8,8 @@ declare module 'express-serve-static-core' {
     log: Logger;
     /** Set by the events handler once known, for the access log and metrics. */
     provider?: string;
+    /** The provider's status for a refused body, where its sender needs other than 400. */
+    refusedStatus?: number;
   }
 }
 
