@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { TokenVerifier } from './auth/tokens';
+import { Credentials } from './auth/credentials';
 import { parseConfigText, readConfigFile } from './config/load';
 import { LIVE_KEYS, type LiveConfigTarget } from './config/reload';
 import { createConfigSchema } from './config/schema';
@@ -74,7 +74,7 @@ export class Gateway implements LiveConfigTarget {
     private readonly dispatcher: Dispatcher,
     private readonly emitters: Emitter[],
     private readonly server: http.Server | https.Server,
-    private readonly verifier: TokenVerifier,
+    private readonly credentials: Credentials,
   ) {}
 
   static async start(config: Config, logger: Logger): Promise<Gateway> {
@@ -93,10 +93,10 @@ export class Gateway implements LiveConfigTarget {
     const intake = new StoringIntake(store, emitters, () => dispatcher.notify());
 
     let gateway: Gateway | undefined;
-    const verifier = new TokenVerifier(config.tokens);
+    const credentials = new Credentials(config.tokens);
     const app = createApp({
       config,
-      verifier,
+      credentials,
       providers: PROVIDERS,
       intake,
       metrics,
@@ -122,7 +122,7 @@ export class Gateway implements LiveConfigTarget {
     // balancer idle timeout (60 s) makes that race rare.
     server.keepAliveTimeout = 65_000;
 
-    gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server, verifier);
+    gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server, credentials);
     if (tls.enabled) gateway.reloadTls();
     dispatcher.start();
     await new Promise<void>((resolve, reject) => {
@@ -145,10 +145,10 @@ export class Gateway implements LiveConfigTarget {
 
   /**
    * The HTTP edge reads these keys from `config` on every request, so assigning them here is the
-   * whole reload; the verifier swaps its token set in one assignment.
+   * whole reload; the credentials swap each token set in one assignment.
    */
   applyLiveConfig(next: GatewayConfig): void {
-    this.verifier.replace(next.tokens);
+    this.credentials.replace(next.tokens);
     const live = this.config as unknown as Record<string, unknown>;
     for (const key of LIVE_KEYS) live[key] = next[key];
   }

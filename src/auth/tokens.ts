@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { TokenSpec } from '../config/types';
+import type { TokenSpec, TokenVerification } from '../config/types';
 
 /** Who a request is from, and what it may send (README, Tokens and scopes). Never holds the secret. */
 export interface TokenScope {
@@ -14,8 +14,22 @@ interface StoredToken {
   scope: TokenScope;
 }
 
-function digest(value: string): Buffer {
+export function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** The configured tokens a form verifies, each with its value, its spec and the scope it grants. */
+export function tokensVerifiedBy(
+  form: TokenVerification,
+  tokens: Record<string, string | TokenSpec>,
+): { value: string; spec: TokenSpec; scope: TokenScope }[] {
+  return Object.entries(tokens).flatMap(([name, token]) => {
+    if (typeof token === 'string')
+      return form === 'bearer' ? [{ value: token, spec: { value: token }, scope: { name } }] : [];
+    if ((token.verify ?? 'bearer') !== form) return [];
+    const scope: TokenScope = { name, providers: token.providers, registries: token.registries, repos: token.repos };
+    return [{ value: token.value, spec: token, scope }];
+  });
 }
 
 /**
@@ -26,24 +40,25 @@ function digest(value: string): Buffer {
 export class TokenVerifier {
   private tokens: StoredToken[];
 
-  constructor(tokens: Record<string, string | TokenSpec>) {
-    this.tokens = TokenVerifier.store(tokens);
+  /**
+   * `form` is where the token is presented: `bearer` (the Authorization header) or `path` (the
+   * last path segment). Only the tokens configured for it are kept, so a token meant for one
+   * place is never accepted in another.
+   */
+  constructor(
+    tokens: Record<string, string | TokenSpec>,
+    private readonly form: Extract<TokenVerification, 'bearer' | 'path'> = 'bearer',
+  ) {
+    this.tokens = this.store(tokens);
   }
 
   /** A reload: one assignment, so a request sees either the old set or the new, never a mix. */
   replace(tokens: Record<string, string | TokenSpec>): void {
-    this.tokens = TokenVerifier.store(tokens);
+    this.tokens = this.store(tokens);
   }
 
-  private static store(tokens: Record<string, string | TokenSpec>): StoredToken[] {
-    return Object.entries(tokens).map(([name, spec]) => {
-      const value = typeof spec === 'string' ? spec : spec.value;
-      const scope: TokenScope =
-        typeof spec === 'string'
-          ? { name }
-          : { name, providers: spec.providers, registries: spec.registries, repos: spec.repos };
-      return { digest: digest(value), scope };
-    });
+  private store(tokens: Record<string, string | TokenSpec>): StoredToken[] {
+    return tokensVerifiedBy(this.form, tokens).map(({ value, scope }) => ({ digest: digest(value), scope }));
   }
 
   verify(presented: string): TokenScope | undefined {

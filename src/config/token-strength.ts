@@ -4,6 +4,8 @@
  * gateway before it listens, not become a shared secret anyone can read in the README.
  */
 export const MIN_TOKEN_LENGTH = 16;
+/** For `verify: path`, where the token is part of the URL. */
+export const MIN_PATH_TOKEN_LENGTH = 32;
 export const GENERATE_HINT = 'generate one with `openssl rand -hex 32`';
 
 // Words that documentation and templates put where a secret belongs.

@@ -2,8 +2,8 @@ import Joi from 'joi';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import type { TokenSpec } from './types';
-import { GENERATE_HINT, tokenWeakness } from './token-strength';
+import { TOKEN_VERIFICATIONS, type TokenSpec } from './types';
+import { GENERATE_HINT, MIN_PATH_TOKEN_LENGTH, tokenWeakness } from './token-strength';
 
 const stringList = Joi.array().items(Joi.string().min(1));
 
@@ -15,8 +15,17 @@ const stringList = Joi.array().items(Joi.string().min(1));
  * config error.
  */
 export function tokensSchema(provider: Joi.StringSchema): Joi.ObjectSchema {
+  const oidc = (schema: Joi.Schema) =>
+    schema.when('verify', { is: 'google-oidc', then: Joi.required(), otherwise: Joi.forbidden() });
   const scopedToken = Joi.object({
-    value: Joi.string().min(1),
+    // Google's signature proves a google-oidc request; a value there would be a secret nobody checks.
+    value: Joi.string().min(1).when('verify', { is: 'google-oidc', then: Joi.forbidden() }),
+    verify: Joi.string().valid(...TOKEN_VERIFICATIONS),
+    audience: oidc(Joi.string().min(1)),
+    serviceAccount: oidc(Joi.string().email()),
+    jwksUrl: Joi.string()
+      .uri({ scheme: ['https', 'http'] })
+      .when('verify', { is: 'google-oidc', otherwise: Joi.forbidden() }),
     providers: Joi.array().items(provider).min(1),
     registries: stringList.min(1),
     repos: stringList.min(1),
@@ -102,6 +111,10 @@ export function resolveTokens(
   for (const [name, token] of Object.entries(merged)) {
     // null removes a token; anything else that is not a token the schema has already reported.
     if (typeof token !== 'string' && !isScoped(token)) continue;
+    if (isScoped(token) && token.verify === 'google-oidc') {
+      tokens[name] = { ...token, value: '' };
+      continue;
+    }
     const value = typeof token === 'string' ? token : token.value;
     if (value === undefined) {
       problems.push(`tokens.${name} has no value: set tokens.${name}.value, or give ${name} a value in tokensFile`);
@@ -109,6 +122,12 @@ export function resolveTokens(
     }
     const weakness = tokenWeakness(value);
     if (weakness) problems.push(`tokens.${name} ${weakness}: ${GENERATE_HINT}`);
+    // A path ends up in places a header does not (proxy logs, browser history): a longer secret.
+    if (isScoped(token) && token.verify === 'path' && value.length < MIN_PATH_TOKEN_LENGTH) {
+      problems.push(
+        `tokens.${name} is shorter than ${MIN_PATH_TOKEN_LENGTH} characters, which verify: path needs: ${GENERATE_HINT}`,
+      );
+    }
     const other = seen.get(value);
     if (other) problems.push(`tokens.${other} and tokens.${name} have the same value: each token must be distinct`);
     seen.set(value, name);

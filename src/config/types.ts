@@ -20,9 +20,25 @@ export interface EmitterSectionBase {
   filter: EventFilter;
 }
 
+/**
+ * How a request proves it holds a token (README, Tokens and scopes): the Authorization header,
+ * a signature of the body (GitHub, JFrog), the last path segment, or a Google-signed OIDC token.
+ */
+export const TOKEN_VERIFICATIONS = ['bearer', 'github-hmac', 'jfrog', 'path', 'google-oidc'] as const;
+export type TokenVerification = (typeof TOKEN_VERIFICATIONS)[number];
+
 /** A token with an optional scope (README, Tokens and scopes); the plain-string form has no scope. */
 export interface TokenSpec {
+  /** The secret; empty for `google-oidc`, where Google's signature is the proof. */
   value: string;
+  /** Default `bearer`. */
+  verify?: TokenVerification;
+  /** `google-oidc`: the `aud` the push subscription puts in its tokens. */
+  audience?: string;
+  /** `google-oidc`: the service account (`email` claim) the subscription signs as. */
+  serviceAccount?: string;
+  /** `google-oidc`: where Google's signing keys are published (tests point it at their own). */
+  jwksUrl?: string;
   providers?: string[];
   registries?: string[];
   repos?: string[];

@@ -20,6 +20,7 @@ export function createParseContext(
   provider: RegistryProvider,
   settings: ProviderSettings,
   scopeRegistries?: readonly string[],
+  requestId?: string,
 ): ParseContext {
   const fallbackKey = provider.defaultRegistryFallback;
   return {
@@ -33,5 +34,6 @@ export function createParseContext(
       scopeRegistries,
     }),
     options: settings.providers[provider.name],
+    requestId,
   };
 }

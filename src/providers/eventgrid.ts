@@ -52,6 +52,8 @@ export class EventGridParser implements RegistryProvider {
   readonly defaultRegistryFallback = 'acr';
   /** The Event Grid schema is plain JSON; CloudEvents come structured, batched or binary. */
   readonly mediaTypes = ['application/json', ...STRUCTURED_MEDIA_TYPES];
+  /** CloudEvents binary mode carries the attributes in `ce-*` headers. */
+  readonly headers = ['ce-*'];
 
   matches(request: InboundRequest): boolean {
     if (isBinaryMode(request)) return isContainerRegistryType(request.headers['ce-type']);

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { EventType, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
+import { derivedId } from './derived-id';
 import { asObject, Fields } from './fields';
 import { fromUnixSeconds, isDigest } from './identifiers';
 import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
@@ -277,19 +277,5 @@ function eventId(envelope: HarborEnvelope, subject: Subject, idSubject: unknown,
     subject.rawTag ?? null,
     envelope.operator ?? null,
   ];
-  return `harbor-${createHash('sha256').update(canonicalJson(identity)).digest('hex').slice(0, 32)}`;
-}
-
-/** JSON with object keys sorted at every level, so equal values always hash alike. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const object = asObject(value);
-  if (object) {
-    const entries = Object.keys(object)
-      .sort()
-      .filter((key) => object[key] !== undefined)
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
+  return derivedId('harbor', identity);
 }

@@ -1,8 +1,14 @@
 import type Joi from 'joi';
 import { AcrParser } from './acr';
+import { ArtifactoryParser } from './artifactory';
 import { DistributionParser } from './distribution';
+import { DockerHubParser } from './dockerhub';
+import { EcrParser } from './ecr';
 import { EventGridParser } from './eventgrid';
+import { GarParser } from './gar';
+import { GhcrParser } from './ghcr';
 import { HarborParser } from './harbor';
+import { QuayParser } from './quay';
 import type { InboundRequest, RegistryProvider } from './types';
 
 /**
@@ -12,12 +18,20 @@ import type { InboundRequest, RegistryProvider } from './types';
  *
  * The order matters where shapes overlap: an Event Grid CloudEvent in binary mode has the ACR
  * body (`action`, `target`) with the Event Grid type in its `ce-type` header, so Event Grid is
- * asked before ACR; ACR comes last as the loosest shape (any object with `action`).
+ * asked before ACR; ACR comes last as the loosest shape (any object with `action`). GitHub is
+ * told by its X-GitHub-Event header before any body shape is looked at; the other registries'
+ * shapes share no required key with each other or with ACR's.
  */
 export const PROVIDERS = [
   new EventGridParser(),
+  new GhcrParser(),
   new HarborParser(),
   new DistributionParser(),
+  new DockerHubParser(),
+  new QuayParser(),
+  new ArtifactoryParser(),
+  new GarParser(),
+  new EcrParser(),
   new AcrParser(),
 ] as const;
 
@@ -27,6 +41,23 @@ export function detectProvider(
   providers: readonly RegistryProvider[] = PROVIDERS,
 ): RegistryProvider | undefined {
   return providers.find((provider) => provider.matches(request));
+}
+
+/** The protocol headers `provider` reads, from the request's lower-cased headers (see `headers`). */
+export function protocolHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  providers: readonly RegistryProvider[],
+): Record<string, string> {
+  const declared = providers.flatMap((provider) => provider.headers ?? []);
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') continue;
+    const wanted = declared.some((header) =>
+      header.endsWith('*') ? name.startsWith(header.slice(0, -1)) : name === header,
+    );
+    if (wanted) out[name] = value;
+  }
+  return out;
 }
 
 /** Every Content-Type some provider's registry sends, each once, in list order. */

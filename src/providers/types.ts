@@ -6,7 +6,10 @@ export interface InboundRequest {
   body: unknown;
   /** Media type without parameters, lower-cased; undefined when the sender set none. */
   contentType: string | undefined;
-  /** Lower-cased header names. Parsers read only protocol headers (CloudEvents `ce-*`). */
+  /**
+   * Lower-cased header names: only the protocol headers the providers declare (`headers`), so a
+   * parser never sees credentials or anything else the edge does not hand over.
+   */
   headers: Readonly<Record<string, string | undefined>>;
 }
 
@@ -18,6 +21,11 @@ export interface ParseContext<Options = unknown> {
   registry: RegistryResolver;
   /** `providers.<name>` from the config, defaults filled in by the provider's own schema. */
   options: Options;
+  /**
+   * The gateway's id for this request. Only for senders whose body names nothing that tells two
+   * deliveries apart (Quay's list of updated tags): their events are then unique per request.
+   */
+  requestId?: string;
 }
 
 export interface RegistryResolver {
@@ -52,6 +60,17 @@ export interface RegistryProvider<Options = unknown> {
   readonly mediaTypes: readonly string[];
   /** `providers.<name>` in the config, with defaults; a provider without switches has none. */
   readonly options?: Joi.ObjectSchema<Options>;
+  /**
+   * The protocol headers its parser and `matches` read, lower-cased; a trailing `*` names a
+   * prefix (`ce-*`). The edge hands a parser these and no others.
+   */
+  readonly headers?: readonly string[];
+  /**
+   * The status a body this provider's parser refuses is answered with, where the sender
+   * redelivers on every non-2xx (Pub/Sub): a refused body never becomes acceptable, so
+   * answering it 400 would only have it sent again until it expires. Default 400.
+   */
+  readonly refusedStatus?: number;
   /** The Content-Type the registry sends this body with, where it uses more than one. */
   sendsAs?(body: unknown): string;
   /** Auto-detection on `POST /events`, from the body shape (and protocol headers) alone. */

@@ -1,20 +1,19 @@
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { acceptBasicCredentials } from '../auth/basic';
-import { bearerAuth } from '../auth/bearer';
-import type { TokenVerifier } from '../auth/tokens';
+import type { Credentials } from '../auth/credentials';
 import type { GatewayConfig } from '../config/types';
 import type { EventIntake } from '../delivery/types';
 import type { Metrics } from '../observability/metrics';
 import { acceptedMediaTypes } from '../providers';
 import type { RegistryProvider } from '../providers/types';
 import { abuseProtectionHandshake } from './abuse-protection';
+import { authentication } from './authenticate';
 import { rawBody, requireAcceptedMediaType } from './body';
 import { errorHandler } from './errors';
 import { eventsHandler } from './events';
 import { rateLimit } from './rate-limit';
-import { requestContext } from './request-context';
+import { loggablePath, requestContext } from './request-context';
 
 export interface Readiness {
   /** undefined when ready, else why not (draining, store closed). */
@@ -23,7 +22,8 @@ export interface Readiness {
 
 export interface AppDeps {
   config: GatewayConfig;
-  verifier: TokenVerifier;
+  /** Every token, by how requests present it (`verify:`). */
+  credentials: Credentials;
   /** The registries the gateway takes webhooks from: paths, detection and media types follow. */
   providers: readonly RegistryProvider[];
   intake: EventIntake;
@@ -56,7 +56,14 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const limit = rateLimit(deps.config.server.rateLimit.requestsPerSecond, deps.config.server.rateLimit.burst);
-  const auth = acceptBasicCredentials(deps.verifier, bearerAuth(deps.verifier));
+  const auth = authentication(deps.credentials);
+  // Each request meets the rate limit once, right after it is authenticated: callers without a
+  // credential cannot use up the budget of those with one.
+  const limitOnce: RequestHandler = (req, res, next) => {
+    if (!req.tokenScope || req.rateChecked) return next();
+    req.rateChecked = true;
+    limit(req, res, next);
+  };
   const known = new Set(deps.providers.map((p) => p.name));
   const knownProvider = (req: Request, res: Response, next: () => void) => {
     const named = req.params.provider as string | undefined;
@@ -72,23 +79,30 @@ export function createApp(deps: AppDeps): Express {
   const handle = eventsHandler(deps);
 
   app.post(
-    ['/events', '/events/:provider'],
+    ['/events', '/events/:provider', '/events/:provider/:secret'],
     knownProvider,
-    // After auth, so that callers without a token cannot use up the budget of those with one.
-    auth,
-    limit,
+    auth.beforeBody({ signatures: true }),
+    limitOnce,
     requireAcceptedMediaType(acceptedMediaTypes(deps.providers)),
     rawBody(deps.config.server.bodyLimit),
+    // Signed requests (GitHub, JFrog) are authenticated here, from the body as received.
+    auth.afterBody,
+    limitOnce,
     handle,
   );
-  app.options(['/events', '/events/eventgrid'], auth, limit, abuseProtectionHandshake);
-  app.all(['/events', '/events/:provider'], (req, res) => {
+  app.options(
+    ['/events', '/events/eventgrid'],
+    auth.beforeBody({ signatures: false }),
+    limit,
+    abuseProtectionHandshake,
+  );
+  app.all(['/events', '/events/:provider', '/events/:provider/:secret'], (req, res) => {
     res.setHeader('Allow', 'POST, OPTIONS');
     res.status(405).json({ status: 'rejected', errors: [`${req.method} is not allowed here; webhooks are POSTed`] });
   });
   if (deps.console) app.use('/console', deps.console);
   app.use((req, res) => {
-    res.status(404).json({ status: 'not_found', errors: [`no route ${req.method} ${req.path}`] });
+    res.status(404).json({ status: 'not_found', errors: [`no route ${req.method} ${loggablePath(req.path)}`] });
   });
   app.use(errorHandler(deps.metrics));
   return app;

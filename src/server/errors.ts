@@ -22,7 +22,7 @@ export function errorHandler(metrics: Metrics) {
       count('rejected');
       metrics.events.inc({ provider, type: 'none', outcome: 'rejected' });
       req.log?.info({ provider, errors: err.errors }, 'rejected');
-      res.status(400).json({ status: 'rejected', errors: err.errors });
+      res.status(req.refusedStatus ?? 400).json({ status: 'rejected', errors: err.errors });
       return;
     }
     if (err instanceof ScopeError) {

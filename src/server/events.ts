@@ -5,7 +5,7 @@ import type { EventIntake } from '../delivery/types';
 import { summarise } from '../model/event';
 import { PayloadError } from '../model/errors';
 import type { Metrics } from '../observability/metrics';
-import { detectProvider } from '../providers';
+import { detectProvider, protocolHeaders } from '../providers';
 import { createParseContext } from '../providers/context';
 import type { InboundRequest, RegistryProvider } from '../providers/types';
 import { mediaType, parseJsonBody } from './body';
@@ -15,15 +15,6 @@ export interface EventsHandlerDeps {
   providers: readonly RegistryProvider[];
   intake: EventIntake;
   metrics: Metrics;
-}
-
-/** The headers a parser may read: CloudEvents binary-mode attributes, nothing else. */
-function protocolHeaders(req: Request): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith('ce-') && typeof value === 'string') out[name] = value;
-  }
-  return out;
 }
 
 /**
@@ -37,13 +28,15 @@ export function eventsHandler(deps: EventsHandlerDeps) {
 
   return async (req: Request, res: Response) => {
     const scope = req.tokenScope!;
+    const named = req.params.provider as string | undefined;
+    const namedParser = named ? byName.get(named) : undefined;
+    // Detection may look at any provider's headers; a parser gets only the ones it declares.
     const inbound: InboundRequest = {
       body: parseJsonBody(req),
       contentType: mediaType(req),
-      headers: protocolHeaders(req),
+      headers: protocolHeaders(req.headers, namedParser ? [namedParser] : deps.providers),
     };
-    const named = req.params.provider as string | undefined;
-    const parser = named ? byName.get(named) : detectProvider(inbound, deps.providers);
+    const parser = namedParser ?? (named ? undefined : detectProvider(inbound, deps.providers));
     if (!parser) {
       throw new PayloadError(
         `the body matches no accepted webhook shape (${names}); ` +
@@ -52,9 +45,13 @@ export function eventsHandler(deps: EventsHandlerDeps) {
     }
     const provider = parser.name;
     req.provider = provider;
+    req.refusedStatus = parser.refusedStatus;
     checkProviderScope(scope, provider);
 
-    const outcome = parser.parse(inbound, createParseContext(parser, deps.config, scope.registries));
+    const outcome = parser.parse(
+      { ...inbound, headers: protocolHeaders(req.headers, [parser]) },
+      createParseContext(parser, deps.config, scope.registries, req.id),
+    );
 
     switch (outcome.kind) {
       case 'reply':

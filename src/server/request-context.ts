@@ -8,15 +8,28 @@ declare module 'express-serve-static-core' {
     log: Logger;
     /** Set by the events handler once known, for the access log and metrics. */
     provider?: string;
+    /** The provider's status for a refused body, where its sender needs other than 400. */
+    refusedStatus?: number;
+    /** Set once the request has met the rate limit. */
+    rateChecked?: boolean;
   }
 }
 
 const SAFE_ID = /^[\w.-]{1,64}$/;
 
 /**
+ * The path as logs and error messages may show it: `/events/<provider>/<token>` carries a
+ * token (the path form of authentication), which is never written anywhere.
+ */
+export function loggablePath(path: string): string {
+  const match = /^(\/events\/[^/]*)\/./i.exec(path);
+  return match ? `${match[1]}/[redacted]` : path;
+}
+
+/**
  * A request id on every log line: the sender's X-Request-Id when it is a plain token (so an
  * operator can follow a delivery from the registry's log), a fresh UUID otherwise. The access
- * log names the path only: query strings can carry credentials.
+ * log names the path only (query strings can carry credentials), with any path token redacted.
  */
 export function requestContext(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -29,7 +42,7 @@ export function requestContext(logger: Logger) {
       req.log.info(
         {
           method: req.method,
-          path: req.path,
+          path: loggablePath(req.path),
           status: res.statusCode,
           provider: req.provider,
           durationMs: Number(process.hrtime.bigint() - started) / 1e6,

@@ -52,7 +52,7 @@ tokens:
   it('lists every problem with its key path, unknown keys included', () => {
     const list = problems(`
 tokens:
-  scoped: {value: x, providers: [harbor, quay]}
+  scoped: {value: x, providers: [harbor, nexus]}
 server: {port: 70000, bodyLimit: lots, colour: blue}
 delivery: {maxAttempts: 0}
 emitters: {pager: {enabled: true}}

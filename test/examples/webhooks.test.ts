@@ -330,3 +330,66 @@ describe('examples: registry webhook setups', () => {
     });
   });
 });
+
+describe('examples: setup of the six more registries', () => {
+  const served = gatewayEventPaths();
+  const script = (...parts: string[]) => path.join(EXAMPLES_DIR, ...parts);
+
+  it('each script only documents commands, and each is valid shell', () => {
+    for (const file of [
+      script('ghcr', 'create-webhook.sh'),
+      script('artifactory', 'create-webhook.sh'),
+      script('gar', 'create-subscription.sh'),
+      script('ecr', 'create-api-destination.sh'),
+    ]) {
+      runsNothing(file);
+    }
+  });
+
+  it('GitHub: a package webhook with a secret, at /events/ghcr', () => {
+    const [hook] = commandsOf(script('ghcr', 'create-webhook.sh'), 'gh', 'api');
+    expect(hook.words).to.include('events[]=package');
+    expect(hook.words).to.include('config[secret]=<secret>');
+    const url = hook.words.find((w) => w.startsWith('config[url]='))!.split('=')[1];
+    expect(served).to.include(examplePath(url));
+    expect(examplePath(url)).to.equal('/events/ghcr');
+  });
+
+  it('JFrog: docker pushed, deleted and promoted, with a secret, at /events/artifactory', () => {
+    const text = readText(script('artifactory', 'create-webhook.sh'));
+    const json = text
+      .split("-d '")[1]
+      .split("'\n")[0]
+      .split('\n')
+      .map((line) => line.replace(/^# ?/, ''))
+      .join('\n');
+    const subscription = JSON.parse(json) as {
+      event_filter: { domain: string; event_types: string[] };
+      handlers: { url: string; secret: string }[];
+    };
+    expect(subscription.event_filter).to.include({ domain: 'docker' });
+    expect(subscription.event_filter.event_types).to.deep.equal(['pushed', 'deleted', 'promoted']);
+    expect(examplePath(subscription.handlers[0].url)).to.equal('/events/artifactory');
+    expect(subscription.handlers[0].secret).to.equal('<secret>');
+  });
+
+  it('Pub/Sub: an authenticated push subscription whose audience is the endpoint, at /events/gar', () => {
+    const [create] = commandsOf(script('gar', 'create-subscription.sh'), 'gcloud', 'pubsub', 'subscriptions', 'create');
+    const [endpoint] = flag(create, '--push-endpoint');
+    expect(examplePath(endpoint)).to.equal('/events/gar');
+    expect(flag(create, '--push-auth-token-audience')).to.deep.equal([endpoint]);
+    expect(flag(create, '--push-auth-service-account')[0]).to.match(/@<project>\.iam\.gserviceaccount\.com$/);
+    expect(flag(create, '--topic')).to.deep.equal(['gcr']);
+  });
+
+  it('EventBridge: an API-key connection sending a Bearer token, to an API destination at /events/ecr', () => {
+    const file = script('ecr', 'create-api-destination.sh');
+    const [connection] = commandsOf(file, 'aws', 'events', 'create-connection');
+    expect(flag(connection, '--auth-parameters')[0]).to.include('ApiKeyName=Authorization,ApiKeyValue=Bearer <token>');
+    const [destination] = commandsOf(file, 'aws', 'events', 'create-api-destination');
+    expect(examplePath(flag(destination, '--invocation-endpoint')[0])).to.equal('/events/ecr');
+    const [rule] = commandsOf(file, 'aws', 'events', 'put-rule');
+    const pattern = JSON.parse(flag(rule, '--event-pattern')[0]) as { source: string[] };
+    expect(pattern.source).to.deep.equal(['aws.ecr']);
+  });
+});

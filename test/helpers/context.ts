@@ -10,6 +10,8 @@ export interface TestContextOptions {
   scopeRegistries?: string[];
   /** `providers.<name>` as a values file would give it; the provider's defaults fill the rest. */
   options?: Record<string, unknown>;
+  /** The gateway's id for the request; fixed, so ids derived from it are stable in tests. */
+  requestId?: string;
 }
 
 /** A ParseContext as the server builds it for a provider of the list, for parser unit tests. */
@@ -29,6 +31,7 @@ export function parseContext<Options>(
       providers: { [name]: provider.options ? Joi.attempt(options.options ?? {}, provider.options) : undefined },
     },
     options.scopeRegistries,
+    options.requestId ?? 'test-request',
   );
   return context as ParseContext<Options>;
 }

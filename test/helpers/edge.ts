@@ -1,4 +1,4 @@
-import { TokenVerifier } from '../../src/auth/tokens';
+import { Credentials } from '../../src/auth/credentials';
 import type { GatewayConfig } from '../../src/config/types';
 import type { AcceptResult, EventIntake } from '../../src/delivery/types';
 import type { RegistryEvent } from '../../src/model/event';
@@ -49,7 +49,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const log = memoryLogger();
   const app = createApp({
     config: options.config,
-    verifier: new TokenVerifier(options.config.tokens),
+    credentials: new Credentials(options.config.tokens),
     providers: options.providers ?? PROVIDERS,
     intake,
     metrics: new Metrics(),

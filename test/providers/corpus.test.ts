@@ -1,45 +1,18 @@
 import { expect } from 'chai';
-import type { EventType, ProviderName, RegistryEvent } from '../../src/model/event';
+import type { ProviderName, RegistryEvent } from '../../src/model/event';
 import { PayloadError } from '../../src/model/errors';
 import { detectProvider, PROVIDERS } from '../../src/providers';
 import type { ParseOutcome, RegistryProvider } from '../../src/providers/types';
 import { inbound, parseContext, type TestContextOptions } from '../helpers/context';
 import { fixtureFiles, readFixture } from '../helpers/shared';
+import { MORE_REGISTRIES } from './corpus-registries';
+import type { CorpusCase, CorpusFolder, Expected, ExpectedEvent } from './corpus-types';
 
 /**
  * Every real payload in ../shared/fixtures, read in place, against the outcome written down
  * here by hand: the events it becomes, or why it is ignored, or the exact 400. A fixture added
  * to a folder without an expectation here fails, so the corpus cannot grow untested.
  */
-
-interface ExpectedEvent {
-  id: string;
-  type: EventType;
-  registry: string;
-  repo?: string;
-  tag?: string;
-  digest?: string;
-  time?: string;
-}
-
-type Expected = { events: ExpectedEvent[] } | { ignored: string } | { rejected: string[] };
-
-interface CorpusCase {
-  /** What the file becomes with no fallback registry configured. */
-  expect: Expected;
-  /** What it becomes when the token is scoped to exactly one registry (for files naming none). */
-  withOneRegistry?: Expected;
-  /** False for files that are not a webhook body, which auto-detection must not claim. */
-  detected?: false;
-}
-
-interface CorpusFolder {
-  provider: ProviderName;
-  contentType: string;
-  /** Per-file media type where a folder mixes formats. */
-  contentTypeOf?: (file: string) => string;
-  cases: Record<string, CorpusCase>;
-}
 
 const SCOPED_REGISTRY = 'registry.example.com';
 
@@ -746,6 +719,7 @@ const CORPUS: Record<string, CorpusFolder> = {
       },
     },
   },
+  ...MORE_REGISTRIES,
 };
 
 function parserFor(provider: ProviderName): RegistryProvider {
@@ -754,14 +728,21 @@ function parserFor(provider: ProviderName): RegistryProvider {
   return parser;
 }
 
+/** The request a fixture arrives as: its body, wrapped or given headers where the case says so. */
+function requestOf(folder: string, file: string, expectation: CorpusCase | undefined) {
+  const { body } = readFixture(folder, file);
+  return { headers: {}, ...(expectation?.request?.(body) ?? { body }) };
+}
+
 function run(
   parser: RegistryProvider,
   body: unknown,
   contentType: string,
   options: TestContextOptions,
+  headers: Record<string, string> = {},
 ): ParseOutcome | { rejected: string[] } {
   try {
-    return parser.parse(inbound(body, contentType), parseContext(parser.name, options));
+    return parser.parse(inbound(body, contentType, headers), parseContext(parser.name, options));
   } catch (error) {
     if (error instanceof PayloadError) return { rejected: error.errors };
     throw error;
@@ -833,23 +814,23 @@ describe('shared fixture corpus', () => {
           it(
             expectation.detected === false ? 'is not claimed by auto-detection' : `is detected as ${spec.provider}`,
             () => {
-              const { body } = readFixture(folder, file);
-              const detected = detectProvider(inbound(body, contentType))?.name;
+              const { body, headers } = requestOf(folder, file, expectation);
+              const detected = detectProvider(inbound(body, contentType, headers))?.name;
               expect(detected).to.equal(expectation.detected === false ? undefined : spec.provider);
             },
           );
 
           it(`parses with no fallback registry: ${Object.keys(expectation.expect)[0]}`, () => {
-            const { body } = readFixture(folder, file);
-            assertOutcome(run(parser, body, contentType, {}), expectation.expect, spec.provider, body);
+            const { body, headers } = requestOf(folder, file, expectation);
+            assertOutcome(run(parser, body, contentType, {}, headers), expectation.expect, spec.provider, body);
           });
 
           if (expectation.withOneRegistry) {
             const withOne = expectation.withOneRegistry;
             it(`parses with a token scoped to one registry: ${Object.keys(withOne)[0]}`, () => {
-              const { body } = readFixture(folder, file);
+              const { body, headers } = requestOf(folder, file, expectation);
               assertOutcome(
-                run(parser, body, contentType, { scopeRegistries: [SCOPED_REGISTRY] }),
+                run(parser, body, contentType, { scopeRegistries: [SCOPED_REGISTRY] }, headers),
                 withOne,
                 spec.provider,
                 body,
@@ -858,12 +839,13 @@ describe('shared fixture corpus', () => {
           }
 
           it('gives the same outcome when parsed again (ids are stable)', () => {
-            const { body } = readFixture(folder, file);
+            const { body, headers } = requestOf(folder, file, expectation);
             const options = expectation.withOneRegistry ? { scopeRegistries: [SCOPED_REGISTRY] } : {};
             const ids = (outcome: ParseOutcome | { rejected: string[] }) =>
               'kind' in outcome && outcome.kind === 'events' ? outcome.events.map((e) => e.id) : outcome;
-            expect(ids(run(parser, body, contentType, options))).to.deep.equal(
-              ids(run(parser, readFixture(folder, file).body, contentType, options)),
+            const again = requestOf(folder, file, expectation);
+            expect(ids(run(parser, body, contentType, options, headers))).to.deep.equal(
+              ids(run(parser, again.body, contentType, options, again.headers)),
             );
           });
         });
@@ -893,6 +875,25 @@ describe('shared fixture corpus', () => {
       },
       'acr',
       content,
+    );
+  });
+
+  it("ghcr/headers-example.json: GitHub's documented headers name an issues event, which is ignored", function () {
+    if (!fixtureFiles('ghcr').includes('headers-example.json')) this.skip();
+    const documented = readFixture('ghcr', 'headers-example.json').body as Record<string, string>;
+    const headers = Object.fromEntries(Object.entries(documented).map(([k, v]) => [k.toLowerCase(), v]));
+    const { body } = readFixture('ghcr', 'package-published-container-multiarch-real-theryangeary.json');
+    expect(detectProvider(inbound(body, 'application/json', headers))?.name).to.equal('ghcr');
+    assertOutcome(
+      run(parserFor('ghcr'), body, 'application/json', {}, headers),
+      { ignored: 'GitHub event "issues" is not a package event the gateway forwards (package, registry_package)' },
+      'ghcr',
+      body,
+    );
+    const asPackage = { ...headers, 'x-github-event': 'package' };
+    const outcome = run(parserFor('ghcr'), body, 'application/json', {}, asPackage);
+    expect('kind' in outcome && outcome.kind === 'events' && outcome.events[0].id).to.equal(
+      headers['x-github-delivery'],
     );
   });
 });

@@ -16,35 +16,35 @@ import { post } from '../helpers/http';
  * type and `send`'s Content-Type, with nothing else in the gateway edited.
  */
 
-interface QuayOptions {
+interface ExampleOptions {
   forwardBuilds: boolean;
 }
 
-const QUAY_MEDIA_TYPE = 'application/vnd.quay.notification+json';
+const EXAMPLE_MEDIA_TYPE = 'application/vnd.example.notification+json';
 
-interface QuayNotification {
+interface ExampleNotification {
   repository: string;
-  docker_url: string;
+  image_url: string;
   updated_tags?: string[];
   build_id?: string;
 }
 
-/** Quay's repository notifications, reduced to what this test needs: pushes, and builds on request. */
-const quay: RegistryProvider<QuayOptions> = {
-  name: 'quay',
-  defaultSource: 'example.com/quay',
-  mediaTypes: [QUAY_MEDIA_TYPE],
-  options: Joi.object<QuayOptions, true>({ forwardBuilds: Joi.boolean().default(false) }),
-  matches: (request) => typeof (request.body as Partial<QuayNotification> | null)?.docker_url === 'string',
+/** Example's repository notifications, reduced to what this test needs: pushes, and builds on request. */
+const example: RegistryProvider<ExampleOptions> = {
+  name: 'example',
+  defaultSource: 'example.com/example',
+  mediaTypes: [EXAMPLE_MEDIA_TYPE],
+  options: Joi.object<ExampleOptions, true>({ forwardBuilds: Joi.boolean().default(false) }),
+  matches: (request) => typeof (request.body as Partial<ExampleNotification> | null)?.image_url === 'string',
   parse(request, context) {
-    const body = request.body as QuayNotification;
+    const body = request.body as ExampleNotification;
     if (body.build_id !== undefined && !context.options.forwardBuilds) {
-      return { kind: 'ignored', reason: 'Quay build (providers.quay.forwardBuilds is off)' };
+      return { kind: 'ignored', reason: 'Example build (providers.example.forwardBuilds is off)' };
     }
-    const registry = context.registry.resolve(body.docker_url.split('/')[0], 'docker_url');
+    const registry = context.registry.resolve(body.image_url.split('/')[0], 'image_url');
     const events = (body.updated_tags ?? ['latest']).map((tag): RegistryEvent => ({
-      id: `quay-${body.build_id ?? 'push'}-${tag}`,
-      provider: 'quay',
+      id: `example-${body.build_id ?? 'push'}-${tag}`,
+      provider: 'example',
       source: context.source,
       type: 'push',
       registry,
@@ -57,15 +57,15 @@ const quay: RegistryProvider<QuayOptions> = {
   },
 };
 
-const providers: readonly RegistryProvider[] = [...PROVIDERS, quay];
+const providers: readonly RegistryProvider[] = [...PROVIDERS, example];
 const schema = createConfigSchema({ providers, emitters: EMITTER_PLUGINS });
-const TOKEN = 'quay-token-0123456789';
-const PUSH: QuayNotification = {
+const TOKEN = 'example-token-0123456789';
+const PUSH: ExampleNotification = {
   repository: 'team/app',
-  docker_url: 'quay.example.com/team/app',
+  image_url: 'example.example.com/team/app',
   updated_tags: ['v1'],
 };
-const BUILD: QuayNotification = { ...PUSH, build_id: 'b-42' };
+const BUILD: ExampleNotification = { ...PUSH, build_id: 'b-42' };
 
 function config(yaml = ''): GatewayConfig {
   return parseConfigText(schema, `tokens: {ci: ${TOKEN}}\n${yaml}`);
@@ -85,44 +85,47 @@ describe('a provider added to the list', () => {
   describe('config', () => {
     it('gets sources.<name> with its default, and providers.<name> with its options and defaults', () => {
       const values = config();
-      expect(values.sources.quay).to.equal('example.com/quay');
-      expect(values.providers.quay).to.deep.equal({ forwardBuilds: false });
-      expect(config('sources: {quay: quay.example.com/events}').sources.quay).to.equal('quay.example.com/events');
-      expect(config('providers: {quay: {forwardBuilds: true}}').providers.quay).to.deep.equal({ forwardBuilds: true });
+      expect(values.sources.example).to.equal('example.com/example');
+      expect(values.providers.example).to.deep.equal({ forwardBuilds: false });
+      expect(config('sources: {example: example.example.com/events}').sources.example).to.equal(
+        'example.example.com/events',
+      );
+      expect(config('providers: {example: {forwardBuilds: true}}').providers.example).to.deep.equal({
+        forwardBuilds: true,
+      });
     });
 
     it('checks those keys like any other provider', () => {
-      expect(problems('sources: {quay: "no spaces allowed"}\nproviders: {quay: {colour: blue}}')).to.have.members([
-        'sources.quay must be a Brigade source (5-63 of [\\w:/-.?=@])',
-        'providers.quay.colour is not allowed',
-      ]);
+      expect(problems('sources: {example: "no spaces allowed"}\nproviders: {example: {colour: blue}}')).to.have.members(
+        ['sources.example must be a Brigade source (5-63 of [\\w:/-.?=@])', 'providers.example.colour is not allowed'],
+      );
     });
 
     it('may be named in token scopes, routing filters and defaultRegistry', () => {
       const values = parseConfigText(
         schema,
         `
-tokens: {ci: ${TOKEN}, scoped: {value: other-token-for-quay-1a2b, providers: [quay]}}
-defaultRegistry: {quay: QUAY.example.com}
-emitters: {log: {enabled: true, filter: {providers: [quay]}}}
+tokens: {ci: ${TOKEN}, scoped: {value: other-token-for-example-1a2b, providers: [example]}}
+defaultRegistry: {example: EXAMPLE.example.com}
+emitters: {log: {enabled: true, filter: {providers: [example]}}}
 `,
       );
-      expect(values.defaultRegistry.quay).to.equal('quay.example.com');
-      expect(values.emitters.log.filter.providers).to.deep.equal(['quay']);
+      expect(values.defaultRegistry.example).to.equal('example.example.com');
+      expect(values.emitters.log.filter.providers).to.deep.equal(['example']);
     });
 
     it('is unknown to the config of the gateway that does not list it', () => {
       const gateway = createConfigSchema({ providers: PROVIDERS, emitters: EMITTER_PLUGINS });
-      expect(() => parseConfigText(gateway, `tokens: {ci: ${TOKEN}}\nproviders: {quay: {}}`)).to.throw(
+      expect(() => parseConfigText(gateway, `tokens: {ci: ${TOKEN}}\nproviders: {example: {}}`)).to.throw(
         ConfigError,
-        'providers.quay is not allowed',
+        'providers.example is not allowed',
       );
     });
   });
 
   describe('HTTP edge', () => {
     let edge: Edge;
-    const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': QUAY_MEDIA_TYPE };
+    const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': EXAMPLE_MEDIA_TYPE };
 
     afterEach(() => edge.close());
 
@@ -132,43 +135,46 @@ emitters: {log: {enabled: true, filter: {providers: [quay]}}}
       expect(res.status, JSON.stringify(res.data)).to.equal(202);
       expect(edge.intake.accepted).to.have.length(1);
       expect(edge.intake.accepted[0]).to.include({
-        provider: 'quay',
-        source: 'example.com/quay',
-        registry: 'quay.example.com',
+        provider: 'example',
+        source: 'example.com/example',
+        registry: 'example.example.com',
         repo: 'team/app',
       });
     });
 
     it('has its own path /events/<name>, and its options reach its parser', async () => {
-      edge = await startEdge({ config: config('providers: {quay: {forwardBuilds: true}}'), providers });
-      const res = await post(`${edge.url}/events/quay`, BUILD, headers);
+      edge = await startEdge({ config: config('providers: {example: {forwardBuilds: true}}'), providers });
+      const res = await post(`${edge.url}/events/example`, BUILD, headers);
       expect(res.status, JSON.stringify(res.data)).to.equal(202);
-      expect(edge.intake.accepted.map((e) => e.id)).to.deep.equal(['quay-b-42-v1']);
+      expect(edge.intake.accepted.map((e) => e.id)).to.deep.equal(['example-b-42-v1']);
     });
 
     it('ignores what its options turn off, as its parser decides', async () => {
       edge = await startEdge({ config: config(), providers });
-      const res = await post(`${edge.url}/events/quay`, BUILD, headers);
+      const res = await post(`${edge.url}/events/example`, BUILD, headers);
       expect(res.status).to.equal(200);
-      expect(res.data).to.deep.equal({ status: 'ignored', reason: 'Quay build (providers.quay.forwardBuilds is off)' });
+      expect(res.data).to.deep.equal({
+        status: 'ignored',
+        reason: 'Example build (providers.example.forwardBuilds is off)',
+      });
     });
 
     it('brings its media type: accepted with it, refused (415) by a gateway without it', async () => {
       edge = await startEdge({ config: config(), providers });
-      expect((await post(`${edge.url}/events/quay`, PUSH, headers)).status).to.equal(202);
+      expect((await post(`${edge.url}/events/example`, PUSH, headers)).status).to.equal(202);
       await edge.close();
 
       edge = await startEdge({ config: config() });
-      const res = await post(`${edge.url}/events/quay`, PUSH, headers);
+      const res = await post(`${edge.url}/events/example`, PUSH, headers);
       expect(res.status).to.equal(404);
       const detected = await post(`${edge.url}/events`, PUSH, headers);
       expect(detected.status).to.equal(415);
-      expect(detected.data.errors[0].split('send one of')[1]).not.to.include(QUAY_MEDIA_TYPE);
+      expect(detected.data.errors[0].split('send one of')[1]).not.to.include(EXAMPLE_MEDIA_TYPE);
     });
   });
 
   it("is what send's Content-Type follows", () => {
-    expect(contentTypeFor(PUSH, providers)).to.equal(QUAY_MEDIA_TYPE);
+    expect(contentTypeFor(PUSH, providers)).to.equal(EXAMPLE_MEDIA_TYPE);
     expect(contentTypeFor(PUSH)).to.equal('application/json');
   });
 });

@@ -6,6 +6,7 @@ import { detectProvider, PROVIDERS } from '../../src/providers';
 import type { InboundRequest } from '../../src/providers/types';
 import { inbound, parseContext } from '../helpers/context';
 import { fixtureFiles, readFixture } from '../helpers/shared';
+import { githubHeaders, pubsubPush } from './corpus-registries';
 
 /** Values a careless or hostile sender may put anywhere in a body. */
 const HOSTILE: unknown[] = [
@@ -66,13 +67,18 @@ function exercise(request: InboundRequest): void {
 }
 
 const OWN_FIXTURES = path.resolve(__dirname, '..', 'fixtures');
-const bodies: { name: string; body: Json; contentType: string }[] = [];
-for (const folder of ['acr', 'eventgrid-acr', 'harbor', 'harbor-cloudevents', 'distribution']) {
+const bodies: { name: string; body: Json; contentType: string; headers?: Record<string, string>; wrap?: boolean }[] =
+  [];
+const SHARED_FOLDERS = ['acr', 'eventgrid-acr', 'harbor', 'harbor-cloudevents', 'distribution'];
+for (const folder of [...SHARED_FOLDERS, 'ghcr', 'dockerhub', 'quay', 'artifactory', 'gar', 'ecr']) {
   for (const file of fixtureFiles(folder)) {
     bodies.push({
       name: `shared/${folder}/${file}`,
       body: readFixture(folder, file).body,
       contentType: folder === 'harbor-cloudevents' ? 'application/cloudevents+json' : 'application/json',
+      // GitHub's bodies come with its headers; Artifact Registry's decoded messages in a Pub/Sub push.
+      headers: folder === 'ghcr' ? githubHeaders('package') : undefined,
+      wrap: folder === 'gar' && file.startsWith('docs-'),
     });
   }
 }
@@ -91,12 +97,13 @@ describe('providers: no body makes a parser throw anything but a 400', () => {
     expect(bodies.length).to.be.greaterThan(40);
   });
 
-  for (const { name, body, contentType } of bodies) {
+  for (const { name, body, contentType, headers, wrap } of bodies) {
+    const request = (value: Json) => inbound(wrap ? pubsubPush(value) : value, contentType, headers);
     it(`every field of ${name}, replaced by hostile values`, () => {
       for (const at of paths(body)) {
-        for (const value of HOSTILE) exercise(inbound(replaced(body, at, value), contentType));
+        for (const value of HOSTILE) exercise(request(replaced(body, at, value)));
       }
-      for (const value of HOSTILE) exercise(inbound(value, contentType));
+      for (const value of HOSTILE) exercise(request(value));
     });
   }
 

@@ -212,7 +212,7 @@ server: {bodyLimit: 4kb${extra}}
       const shape = await post(`${server.url}/events`, { hello: 'world' }, auth());
       expect(shape.status).to.equal(400);
       expect(shape.data.errors[0]).to.include(
-        'matches no accepted webhook shape (eventgrid, harbor, distribution, acr)',
+        'matches no accepted webhook shape (eventgrid, ghcr, harbor, distribution, dockerhub, quay, artifactory, gar, ecr, acr)',
       );
     });
 
@@ -275,9 +275,9 @@ server: {bodyLimit: 4kb${extra}}
     });
 
     it('404 for an unknown provider path, 405 for other methods', async () => {
-      const unknown = await post(`${server.url}/events/quay`, ACR_PUSH, auth());
+      const unknown = await post(`${server.url}/events/nexus`, ACR_PUSH, auth());
       expect(unknown.status).to.equal(404);
-      expect(unknown.data.errors[0]).to.include('quay');
+      expect(unknown.data.errors[0]).to.include('nexus');
       const get = await axios.get(`${server.url}/events`, { validateStatus: () => true });
       expect(get.status).to.equal(405);
       expect(get.headers.allow).to.equal('POST, OPTIONS');

@@ -1,0 +1,105 @@
+import type { RegistryEvent } from '../model/event';
+import { PayloadError } from '../model/errors';
+import { asObject, Fields } from './fields';
+import { isRepository } from './identifiers';
+import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
+
+/** `package` is today's event name; `registry_package` the older one GitHub still sends. */
+const PACKAGE_EVENTS = ['package', 'registry_package'];
+
+/** A version published, or an existing one given another tag: both mean the tag now names an image. */
+const PUSH_ACTIONS = ['published', 'updated'];
+
+const EVENT_HEADER = 'x-github-event';
+const DELIVERY_HEADER = 'x-github-delivery';
+
+/** GitHub writes `0001-01-01T00:00:00Z` where a container version has no time of its own. */
+const UNSET_TIME = /^0001-/;
+
+/**
+ * GitHub Container Registry: `package` (and legacy `registry_package`) webhook deliveries of an
+ * organisation or repository. The event name and the delivery id travel in headers; the body's
+ * top-level key repeats the event name, which is how a delivery is recognised without them.
+ */
+export class GhcrParser implements RegistryProvider {
+  readonly name = 'ghcr';
+  readonly defaultSource = 'brigade.sh/ghcr';
+  readonly mediaTypes = ['application/json'];
+  readonly headers = [EVENT_HEADER, DELIVERY_HEADER];
+
+  matches(request: InboundRequest): boolean {
+    if (request.headers[EVENT_HEADER] !== undefined) return true;
+    const body = asObject(request.body);
+    return PACKAGE_EVENTS.some((key) => asObject(asObject(body?.[key])?.package_version) !== undefined);
+  }
+
+  parse(request: InboundRequest, context: ParseContext): ParseOutcome {
+    const body = asObject(request.body);
+    const event = request.headers[EVENT_HEADER] ?? PACKAGE_EVENTS.find((key) => asObject(body?.[key]));
+    if (event === 'ping') return { kind: 'ignored', reason: 'GitHub ping' };
+    if (event !== undefined && !PACKAGE_EVENTS.includes(event)) {
+      return {
+        kind: 'ignored',
+        reason: `GitHub event ${JSON.stringify(event)} is not a package event the gateway forwards (package, registry_package)`,
+      };
+    }
+    if (!body || event === undefined) {
+      throw new PayloadError(
+        'body must be a GitHub package webhook: a JSON object with "action" and "package" (or ' +
+          '"registry_package"), sent with the X-GitHub-Event header',
+      );
+    }
+    const root = new Fields(body);
+    const action = root.requiredString('action');
+    const pkg = root.object(event, true);
+    root.check();
+    if (!PUSH_ACTIONS.includes(action)) {
+      return {
+        kind: 'ignored',
+        reason: `GitHub package action ${JSON.stringify(action)} is not one the gateway forwards (published, updated)`,
+      };
+    }
+    const kind = pkg!.string('package_type') ?? pkg!.string('ecosystem');
+    if (kind?.toLowerCase() !== 'container') {
+      return {
+        kind: 'ignored',
+        reason: `GitHub package ${JSON.stringify(pkg!.string('name') ?? '')} has package_type ${JSON.stringify(kind ?? null)}: not a container image`,
+      };
+    }
+    return { kind: 'events', events: [readContainerVersion(pkg!, request, context)] };
+  }
+}
+
+function readContainerVersion(pkg: Fields, request: InboundRequest, context: ParseContext): RegistryEvent {
+  const name = pkg.requiredString('name');
+  const owner = pkg.object('owner')?.string('login') ?? pkg.requiredString('namespace');
+  // GHCR names images in lower case whatever the case of the owner's login.
+  const repo = `${owner}/${name}`.toLowerCase();
+  if (name && owner && !isRepository(repo)) {
+    pkg.fail(`${pkg.path('name')} ${JSON.stringify(name)} of ${JSON.stringify(owner)} is not an image name (${repo})`);
+  }
+  const metadata = pkg.object('package_version', true)?.object('container_metadata', true);
+  const tagged = metadata?.object('tag');
+  const tag = tagged?.tag('name');
+  const digest = tagged?.has('digest') ? tagged.digest('digest') : metadata?.object('manifest')?.digest('digest');
+  const updated = pkg.timestamp('updated_at');
+  const id = request.headers[DELIVERY_HEADER];
+  if (id === undefined || id === '') {
+    pkg.fail('the X-GitHub-Delivery header is required: it is the id GitHub gives each delivery');
+  }
+  pkg.check();
+
+  const event: RegistryEvent = {
+    id: id!,
+    provider: 'ghcr',
+    source: context.source,
+    type: 'push',
+    registry: context.registry.resolve('ghcr.io', 'ghcr.io'),
+    repo,
+    time: updated !== undefined && !UNSET_TIME.test(updated) ? updated : new Date().toISOString(),
+    payload: request.body,
+  };
+  if (tag !== undefined) event.tag = tag;
+  if (digest !== undefined) event.digest = digest;
+  return event;
+}
