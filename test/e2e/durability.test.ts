@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { DeliveryRecord } from '../../src/delivery/types';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
 import { FakeKnativeBroker } from '../fakes/knative-broker';
-import { freePort, GatewayProcess, runCli, tempDir, waitFor } from '../helpers/gateway-process';
+import { freePort, GatewayProcess, runCli, tempDir, waitFor, cleanupAfterEach } from '../helpers/gateway-process';
 import { post } from '../helpers/http';
 
 const TOKEN = 'e2e-token-5f1c0d9a';
@@ -40,10 +40,7 @@ const createdIds = (api: FakeBrigadeApi) => api.createdEvents.map((e) => JSON.pa
 
 describe('e2e: durable delivery (real gateway process)', function () {
   this.timeout(120_000);
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
-  });
+  const cleanup = { push: cleanupAfterEach() };
 
   it('target down, N events acked, kill -9, restart, target up: all N delivered', async () => {
     const dir = tempDir();

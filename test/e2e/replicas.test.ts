@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
-import { freePort, GatewayProcess, runCli, waitFor } from '../helpers/gateway-process';
+import { cleanupAfterEach, freePort, GatewayProcess, runCli, waitFor } from '../helpers/gateway-process';
 import { post } from '../helpers/http';
 import { POSTGRES_PASSWORD, PostgresCluster, requirePostgres, sharedPostgres } from '../helpers/postgres';
 
@@ -93,17 +93,13 @@ class SteadyClient {
 
 describe('e2e: several replicas on one PostgreSQL database', function () {
   this.timeout(240_000);
-  const cleanup: (() => Promise<unknown>)[] = [];
+  const cleanup = { push: cleanupAfterEach() };
   let databaseUrl: string;
   let schemas = 0;
 
   before(async function () {
     requirePostgres(this);
     databaseUrl = await (await sharedPostgres()).createDatabase();
-  });
-
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
   });
 
   async function replicas(n: number, brigadeAddress: string, url = databaseUrl): Promise<GatewayProcess[]> {

@@ -1,7 +1,7 @@
 import axios from 'axios';
 import { expect } from 'chai';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
-import { GatewayProcess, runCli, waitFor } from '../helpers/gateway-process';
+import { GatewayProcess, runCli, waitFor, cleanupAfterEach } from '../helpers/gateway-process';
 import { post } from '../helpers/http';
 
 const TOKEN = 'e2e-token-headroom-31c8';
@@ -26,10 +26,7 @@ function push(n: number) {
 
 describe('e2e: a full store (real gateway process)', function () {
   this.timeout(120_000);
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
-  });
+  const cleanup = { push: cleanupAfterEach() };
 
   it('refuses with 503 and Retry-After and turns not ready; delivers every acked event once the target is back; then takes events again', async () => {
     const api = new FakeBrigadeApi({ token: BRIGADE_TOKEN, answer: 'unavailable' });

@@ -143,3 +143,17 @@ export class GatewayProcess {
     return code;
   }
 }
+
+/**
+ * Registers an afterEach that undoes, newest first, what the suite's tests set up (gateway
+ * processes, fakes); returns the function a test registers each undo with.
+ */
+export function cleanupAfterEach(): (undo: () => Promise<unknown>) => void {
+  const pending: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const undo of pending.splice(0).reverse()) await undo().catch(() => undefined);
+  });
+  return (undo) => {
+    pending.push(undo);
+  };
+}

@@ -315,11 +315,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
    */
   private settle(id: number, mark: () => boolean): Promise<boolean> {
     return this.run(() => {
-      this.db.pragma('synchronous = NORMAL');
       try {
-        return mark();
+        return this.withoutFsync(mark);
       } finally {
-        this.db.pragma('synchronous = FULL');
         this.claimed.delete(id);
       }
     });
@@ -327,9 +325,14 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
 
   /** Like a mark, written without an fsync of its own: the next accepted group's makes it durable. */
   override recordAttempt(attempt: AttemptRecord): Promise<void> {
+    return this.withoutFsync(() => this.inspection.recordAttempt(attempt));
+  }
+
+  /** Runs synchronous writes with synchronous=NORMAL; the statements run before this returns. */
+  private withoutFsync<T>(work: () => T): T {
     this.db.pragma('synchronous = NORMAL');
     try {
-      return this.inspection.recordAttempt(attempt);
+      return work();
     } finally {
       this.db.pragma('synchronous = FULL');
     }
