@@ -6,7 +6,7 @@ import { TokenVerifier } from '../../src/auth/tokens';
 import { parseConfig } from '../../src/gateway';
 import { startEdge, type Edge } from '../helpers/edge';
 import { post } from '../helpers/http';
-import { requireShared, sharedPath } from '../helpers/shared';
+import { corpusPath } from '../helpers/corpus';
 
 const HARBOR_TOKEN = 'harbor-tok-fedcba9876543210';
 const ACR_TOKEN = 'acr-tok-0123456789abcdef';
@@ -14,10 +14,10 @@ const basic = (user: string, password: string) => ({
   Authorization: `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`,
 });
 
-/** A Harbor push from the shared fixtures, its repository set to `repo`. */
+/** A Harbor push from the corpus fixtures, its repository set to `repo`. */
 function harborPush(repo: string): unknown {
   const body = JSON.parse(
-    readFileSync(sharedPath('fixtures', 'harbor', 'docs-v2.0-push-artifact-tagged.json'), 'utf8'),
+    readFileSync(corpusPath('fixtures', 'harbor', 'docs-v2.0-push-artifact-tagged.json'), 'utf8'),
   ) as { event_data: { repository: Record<string, string>; resources: { resource_url: string }[] } };
   body.event_data.repository.repo_full_name = repo;
   body.event_data.resources[0].resource_url = `harbor.example.com/${repo}:latest`;
@@ -67,10 +67,6 @@ describe('auth/basic', () => {
 
   describe('at the HTTP edge', () => {
     let edge: Edge;
-
-    before(function () {
-      requireShared(this, 'fixtures', 'harbor', 'docs-v2.0-push-artifact-tagged.json');
-    });
 
     beforeEach(async () => {
       const config = parseConfig(`

@@ -6,7 +6,7 @@ import { GoogleOidcVerifier } from '../../src/auth/verify-google-oidc';
 import { parseConfig } from '../../src/gateway';
 import { startEdge, type Edge } from '../helpers/edge';
 import { listen, post, type Listening } from '../helpers/http';
-import { readFixture } from '../helpers/shared';
+import { readFixture } from '../helpers/corpus';
 
 const AUDIENCE = 'https://registry-gateway.example.com/events/gar';
 const SERVICE_ACCOUNT = 'gar-push@acme-prod.iam.gserviceaccount.com';

@@ -11,7 +11,7 @@ import {
 import { DeliveryError } from '../../src/emitters/types';
 import type { RegistryEvent } from '../../src/model/event';
 import { createBrigadeEventValidator } from '../fakes/brigade-api';
-import { readSchema, requireShared } from '../helpers/shared';
+import { readSchema } from '../helpers/corpus';
 
 const DIGEST = 'sha256:' + 'a1b2c3d4e5f6'.repeat(5) + 'abcd';
 const LONG_REPO = Array.from({ length: 30 }, (_, i) => `team-${i}/component`).join('/');
@@ -71,7 +71,6 @@ describe('toBrigadeEvent', () => {
   let brigadeProblems: (body: unknown) => string[];
 
   before(function () {
-    requireShared(this, 'schemas', 'brigade', 'event.json');
     brigadeProblems = createBrigadeEventValidator();
   });
 
@@ -207,7 +206,6 @@ describe('Brigade runtime checks agree with Brigade’s schema', () => {
   let keyPattern: RegExp;
 
   before(function () {
-    requireShared(this, 'schemas', 'brigade', 'common.json');
     const common = readSchema('brigade', 'common.json') as { definitions: Record<string, object> };
     labelValid = ajv.compile(common.definitions.label) as (value: unknown) => boolean;
     sourceValid = ajv.compile(common.definitions.url) as (value: unknown) => boolean;

@@ -16,7 +16,7 @@ import {
 import { toBrigadeEvent } from '../../src/emitters/brigade-event';
 import type { RegistryEvent } from '../../src/model/event';
 import { FakeBrigadeApi, type FakeBrigadeAnswer } from '../fakes/brigade-api';
-import { requireShared } from '../helpers/shared';
+
 import { deliveryError } from '../helpers/delivery';
 import { memoryLogger } from '../helpers/logger';
 
@@ -59,10 +59,6 @@ async function closedPortAddress(): Promise<string> {
 
 describe('BrigadeEmitter against a fake Brigade API', () => {
   let brigade: FakeBrigadeApi;
-
-  before(function () {
-    requireShared(this, 'schemas', 'brigade', 'event.json');
-  });
 
   beforeEach(async () => {
     brigade = new FakeBrigadeApi({
@@ -262,7 +258,6 @@ describe('Brigade SDK transport', () => {
   });
 
   it('delivers through it to the fake Brigade API', async function () {
-    requireShared(this, 'schemas', 'brigade', 'event.json');
     const brigade = new FakeBrigadeApi({ token: TOKEN });
     await brigade.start();
     try {

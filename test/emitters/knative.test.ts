@@ -6,7 +6,7 @@ import pino from 'pino';
 import { KnativeEmitter, knativeEmitterPlugin, type KnativeSection } from '../../src/emitters/knative';
 import type { RegistryEvent } from '../../src/model/event';
 import { FakeKnativeBroker } from '../fakes/knative-broker';
-import { requireShared } from '../helpers/shared';
+
 import { deliveryError } from '../helpers/delivery';
 import { distributionPushByDigest } from '../helpers/sample-events';
 
@@ -58,10 +58,6 @@ function jsonOf(event: RegistryEvent): unknown {
 describe('KnativeEmitter', () => {
   let broker: FakeKnativeBroker;
   let emitter: KnativeEmitter | undefined;
-
-  before(function () {
-    requireShared(this, 'schemas', 'cloudevents', 'cloudevents.json');
-  });
 
   beforeEach(async () => {
     broker = await FakeKnativeBroker.start({ namespace: 'registry-events', broker: 'default' });

@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { core } from '@brigadecore/brigade-sdk';
 import { toBrigadeEvent } from '../../src/emitters/brigade-event';
-import { readSchema, requireShared } from '../helpers/shared';
+import { readSchema } from '../helpers/corpus';
 import { EXAMPLES_DIR, eventsFor, exampleConfig, readText, readYaml, type Tree } from './support';
 
 const BRIGADE_DIR = path.join(EXAMPLES_DIR, 'brigade');
@@ -82,7 +82,6 @@ describe('examples/brigade', () => {
     let validate: ValidateFunction;
 
     before(function () {
-      requireShared(this, 'schemas', 'brigade', 'project.json');
       // Brigade's schemas use union types and patternProperties that ajv's strict mode flags.
       const ajv = new Ajv({ allErrors: true, strict: false });
       ajv.addSchema(readSchema('brigade', 'common.json'));

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Ajv, { type ErrorObject } from 'ajv';
-import { readSchema } from '../helpers/shared';
+import { readSchema } from '../helpers/corpus';
 
 /**
  * How the fake answers the next create-event request.

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { readSchema } from '../helpers/shared';
+import { readSchema } from '../helpers/corpus';
 
 /**
  * A Knative Broker ingress on loopback, refusing what the real one refuses (knative/eventing

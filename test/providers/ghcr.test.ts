@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { PROVIDERS } from '../../src/providers';
 import { inbound, parseContext } from '../helpers/context';
 import { onlyEvent, rejection } from '../helpers/outcome';
-import { readFixture, requireShared } from '../helpers/shared';
+import { readFixture } from '../helpers/corpus';
 import { GITHUB_DELIVERY, githubHeaders } from './corpus-registries';
 
 const ghcr = PROVIDERS.find((p) => p.name === 'ghcr')!;
@@ -51,7 +51,6 @@ describe('providers/ghcr', () => {
   });
 
   it("octokit's example as a container package: its 40-digit digest is refused, naming the field", function () {
-    requireShared(this, 'fixtures', 'ghcr');
     const body = readFixture('ghcr', 'package-published-container-octokit-example.json').body as {
       package: Record<string, unknown>;
     };

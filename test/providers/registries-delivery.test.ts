@@ -8,7 +8,7 @@ import { createBrigadeEventValidator } from '../fakes/brigade-api';
 import { FakeKnativeBroker } from '../fakes/knative-broker';
 import { startEdge, type Edge } from '../helpers/edge';
 import { post } from '../helpers/http';
-import { requireShared } from '../helpers/shared';
+
 import { githubHeaders } from './corpus-registries';
 
 /**
@@ -38,8 +38,6 @@ describe('six more registries: from webhook to Brigade and Knative', () => {
   let brigadeProblems: (body: unknown) => string[];
 
   before(async function () {
-    requireShared(this, 'schemas', 'brigade', 'event.json');
-    requireShared(this, 'schemas', 'cloudevents', 'cloudevents.json');
     brigadeProblems = createBrigadeEventValidator();
     edge = await startEdge({ config: parseConfig(`tokens: {ci: ${TOKEN}}`) });
     broker = await FakeKnativeBroker.start({ namespace: 'registry-events', broker: 'default' });

@@ -5,7 +5,7 @@ import { PayloadError } from '../../src/model/errors';
 import { detectProvider, PROVIDERS } from '../../src/providers';
 import type { InboundRequest } from '../../src/providers/types';
 import { inbound, parseContext } from '../helpers/context';
-import { fixtureFiles, readFixture } from '../helpers/shared';
+import { fixtureFiles, readFixture } from '../helpers/corpus';
 import { githubHeaders, pubsubPush } from './corpus-registries';
 
 /** Values a careless or hostile sender may put anywhere in a body. */
