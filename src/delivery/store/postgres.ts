@@ -21,6 +21,13 @@ import type { DeliveryStore, StoreOptions } from './types';
 
 /** How often an unreachable database is tried again, and a reachable one checked. */
 const HEALTH_INTERVAL_MS = 1000;
+/**
+ * How long a sender waits for its commit before it is told 503. A database that swallows packets
+ * (a dead node behind its Service) would otherwise hold every webhook until the query timeout,
+ * longer than registries wait; a commit that lands after the 503 is only a duplicate when the
+ * sender retries, which dedup answers.
+ */
+const COMMIT_ANSWER_MS = 5000;
 /** A pending count older than this is read again before deciding on maxPending. */
 const PENDING_COUNT_TTL_MS = 1000;
 
@@ -50,10 +57,12 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   private readonly group: CommitGroup;
   private readonly listener?: WakeListener;
   private readonly wakeListeners: ((emitters: readonly string[]) => void)[] = [];
-  private readonly claimed = new Set<number>();
+  /** Rows this process is attempting, with the generation of the lease each was claimed under. */
+  private readonly claimed = new Map<number, number>();
   private readonly leaseMs: number;
   private readonly options: StoreOptions;
   private migrated = false;
+  private checking = false;
   private pending = { count: 0, at: -Infinity };
   private healthTimer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
@@ -136,7 +145,21 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     // Fail fast while the health check says the database is gone: a sender waiting out a
     // connection timeout per request would pile up requests for nothing.
     if (reason) return Promise.reject(new UnavailableError(reason, 5));
-    return this.group.add(routed);
+    return this.answerInTime(this.group.add(routed));
+  }
+
+  private answerInTime(commit: Promise<AcceptResult[]>): Promise<AcceptResult[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const seconds = COMMIT_ANSWER_MS / 1000;
+        this.db.noteUnresponsive(`no answer within ${seconds} s`);
+        reject(new UnavailableError(`the delivery store did not commit within ${seconds} s`, 5));
+      }, COMMIT_ANSWER_MS);
+    });
+    // The commit goes on: its outcome is only no longer awaited.
+    commit.catch(() => undefined);
+    return Promise.race([commit, late]).finally(() => clearTimeout(timer));
   }
 
   private async commit(client: pg.PoolClient, calls: Parameters<typeof commitAccepts>[1]) {
@@ -173,8 +196,14 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
       anyDueTime: options.anyDueTime,
     });
     this.countTakeovers(emitter, rows.filter((r) => r.previousOwner !== null && r.previousOwner !== this.owner).length);
-    for (const row of rows) this.claimed.add(row.id);
-    return rows;
+    const fresh: DueDelivery[] = [];
+    for (const { generation, previousOwner: _, ...row } of rows) {
+      // An attempt of ours on this row is still running (this process stalled past its lease,
+      // and the row came back to it): the new lease is that attempt's to settle, not a second one's.
+      if (!this.claimed.has(row.id)) fresh.push(row);
+      this.claimed.set(row.id, generation);
+    }
+    return fresh;
   }
 
   nextDueAt(emitter: string): Promise<number | undefined> {
@@ -185,38 +214,35 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     const now = this.clock();
     return this.settle(
       id,
-      `UPDATE ${this.schema}.deliveries SET state = 'delivered', attempts = $3, last_error = NULL,
-              delivered_at = $4, updated_at = $4, lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND state = 'pending' AND lease_owner = $2`,
+      `state = 'delivered', attempts = $4, last_error = NULL, delivered_at = $5, updated_at = $5`,
       [attempts, now],
     );
   }
 
   markRetry(id: number, attempts: number, nextAttemptAtMs: number, error: string): Promise<boolean> {
-    return this.settle(
-      id,
-      `UPDATE ${this.schema}.deliveries SET attempts = $3, next_attempt_at = $4, last_error = $5, updated_at = $6,
-              lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND state = 'pending' AND lease_owner = $2`,
-      [attempts, nextAttemptAtMs, truncateError(error), this.clock()],
-    );
+    return this.settle(id, `attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7`, [
+      attempts,
+      nextAttemptAtMs,
+      truncateError(error),
+      this.clock(),
+    ]);
   }
 
   markDead(id: number, attempts: number, error: string): Promise<boolean> {
-    return this.settle(
-      id,
-      `UPDATE ${this.schema}.deliveries SET state = 'dead', attempts = $3, last_error = $4, updated_at = $5,
-              lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND state = 'pending' AND lease_owner = $2`,
-      [attempts, truncateError(error), this.clock()],
-    );
+    return this.settle(id, `state = 'dead', attempts = $4, last_error = $5, updated_at = $6`, [
+      attempts,
+      truncateError(error),
+      this.clock(),
+    ]);
   }
 
   async release(id: number): Promise<void> {
+    const generation = this.claimed.get(id) ?? -1;
     this.claimed.delete(id);
     await this.db.query(
-      `UPDATE ${this.schema}.deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`,
-      [id, this.owner],
+      `UPDATE ${this.schema}.deliveries SET lease_owner = NULL, lease_until = NULL
+        WHERE id = $1 AND lease_owner = $2 AND lease_generation = $3`,
+      [id, this.owner, generation],
     );
   }
 
@@ -285,16 +311,24 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   }
 
   private async checkHealth(): Promise<void> {
-    if (this.group.closed) return;
+    // One check at a time: against a database that does not answer, checks would pile up.
+    if (this.group.closed || this.checking) return;
+    this.checking = true;
     try {
       if (!this.migrated) {
         await this.ensureMigrated();
         this.logger?.info({ store: this.location }, 'the database is reachable; schema ready');
       } else if (this.db.failure) {
-        await this.db.query('SELECT 1');
+        // Writable, not merely reachable: after a failover the address may still lead to a standby.
+        // Answered quickly or not at all: a check stuck on a dead connection would hold it.
+        const check = { text: 'SELECT pg_is_in_recovery() AS standby', query_timeout: 2000 } as pg.QueryConfig;
+        const { rows } = await this.db.withClient((client) => client.query<{ standby: boolean }>(check));
+        this.db.noteWritable(rows[0]?.standby === false);
       }
     } catch {
       // The database's health tracking has recorded why.
+    } finally {
+      this.checking = false;
     }
   }
 
@@ -302,18 +336,32 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     if (this.claimed.size === 0 || this.group.closed) return;
     await this.db
       .query(
-        `UPDATE ${this.schema}.deliveries SET lease_until = $1
-        WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'pending'`,
-        [this.clock() + this.leaseMs, [...this.claimed], this.owner],
+        `UPDATE ${this.schema}.deliveries d SET lease_until = $1
+           FROM unnest($2::bigint[], $3::bigint[]) AS held (id, generation)
+          WHERE d.id = held.id AND d.lease_generation = held.generation AND d.lease_owner = $4
+            AND d.state = 'pending'`,
+        [this.clock() + this.leaseMs, [...this.claimed.keys()], [...this.claimed.values()], this.owner],
       )
       .catch((err) =>
         this.logger?.warn({ err: this.db.redact.error(err) }, 'cannot renew delivery leases; they may be taken over'),
       );
   }
 
-  private async settle(id: number, sql: string, params: unknown[]): Promise<boolean> {
+  /**
+   * Settles a pending row under the lease this process claimed it with ($1 id, $2 owner, $3
+   * generation; `changes` use $4 on). A row whose lease lapsed and was taken since, or that the
+   * operator dropped, is left as it is: the answer is false.
+   */
+  private async settle(id: number, changes: string, params: unknown[]): Promise<boolean> {
+    const generation = this.claimed.get(id) ?? -1;
     try {
-      const rows = await this.db.query(`${sql} RETURNING id`, [id, this.owner, ...params]);
+      const rows = await this.db.query(
+        `UPDATE ${this.schema}.deliveries SET ${changes}, lease_owner = NULL, lease_until = NULL
+          WHERE id = $1 AND state = 'pending' AND lease_owner = $2 AND lease_generation = $3
+        RETURNING id`,
+        [id, this.owner, generation, ...params],
+      );
+      if (rows.length === 0) this.options.metrics?.staleMarks.inc();
       return rows.length > 0;
     } finally {
       this.claimed.delete(id);

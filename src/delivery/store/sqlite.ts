@@ -11,7 +11,7 @@ import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallO
 import { countsByEmitter } from './rows';
 import { dropDeliveries, listDeliveries, replayDeliveries, saveTargetRow, targetRows } from './sqlite-operator';
 import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from './inspection';
-import { migrateSqlite } from './sqlite-schema';
+import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
 import { prepareStatements, type DueRow, type Statements } from './sqlite-statements';
 import type { DeliveryStore, StoreOptions } from './types';
@@ -23,6 +23,11 @@ export const STORE_FILE = 'registry-gateway.db';
  * wrong": the sender should retry later (503), and nothing may be acknowledged.
  */
 const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOMEM)/;
+
+/** Failures of the volume itself (full, I/O errors, remounted read-only), as opposed to contention. */
+const VOLUME_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/;
+/** While the volume refuses writes, how often a write is tried to learn that it takes them again. */
+const WRITE_PROBE_INTERVAL_MS = 1000;
 
 /** How long a write waits for another process (the operator CLI) to release the file. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -63,6 +68,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
   private reclaimTimer?: NodeJS.Timeout;
+  /** Why the volume refuses writes right now; cleared once a write gets through. */
+  private volumeFailure?: string;
+  private writeProbeTimer?: NodeJS.Timeout;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
     mkdirSync(settings.dir, { recursive: true });
@@ -98,7 +106,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.statements = prepareStatements(db);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
-      (calls) => Promise.resolve(this.commitCalls(calls)),
+      (calls) => this.write(() => this.commitCalls(calls)),
       (err) =>
         isUnavailable(err) ? new UnavailableError(`the delivery store cannot write (${err.code})`, 30) : (err as Error),
       options.metrics,
@@ -115,7 +123,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   notReadyReason(): string | undefined {
     if (this.group.closed) return 'the delivery store is closed';
     if (!this.group.accepting) return 'the delivery store is draining';
-    return this.space.fullReason;
+    return this.volumeFailure ?? this.space.fullReason;
   }
 
   accept(routed: RoutedEvent[]): Promise<AcceptResult[]> {
@@ -178,6 +186,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   claim(emitter: string, nowMs: number, limit: number, options: ClaimOptions = {}): Promise<DueDelivery[]> {
+    // While the volume refuses writes, no outcome could be recorded: a row delivered now would
+    // stay pending and be delivered again and again. Deliveries wait for the volume instead.
+    if (this.volumeFailure !== undefined) return Promise.resolve([]);
     return this.run(() => {
       const claimed = JSON.stringify([...this.claimed]);
       const rows = options.anyDueTime
@@ -220,11 +231,11 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   resumeTarget(emitter: string, nowMs: number): Promise<number> {
-    return this.run(() => this.statements.resume.run(nowMs, emitter, nowMs).changes);
+    return this.write(() => this.statements.resume.run(nowMs, emitter, nowMs).changes);
   }
 
   saveTarget(t: TargetRecord): Promise<void> {
-    return this.run(() => saveTargetRow(this.statements, t));
+    return this.write(() => saveTargetRow(this.statements, t));
   }
 
   targets(): Promise<TargetRecord[]> {
@@ -236,11 +247,11 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   replay(filter: DeliveryFilter = {}): Promise<number> {
-    return this.run(() => replayDeliveries(this.db, filter, this.clock()));
+    return this.write(() => replayDeliveries(this.db, filter, this.clock()));
   }
 
   drop(filter: DropFilter = {}): Promise<number> {
-    return this.run(() => dropDeliveries(this.db, filter));
+    return this.write(() => dropDeliveries(this.db, filter));
   }
 
   counts(): Promise<DeliveryCounts[]> {
@@ -248,7 +259,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
-    return this.run(() => this.pruneNow(nowMs - this.settings.deliveredRetentionSeconds * 1000, nowMs));
+    return this.write(() => this.pruneNow(nowMs - this.settings.deliveredRetentionSeconds * 1000, nowMs));
   }
 
   private pruneNow(deliveredBefore: number, nowMs: number): PruneResult {
@@ -304,6 +315,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     if (this.group.closed) return;
     await this.group.close();
     clearInterval(this.reclaimTimer);
+    clearInterval(this.writeProbeTimer);
     this.db.close();
   }
 
@@ -314,7 +326,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
    * once allows; an fsync per mark on the event loop capped delivery at a few hundred a second.
    */
   private settle(id: number, mark: () => boolean): Promise<boolean> {
-    return this.run(() => {
+    return this.write(() => {
       try {
         return this.withoutFsync(mark);
       } finally {
@@ -338,12 +350,49 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     }
   }
 
-  /** The engine is synchronous; callers get promises like the other engine's, errors included. */
+  /**
+   * The engine is synchronous; callers get promises like the other engine's, errors included.
+   * Every write goes through here, so a volume that fills up or fails is noticed on the spot.
+   */
   private run<T>(work: () => T): Promise<T> {
     try {
       return Promise.resolve(work());
     } catch (err) {
+      if (isUnavailable(err) && VOLUME_FAILURE.test(err.code)) this.volumeFailed(err);
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+  }
+
+  /** A write: one that gets through shows the volume takes writes again. */
+  private write<T>(work: () => T): Promise<T> {
+    return this.run(work).then((result) => {
+      if (this.volumeFailure !== undefined) this.volumeRecovered();
+      return result;
+    });
+  }
+
+  /**
+   * The volume refuses writes (full, failing): not ready, so a Service sends webhooks elsewhere,
+   * and a write is tried every second, since with no traffic nothing else would find out that
+   * space came back.
+   */
+  private volumeFailed(err: Error & { code: string }): void {
+    if (this.volumeFailure === undefined) {
+      this.logger?.error({ err, store: this.file }, 'the store cannot write; refusing events until it can');
+    }
+    this.volumeFailure = `the delivery store cannot write (${err.code}): ${err.message}`;
+    if (this.writeProbeTimer || this.group.closed) return;
+    this.writeProbeTimer = setInterval(() => {
+      // Rewriting the schema version changes nothing, yet is a real write through the WAL.
+      void this.write(() => this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`)).catch(() => undefined);
+    }, WRITE_PROBE_INTERVAL_MS);
+    this.writeProbeTimer.unref();
+  }
+
+  private volumeRecovered(): void {
+    this.volumeFailure = undefined;
+    clearInterval(this.writeProbeTimer);
+    this.writeProbeTimer = undefined;
+    this.logger?.info({ store: this.file }, 'the store can write again: taking new events');
   }
 }
