@@ -10,7 +10,7 @@ import {
   viaPort,
 } from '../../helpers/chaos';
 import { FaultProxy } from '../../helpers/fault-proxy';
-import { cleanupAfterEach, type GatewayProcess } from '../../helpers/gateway-process';
+import { cleanupAfterEach, waitFor, type GatewayProcess } from '../../helpers/gateway-process';
 import { PostgresCluster, requirePostgres } from '../../helpers/postgres';
 import { SteadyLoad } from '../../helpers/steady-load';
 
@@ -115,7 +115,11 @@ describe('faults: the database under steady load (2 replicas on PostgreSQL)', fu
     // still read-only for a moment, until it is promoted.
     primary.stop('immediate');
     proxy.switchTo(standby.port);
-    await someNotReady(gateways);
+    // The replicas reach the standby and find it read-only (25006): not ready, for that reason.
+    await waitFor(
+      async () => /read-only/.test(await someNotReady(gateways)),
+      'a replica to report the standby read-only',
+    );
     await new Promise((r) => setTimeout(r, phaseMs(1)));
     standby.promote();
     const started = Date.now();
