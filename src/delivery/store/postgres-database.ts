@@ -86,8 +86,18 @@ export class PostgresDatabase implements Sql {
     this.noteFailure(Object.assign(new Error(`the database does not answer (${why})`), { code: 'ETIMEDOUT' }));
   }
 
-  /** What the health check found: whether the server it reached takes writes. */
-  noteWritable(writable: boolean): void {
+  /**
+   * Whether the server takes writes, not merely answers: after a failover the address may still
+   * lead to a standby. Answered quickly or not at all, since a check stuck on a dead connection
+   * would hold it.
+   */
+  async checkWritable(): Promise<void> {
+    const check = { text: 'SELECT pg_is_in_recovery() AS standby', query_timeout: 2000 } as pg.QueryConfig;
+    const { rows } = await this.withClient((client) => client.query<{ standby: boolean }>(check));
+    this.noteWritable(rows[0]?.standby === false);
+  }
+
+  private noteWritable(writable: boolean): void {
     if (writable) {
       this.readOnly = false;
       this.recovered();

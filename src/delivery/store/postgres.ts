@@ -8,7 +8,8 @@ import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult
 import type { RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, truncateError } from './commit-group';
 import { commitAccepts } from './postgres-accept';
-import { leaseDue, nextDue } from './postgres-claims';
+import { nextDue } from './postgres-claims';
+import { PostgresLeases } from './postgres-leases';
 import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
 import { InspectableStore, postgresDialect, StoreInspection } from './inspection';
 import { PostgresDatabase } from './postgres-database';
@@ -57,8 +58,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   private readonly group: CommitGroup;
   private readonly listener?: WakeListener;
   private readonly wakeListeners: ((emitters: readonly string[]) => void)[] = [];
-  /** Rows this process is attempting, with the generation of the lease each was claimed under. */
-  private readonly claimed = new Map<number, number>();
+  private readonly leases: PostgresLeases;
   private readonly leaseMs: number;
   private readonly options: StoreOptions;
   private migrated = false;
@@ -104,6 +104,13 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger);
     this.location = this.db.location;
     this.sharedWindows = new PostgresWindows(this.db);
+    this.leases = new PostgresLeases(this.db, {
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      clock: this.clock,
+      metrics: options.metrics,
+      logger: this.logger,
+    });
     this.inspection = new StoreInspection(postgresDialect(this.schema), (text, params) => this.db.query(text, params));
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
@@ -128,7 +135,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   }
 
   get leasesHeld(): number {
-    return this.claimed.size;
+    return this.leases.size;
   }
 
   notReadyReason(): string | undefined {
@@ -185,25 +192,8 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     return outcomes;
   }
 
-  async claim(emitter: string, nowMs: number, limit: number, options: ClaimOptions = {}): Promise<DueDelivery[]> {
-    const leaseUntil = nowMs + this.leaseMs;
-    const rows = await leaseDue(this.db, {
-      emitter,
-      nowMs,
-      limit,
-      owner: this.owner,
-      leaseUntil,
-      anyDueTime: options.anyDueTime,
-    });
-    this.countTakeovers(emitter, rows.filter((r) => r.previousOwner !== null && r.previousOwner !== this.owner).length);
-    const fresh: DueDelivery[] = [];
-    for (const { generation, previousOwner: _, ...row } of rows) {
-      // An attempt of ours on this row is still running (this process stalled past its lease,
-      // and the row came back to it): the new lease is that attempt's to settle, not a second one's.
-      if (!this.claimed.has(row.id)) fresh.push(row);
-      this.claimed.set(row.id, generation);
-    }
-    return fresh;
+  claim(emitter: string, nowMs: number, limit: number, options: ClaimOptions = {}): Promise<DueDelivery[]> {
+    return this.leases.claim(emitter, nowMs, limit, options);
   }
 
   nextDueAt(emitter: string): Promise<number | undefined> {
@@ -212,7 +202,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
 
   markDelivered(id: number, attempts: number): Promise<boolean> {
     const now = this.clock();
-    return this.settle(
+    return this.leases.settle(
       id,
       `state = 'delivered', attempts = $4, last_error = NULL, delivered_at = $5, updated_at = $5`,
       [attempts, now],
@@ -220,7 +210,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   }
 
   markRetry(id: number, attempts: number, nextAttemptAtMs: number, error: string): Promise<boolean> {
-    return this.settle(id, `attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7`, [
+    return this.leases.settle(id, `attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7`, [
       attempts,
       nextAttemptAtMs,
       truncateError(error),
@@ -229,21 +219,15 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   }
 
   markDead(id: number, attempts: number, error: string): Promise<boolean> {
-    return this.settle(id, `state = 'dead', attempts = $4, last_error = $5, updated_at = $6`, [
+    return this.leases.settle(id, `state = 'dead', attempts = $4, last_error = $5, updated_at = $6`, [
       attempts,
       truncateError(error),
       this.clock(),
     ]);
   }
 
-  async release(id: number): Promise<void> {
-    const generation = this.claimed.get(id) ?? -1;
-    this.claimed.delete(id);
-    await this.db.query(
-      `UPDATE ${this.schema}.deliveries SET lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND lease_owner = $2 AND lease_generation = $3`,
-      [id, this.owner, generation],
-    );
+  release(id: number): Promise<void> {
+    return this.leases.release(id);
   }
 
   resumeTarget(emitter: string, nowMs: number): Promise<number> {
@@ -306,7 +290,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.healthTimer = setInterval(() => void this.checkHealth(), HEALTH_INTERVAL_MS);
     this.healthTimer.unref();
     // Renewed well before it lapses, so a slow but live attempt keeps its row.
-    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(100, this.leaseMs / 3));
+    this.renewTimer = setInterval(() => void this.leases.renew(), Math.max(100, this.leaseMs / 3));
     this.renewTimer.unref();
   }
 
@@ -319,62 +303,13 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
         await this.ensureMigrated();
         this.logger?.info({ store: this.location }, 'the database is reachable; schema ready');
       } else if (this.db.failure) {
-        // Writable, not merely reachable: after a failover the address may still lead to a standby.
-        // Answered quickly or not at all: a check stuck on a dead connection would hold it.
-        const check = { text: 'SELECT pg_is_in_recovery() AS standby', query_timeout: 2000 } as pg.QueryConfig;
-        const { rows } = await this.db.withClient((client) => client.query<{ standby: boolean }>(check));
-        this.db.noteWritable(rows[0]?.standby === false);
+        await this.db.checkWritable();
       }
     } catch {
       // The database's health tracking has recorded why.
     } finally {
       this.checking = false;
     }
-  }
-
-  private async renewLeases(): Promise<void> {
-    if (this.claimed.size === 0 || this.group.closed) return;
-    await this.db
-      .query(
-        `UPDATE ${this.schema}.deliveries d SET lease_until = $1
-           FROM unnest($2::bigint[], $3::bigint[]) AS held (id, generation)
-          WHERE d.id = held.id AND d.lease_generation = held.generation AND d.lease_owner = $4
-            AND d.state = 'pending'`,
-        [this.clock() + this.leaseMs, [...this.claimed.keys()], [...this.claimed.values()], this.owner],
-      )
-      .catch((err) =>
-        this.logger?.warn({ err: this.db.redact.error(err) }, 'cannot renew delivery leases; they may be taken over'),
-      );
-  }
-
-  /**
-   * Settles a pending row under the lease this process claimed it with ($1 id, $2 owner, $3
-   * generation; `changes` use $4 on). A row whose lease lapsed and was taken since, or that the
-   * operator dropped, is left as it is: the answer is false.
-   */
-  private async settle(id: number, changes: string, params: unknown[]): Promise<boolean> {
-    const generation = this.claimed.get(id) ?? -1;
-    try {
-      const rows = await this.db.query(
-        `UPDATE ${this.schema}.deliveries SET ${changes}, lease_owner = NULL, lease_until = NULL
-          WHERE id = $1 AND state = 'pending' AND lease_owner = $2 AND lease_generation = $3
-        RETURNING id`,
-        [id, this.owner, generation, ...params],
-      );
-      if (rows.length === 0) this.options.metrics?.staleMarks.inc();
-      return rows.length > 0;
-    } finally {
-      this.claimed.delete(id);
-    }
-  }
-
-  private countTakeovers(emitter: string, takenOver: number): void {
-    if (takenOver === 0) return;
-    this.options.metrics?.leaseTakeovers.inc(takenOver);
-    this.logger?.warn(
-      { emitter, deliveries: takenOver },
-      'took over deliveries whose lease lapsed (a replica died or stalled)',
-    );
   }
 
   private refusal(err: unknown): Error {

@@ -13,6 +13,7 @@ import { dropDeliveries, listDeliveries, replayDeliveries, saveTargetRow, target
 import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from './inspection';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
+import { VolumeHealth } from './sqlite-volume';
 import { prepareStatements, type DueRow, type Statements } from './sqlite-statements';
 import type { DeliveryStore, StoreOptions } from './types';
 
@@ -24,15 +25,8 @@ export const STORE_FILE = 'registry-gateway.db';
  */
 const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOMEM)/;
 
-/** Failures of the volume itself (full, I/O errors, remounted read-only), as opposed to contention. */
-const VOLUME_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/;
-/** While the volume refuses writes, how often a write is tried to learn that it takes them again. */
-const WRITE_PROBE_INTERVAL_MS = 1000;
-
 /** How long a write waits for another process (the operator CLI) to release the file. */
 const BUSY_TIMEOUT_MS = 5000;
-/** While the store refuses events for space, how often delivered rows are cleared to make room. */
-const RECLAIM_INTERVAL_MS = 1000;
 
 function dueDelivery(row: DueRow): DueDelivery {
   return {
@@ -67,10 +61,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly statements: Statements;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
-  private reclaimTimer?: NodeJS.Timeout;
-  /** Why the volume refuses writes right now; cleared once a write gets through. */
-  private volumeFailure?: string;
-  private writeProbeTimer?: NodeJS.Timeout;
+  private readonly volume: VolumeHealth;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
     mkdirSync(settings.dir, { recursive: true });
@@ -102,6 +93,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     migrateSqlite(db, file);
     this.inspection = new StoreInspection(SQLITE_DIALECT, sqliteRunner(db));
     this.space = new StoreSpace(db, settings.dir, settings.maxStoreBytes, this.logger);
+    // Rewriting the schema version changes nothing, yet is a real write through the WAL.
+    this.volume = new VolumeHealth(file, () => db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`), this.logger);
 
     this.statements = prepareStatements(db);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
@@ -113,7 +106,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
       this.logger,
     );
     // A store reopened full must say so before the first event is refused.
-    if (!options.oneShot && !this.space.admits(this.space.usedBytes(), 0)) this.startReclaiming();
+    if (!options.oneShot && !this.space.admits(this.space.usedBytes(), 0))
+      this.space.reclaim(() => this.pruneNow(this.clock() + 1, this.clock()));
   }
 
   get location(): string {
@@ -123,7 +117,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   notReadyReason(): string | undefined {
     if (this.group.closed) return 'the delivery store is closed';
     if (!this.group.accepting) return 'the delivery store is draining';
-    return this.volumeFailure ?? this.space.fullReason;
+    return this.volume.reason ?? this.space.fullReason;
   }
 
   accept(routed: RoutedEvent[]): Promise<AcceptResult[]> {
@@ -181,14 +175,14 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
         return { event, duplicate: false };
       });
     });
-    if (refusedForSpace) this.startReclaiming();
+    if (refusedForSpace) this.space.reclaim(() => this.pruneNow(this.clock() + 1, this.clock()));
     return outcomes;
   }
 
   claim(emitter: string, nowMs: number, limit: number, options: ClaimOptions = {}): Promise<DueDelivery[]> {
     // While the volume refuses writes, no outcome could be recorded: a row delivered now would
     // stay pending and be delivered again and again. Deliveries wait for the volume instead.
-    if (this.volumeFailure !== undefined) return Promise.resolve([]);
+    if (this.volume.reason !== undefined) return Promise.resolve([]);
     return this.run(() => {
       const claimed = JSON.stringify([...this.claimed]);
       const rows = options.anyDueTime
@@ -278,32 +272,6 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     return result;
   }
 
-  /**
-   * While new events are refused for space, delivered rows are not kept for their retention:
-   * room for what is still undelivered comes first. Stops once events are taken again.
-   */
-  private startReclaiming(): void {
-    if (this.reclaimTimer) return;
-    this.logger?.warn(
-      { reason: this.space.fullReason },
-      'store full: refusing new events until delivered rows make room',
-    );
-    this.reclaimTimer = setInterval(() => {
-      try {
-        const now = this.clock();
-        this.pruneNow(now + 1, now);
-        if (this.space.recheck()) {
-          clearInterval(this.reclaimTimer);
-          this.reclaimTimer = undefined;
-          this.logger?.info({ usedBytes: this.space.usedBytes() }, 'store has room again: taking new events');
-        }
-      } catch (err) {
-        this.logger?.error({ err }, 'cannot make room in the store; will try again');
-      }
-    }, RECLAIM_INTERVAL_MS);
-    this.reclaimTimer.unref();
-  }
-
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */
   onWake(): void {}
 
@@ -314,8 +282,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   async close(): Promise<void> {
     if (this.group.closed) return;
     await this.group.close();
-    clearInterval(this.reclaimTimer);
-    clearInterval(this.writeProbeTimer);
+    this.space.close();
+    this.volume.close();
     this.db.close();
   }
 
@@ -358,7 +326,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     try {
       return Promise.resolve(work());
     } catch (err) {
-      if (isUnavailable(err) && VOLUME_FAILURE.test(err.code)) this.volumeFailed(err);
+      this.volume.failed(err, this.group.closed);
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
@@ -366,33 +334,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   /** A write: one that gets through shows the volume takes writes again. */
   private write<T>(work: () => T): Promise<T> {
     return this.run(work).then((result) => {
-      if (this.volumeFailure !== undefined) this.volumeRecovered();
+      this.volume.succeeded();
       return result;
     });
-  }
-
-  /**
-   * The volume refuses writes (full, failing): not ready, so a Service sends webhooks elsewhere,
-   * and a write is tried every second, since with no traffic nothing else would find out that
-   * space came back.
-   */
-  private volumeFailed(err: Error & { code: string }): void {
-    if (this.volumeFailure === undefined) {
-      this.logger?.error({ err, store: this.file }, 'the store cannot write; refusing events until it can');
-    }
-    this.volumeFailure = `the delivery store cannot write (${err.code}): ${err.message}`;
-    if (this.writeProbeTimer || this.group.closed) return;
-    this.writeProbeTimer = setInterval(() => {
-      // Rewriting the schema version changes nothing, yet is a real write through the WAL.
-      void this.write(() => this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`)).catch(() => undefined);
-    }, WRITE_PROBE_INTERVAL_MS);
-    this.writeProbeTimer.unref();
-  }
-
-  private volumeRecovered(): void {
-    this.volumeFailure = undefined;
-    clearInterval(this.writeProbeTimer);
-    this.writeProbeTimer = undefined;
-    this.logger?.info({ store: this.file }, 'the store can write again: taking new events');
   }
 }
