@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= examples/values-local.yaml
 
-.PHONY: run build test test-unit deps system-deps lint format typecheck bench validate clean chart-docs
+.PHONY: run build test test-unit deps system-deps lint format typecheck bench chaos validate clean chart-docs
 HELM := .tools/helm
 
 $(NPM_STAMP): package.json package-lock.json
@@ -67,6 +67,15 @@ test: $(NPM_STAMP) lint $(HELM) system-deps typecheck build
 bench: build system-deps
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	npx tsx bench/run.ts
+
+# The fault scenarios of test/e2e/faults (database resets, blackhole, restarts, failover, a frozen
+# replica, target faults, a full volume), each fault phase CHAOS_SECONDS long instead of the few
+# seconds `make test` gives them; the figures go to docs/reliability.md.
+CHAOS_SECONDS ?= 20
+chaos: $(NPM_STAMP) system-deps
+	@mkdir -p bench/results && rm -f bench/results/chaos.jsonl
+	CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_RESULTS=bench/results/chaos.jsonl npx mocha --timeout 1800000 'test/e2e/faults/*.test.ts'
+	CHAOS_SECONDS=$(CHAOS_SECONDS) npx tsx scripts/reliability-report.ts bench/results/chaos.jsonl docs/reliability.md
 
 clean:
 	rm -rf dist .data .tools

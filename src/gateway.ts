@@ -129,6 +129,9 @@ export class Gateway implements LiveConfigTarget {
       server.once('error', reject);
       server.listen(config.server.port, () => {
         server.off('error', reject);
+        // Once listening, an error of the listening socket (EMFILE on accept, say) is reported
+        // and served through; without a listener it would end the process.
+        server.on('error', (err) => logger.error({ err }, 'the listening socket reported an error'));
         resolve();
       });
     });

@@ -56,6 +56,11 @@ export class Metrics {
     "Deliveries this replica took over because another replica's lease lapsed (it died or stalled)",
   );
 
+  readonly staleMarks = this.counter(
+    'registry_gateway_store_stale_marks_total',
+    'Attempt outcomes not recorded because the row had moved on: its lease lapsed and was taken over, or an operator dropped it',
+  );
+
   readonly targetState = new Gauge({
     name: 'registry_gateway_target_state',
     help: "Each target's circuit: 0 = closed (delivering), 1 = open (down: paused, probed with one delivery at a time)",

@@ -2,26 +2,13 @@ import { expect } from 'chai';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
 import { cleanupAfterEach, freePort, GatewayProcess, runCli, waitFor } from '../helpers/gateway-process';
 import { post } from '../helpers/http';
+import { nothingPending } from '../helpers/chaos';
 import { POSTGRES_PASSWORD, PostgresCluster, requirePostgres, sharedPostgres } from '../helpers/postgres';
+import { acrPush, SteadyLoad } from '../helpers/steady-load';
 
 const TOKEN = 'replica-token-9c2e51aa';
 const BRIGADE_TOKEN = 'brigade-sa-token-31bd';
 const auth = { Authorization: `Bearer ${TOKEN}` };
-
-function acrPush(id: string) {
-  return {
-    id,
-    timestamp: '2026-11-20T10:00:00Z',
-    action: 'push',
-    target: {
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      digest: `sha256:${'a'.repeat(64)}`,
-      repository: 'team/app',
-      tag: id,
-    },
-    request: { id: `r-${id}`, host: 'myregistry.azurecr.io', method: 'PUT' },
-  };
-}
 
 /** The database URL goes in through DATABASE_URL, as the chart passes it from a Secret. */
 function config(brigadeAddress: string, schema: string): string {
@@ -42,54 +29,6 @@ server: {port: $PORT, shutdownTimeoutSeconds: 10}
 }
 
 const createdIds = (api: FakeBrigadeApi) => api.createdEvents.map((e) => JSON.parse(e.payload as string).id as string);
-
-/**
- * Sends events one after another to whichever replica answers, as a Service would, and keeps what
- * each got: every id answered 2xx must be delivered, whatever happens to replicas meanwhile.
- */
-class SteadyClient {
-  readonly acked = new Set<string>();
-  readonly refused: number[] = [];
-  private stopped = false;
-  private done?: Promise<void>;
-  private sent = 0;
-
-  constructor(
-    private readonly replicas: () => string[],
-    private readonly prefix: string,
-  ) {}
-
-  start(): void {
-    this.done = this.loop();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-
-  private async loop(): Promise<void> {
-    // Bounded: a test that goes wrong ends by itself.
-    while (!this.stopped && this.sent < 20_000) {
-      const id = `${this.prefix}-${this.sent++}`;
-      const urls = this.replicas();
-      for (let i = 0; i < urls.length; i++) {
-        const url = urls[(this.sent + i) % urls.length];
-        try {
-          const res = await post(`${url}/events/acr`, acrPush(id), auth, { timeout: 10_000 });
-          if (res.status === 202) {
-            this.acked.add(id);
-            break;
-          }
-          this.refused.push(res.status);
-        } catch {
-          // Connection refused: that replica is restarting. The next one is tried.
-        }
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-}
 
 describe('e2e: several replicas on one PostgreSQL database', function () {
   this.timeout(240_000);
@@ -122,15 +61,15 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
     const [a, b] = await replicas(2, api.address);
 
     for (let n = 0; n < 10; n++) {
-      const body = acrPush(`same-${n}`);
+      const body = acrPush(`same-${n}`, n);
       const [ra, rb] = await Promise.all([post(`${a.url}/events`, body, auth), post(`${b.url}/events`, body, auth)]);
       expect([ra.status, rb.status]).to.deep.equal([202, 202]);
       const flags = [ra.data.events[0].duplicate === true, rb.data.events[0].duplicate === true];
       expect(flags.sort()).to.deep.equal([false, true]);
     }
     await waitFor(() => new Set(createdIds(api)).size === 10, '10 deliveries');
-    // Let any stray second delivery arrive before counting.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Count once nothing is left to deliver, so a stray second delivery would be counted.
+    await waitFor(() => nothingPending([a, b]), 'no pending deliveries');
     expect(createdIds(api)).to.have.length(10);
     expectNoPassword([a, b]);
   });
@@ -145,7 +84,7 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
       const answers = await Promise.all(
         ids
           .slice(start, start + 30)
-          .map((id, i) => post(`${gateways[(start + i) % 3].url}/events/acr`, acrPush(id), auth)),
+          .map((id, i) => post(`${gateways[(start + i) % 3].url}/events/acr`, acrPush(id, start + i), auth)),
       );
       expect(answers.map((a) => a.status)).to.deep.equal(Array(answers.length).fill(202));
     }
@@ -169,11 +108,16 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
     cleanup.push(() => api.close());
     const gateways = await replicas(3, api.address);
     const up = new Set(gateways);
-    const client = new SteadyClient(() => [...up].map((g) => g.url), 'rolling');
+    const client = new SteadyLoad({
+      replicas: () => [...up].map((g) => g.url),
+      token: TOKEN,
+      prefix: 'rolling',
+      workers: 1,
+    });
     client.start();
     cleanup.push(() => client.stop());
 
-    await waitFor(() => client.acked.size >= 50, 'load before the restarts');
+    await client.acknowledged(50);
     for (let i = 0; i < gateways.length; i++) {
       const old = gateways[i];
       up.delete(old);
@@ -184,12 +128,9 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
       cleanup.push(() => replacement.kill9());
       gateways[i] = replacement;
       up.add(replacement);
-      const before = client.acked.size;
-      await waitFor(() => client.acked.size >= before + 30, 'load after a restart');
+      await client.acknowledged(30);
     }
-    await client.stop();
-
-    const acked = [...client.acked];
+    const acked = [...(await client.stop()).acked];
     expect(acked.length).to.be.greaterThan(100);
     await waitFor(
       () => acked.every((id) => createdIds(api).includes(id)),
@@ -216,27 +157,30 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
       await api.start();
       cleanup.push(() => api.close());
       const gateways = await replicas(2, api.address, url);
-      const client = new SteadyClient(() => gateways.map((g) => g.url), 'outage');
+      const client = new SteadyLoad({
+        replicas: () => gateways.map((g) => g.url),
+        token: TOKEN,
+        prefix: 'outage',
+        workers: 1,
+      });
       client.start();
       cleanup.push(() => client.stop());
-      await waitFor(() => client.acked.size >= 30, 'load before the outage');
+      await client.acknowledged(30);
 
       cluster.stop('fast');
-      await waitFor(() => client.refused.filter((s) => s === 503).length >= 10, '503s while the database is down');
+      await waitFor(() => client.tally.unavailable >= 10, '503s while the database is down');
       const notReady = await waitFor(async () => {
         const res = await fetch(`${gateways[0].url}/readyz`);
         return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
       }, 'readyz to turn 503');
       expect(notReady.reason).to.match(/database/);
-      expect(client.refused.every((s) => s === 503)).to.equal(true);
+      expect(client.tally.unexpected).to.deep.equal([]);
 
       cluster.start();
-      const before = client.acked.size;
-      await waitFor(() => client.acked.size >= before + 30, 'accepting again after the outage', 60_000);
-      await client.stop();
+      await client.acknowledged(30);
+      const acked = [...(await client.stop()).acked];
       for (const gw of gateways) expect(gw.exitCode).to.equal(undefined);
 
-      const acked = [...client.acked];
       await waitFor(
         () => acked.every((id) => createdIds(api).includes(id)),
         'every acknowledged event at Brigade',

@@ -109,10 +109,11 @@ export class GatewayProcess {
         return res.status === 200;
       },
       'the gateway to be ready',
-      30_000,
+      // Generous: tsx compiles the sources at start, slowly on a loaded 2-core CI machine.
+      60_000,
     ).catch((err) => {
       child.kill('SIGKILL');
-      throw new Error(`${err.message}\nstderr:\n${gw.stderr}`);
+      throw new Error(`${err.message}\nstderr:\n${gw.stderr}\nstdout (end):\n${gw.stdout.slice(-3000)}`);
     });
     return gw;
   }

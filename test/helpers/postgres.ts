@@ -31,9 +31,9 @@ export function requirePostgres(ctx: Mocha.Context): void {
 const isRoot = () => process.getuid?.() === 0;
 
 /** PostgreSQL refuses to run as root: run its tools as the postgres user then. */
-function run(bin: string, args: string[]): void {
+function run(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
   const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
-  const result = spawnSync(cmd, argv, { encoding: 'utf8' });
+  const result = spawnSync(cmd, argv, { encoding: 'utf8', env: { ...process.env, ...env } });
   if (result.status !== 0) throw new Error(`${path.basename(bin)} failed: ${result.stderr || result.stdout}`);
 }
 
@@ -48,7 +48,8 @@ export class PostgresCluster {
     readonly port: number,
   ) {}
 
-  static async create(): Promise<PostgresCluster> {
+  /** A temp dir the server's user owns, with the password file initdb reads. */
+  private static workDir(): { bin: string; dir: string } {
     const bin = binDir();
     if (!bin) throw new Error('PostgreSQL is not installed');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-pg-'));
@@ -60,6 +61,11 @@ export class PostgresCluster {
       chownSync(dir, uid, gid);
       chownSync(path.join(dir, 'pwfile'), uid, gid);
     }
+    return { bin, dir };
+  }
+
+  static async create(): Promise<PostgresCluster> {
+    const { bin, dir } = PostgresCluster.workDir();
     run(path.join(bin, 'initdb'), [
       '-D',
       path.join(dir, 'data'),
@@ -75,6 +81,61 @@ export class PostgresCluster {
     cluster.start();
     process.once('exit', () => cluster.destroy());
     return cluster;
+  }
+
+  /**
+   * A streaming standby of this cluster, copied with pg_basebackup and started, that this
+   * primary waits for on every commit (synchronous_standby_names): a commit the primary
+   * acknowledged is on the standby too, so promoting it loses no acknowledged write.
+   */
+  async synchronousStandby(): Promise<PostgresCluster> {
+    const { bin, dir } = PostgresCluster.workDir();
+    run(
+      path.join(bin, 'pg_basebackup'),
+      [
+        '-D',
+        path.join(dir, 'data'),
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(this.port),
+        '-U',
+        USER,
+        '-X',
+        'stream',
+        '-R',
+        '-c',
+        'fast',
+      ],
+      { PGPASSWORD: POSTGRES_PASSWORD },
+    );
+    const standby = new PostgresCluster(bin, dir, await freePort());
+    standby.start();
+    process.once('exit', () => standby.destroy());
+    await this.sql(`ALTER SYSTEM SET synchronous_standby_names = '*'`);
+    await this.sql('SELECT pg_reload_conf()');
+    const deadline = Date.now() + 30_000;
+    while ((await this.sql(`SELECT 1 FROM pg_stat_replication WHERE sync_state = 'sync'`)).length === 0) {
+      if (Date.now() > deadline) throw new Error('the standby did not become synchronous');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return standby;
+  }
+
+  /** Ends recovery on a standby: it takes writes from now on, as a failover's new primary. */
+  promote(): void {
+    run(path.join(this.bin, 'pg_ctl'), ['-D', path.join(this.dir, 'data'), '-w', 'promote']);
+  }
+
+  /** One statement on the admin database. */
+  async sql(text: string): Promise<unknown[]> {
+    const client = new pg.Client({ connectionString: this.url() });
+    await client.connect();
+    try {
+      return (await client.query(text)).rows;
+    } finally {
+      await client.end();
+    }
   }
 
   /** Connection URL for a database (the admin database by default), password included. */

@@ -7,6 +7,7 @@ interface ClaimRow {
   emitter: string;
   attempts: number;
   previous_owner: string | null;
+  lease_generation: number;
   accepted_at: number;
   body: string;
 }
@@ -25,7 +26,13 @@ export interface LeaseRequest {
  * Leases due rows in one statement. SKIP LOCKED lets replicas claim side by side without waiting
  * on each other's rows; a row whose lease lapsed (its replica died) counts as due again.
  */
-export async function leaseDue(db: Sql, r: LeaseRequest): Promise<(DueDelivery & { previousOwner: string | null })[]> {
+export interface LeasedDelivery extends DueDelivery {
+  previousOwner: string | null;
+  /** The lease's fencing token: marks and renewals name it. */
+  generation: number;
+}
+
+export async function leaseDue(db: Sql, r: LeaseRequest): Promise<LeasedDelivery[]> {
   const s = db.schema;
   const rows = await db.query<ClaimRow>(
     `WITH due AS (
@@ -36,11 +43,12 @@ export async function leaseDue(db: Sql, r: LeaseRequest): Promise<(DueDelivery &
         LIMIT $3
         FOR UPDATE SKIP LOCKED
      ), leased AS (
-       UPDATE ${s}.deliveries d SET lease_owner = $4, lease_until = $5
+       UPDATE ${s}.deliveries d
+          SET lease_owner = $4, lease_until = $5, lease_generation = d.lease_generation + 1
          FROM due WHERE d.id = due.id
-       RETURNING d.id, d.emitter, d.attempts, d.event_seq, due.lease_owner AS previous_owner
+       RETURNING d.id, d.emitter, d.attempts, d.event_seq, d.lease_generation, due.lease_owner AS previous_owner
      )
-     SELECT l.id, l.emitter, l.attempts, l.previous_owner, e.accepted_at, e.body
+     SELECT l.id, l.emitter, l.attempts, l.previous_owner, l.lease_generation, e.accepted_at, e.body
        FROM leased l JOIN ${s}.events e ON e.seq = l.event_seq
       ORDER BY l.id`,
     [r.emitter, r.nowMs, r.limit, r.owner, r.leaseUntil, r.anyDueTime === true],
@@ -52,6 +60,7 @@ export async function leaseDue(db: Sql, r: LeaseRequest): Promise<(DueDelivery &
     acceptedAt: row.accepted_at,
     event: JSON.parse(row.body) as RegistryEvent,
     previousOwner: row.previous_owner,
+    generation: row.lease_generation,
   }));
 }
 

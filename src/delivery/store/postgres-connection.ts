@@ -26,6 +26,11 @@ export function isConnectionFailure(err: unknown): boolean {
   return UNAVAILABLE_CLASSES.has(c.slice(0, 2));
 }
 
+/** The server answered, but takes no writes: a hot standby, or a primary demoted in a failover. */
+export function isReadOnly(err: unknown): boolean {
+  return code(err) === '25006';
+}
+
 /** Worth a 503 and a retry by the sender, rather than a 500. */
 export function isUnavailable(err: unknown): boolean {
   const c = code(err);
@@ -83,6 +88,15 @@ export function describeLocation(settings: PostgresSettings): string {
   }
 }
 
+const QUERY_TIMEOUT_MS = 5000;
+/** Pruning and migrating walk whole tables; they run in the background and may take their time. */
+const LONG_QUERY_TIMEOUT_MS = 120_000;
+
+/** A query allowed the long timeout. */
+export function longQuery(text: string, values?: unknown[]): pg.QueryConfig {
+  return { text, values, query_timeout: LONG_QUERY_TIMEOUT_MS } as pg.QueryConfig;
+}
+
 export function createPool(settings: PostgresSettings, applicationName: string): pg.Pool {
   return new pg.Pool({
     connectionString: settings.url,
@@ -90,7 +104,10 @@ export function createPool(settings: PostgresSettings, applicationName: string):
     // A webhook sender waits on this: fail over to a 503 quickly rather than hang.
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
-    query_timeout: 30_000,
+    // Every query the gateway makes on its own is small and indexed: one that has not answered in
+    // a few seconds is on a connection that will never answer (a dead node, a dropped path), and
+    // timing it out is what frees the connection for one that works.
+    query_timeout: QUERY_TIMEOUT_MS,
     keepAlive: true,
     application_name: applicationName,
     types,

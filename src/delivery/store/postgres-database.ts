@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PostgresSettings } from '../../config/types';
-import { createPool, describeLocation, isConnectionFailure, Redactor } from './postgres-connection';
+import { createPool, describeLocation, isConnectionFailure, isReadOnly, Redactor } from './postgres-connection';
 import type { Sql } from './postgres-operator';
 
 /**
@@ -13,8 +13,12 @@ export class PostgresDatabase implements Sql {
   readonly location: string;
   readonly redact: Redactor;
   private readonly pool: pg.Pool;
+  /** Connections that already carry this database's error listener. */
+  private readonly watched = new WeakSet<pg.PoolClient>();
   /** Why the database is unusable right now; cleared by the next query that succeeds. */
   private lastFailure?: string;
+  /** The last failure was a server refusing writes, which a successful read does not disprove. */
+  private readOnly = false;
 
   constructor(
     settings: PostgresSettings,
@@ -50,17 +54,24 @@ export class PostgresDatabase implements Sql {
       this.noteFailure(err);
       throw err;
     }
+    if (!this.watched.has(client)) {
+      // The pool listens for errors only on idle connections and drops its listener on checkout;
+      // a connection reset or terminated (57P01) while checked out emits 'error' on the client,
+      // and an 'error' nobody listens to ends the process. The query in flight rejects as well,
+      // so this listener only records the failure.
+      client.on('error', (err) => this.noteFailure(err));
+      this.watched.add(client);
+    }
     try {
       const result = await work(client);
       client.release();
-      if (this.lastFailure !== undefined) {
-        this.logger?.info({ store: this.location }, 'the database is back');
-        this.lastFailure = undefined;
-      }
+      // A read that succeeds says nothing about writes: only the health check clears read-only.
+      if (!this.readOnly) this.recovered();
       return result;
     } catch (err) {
-      // A connection that failed is not handed to the next caller.
-      client.release(isConnectionFailure(err) ? (err as Error) : undefined);
+      // A connection that failed is not handed to the next caller, nor one to a server that has
+      // become read-only (a demoted primary): the next connection may reach the new primary.
+      client.release(isConnectionFailure(err) || isReadOnly(err) ? (err as Error) : undefined);
       this.noteFailure(err);
       throw err;
     }
@@ -70,8 +81,41 @@ export class PostgresDatabase implements Sql {
     return this.pool.end().catch(() => undefined);
   }
 
+  /** A query has waited too long for an answer: the database is treated as gone until it answers. */
+  noteUnresponsive(why: string): void {
+    this.noteFailure(Object.assign(new Error(`the database does not answer (${why})`), { code: 'ETIMEDOUT' }));
+  }
+
+  /**
+   * Whether the server takes writes, not merely answers: after a failover the address may still
+   * lead to a standby. Answered quickly or not at all, since a check stuck on a dead connection
+   * would hold it.
+   */
+  async checkWritable(): Promise<void> {
+    const check = { text: 'SELECT pg_is_in_recovery() AS standby', query_timeout: 2000 } as pg.QueryConfig;
+    const { rows } = await this.withClient((client) => client.query<{ standby: boolean }>(check));
+    this.noteWritable(rows[0]?.standby === false);
+  }
+
+  private noteWritable(writable: boolean): void {
+    if (writable) {
+      this.readOnly = false;
+      this.recovered();
+      return;
+    }
+    const err = new Error('the database is read-only (a standby, or a failover under way)');
+    this.noteFailure(Object.assign(err, { code: '25006' }));
+  }
+
+  private recovered(): void {
+    if (this.lastFailure === undefined) return;
+    this.logger?.info({ store: this.location }, 'the database is back');
+    this.lastFailure = undefined;
+  }
+
   private noteFailure(err: unknown): void {
-    if (!isConnectionFailure(err)) return;
+    if (!isConnectionFailure(err) && !isReadOnly(err)) return;
+    this.readOnly = isReadOnly(err);
     const safe = this.redact.error(err);
     if (this.lastFailure === undefined)
       this.logger?.error({ err: safe, store: this.location }, 'the database is unavailable');

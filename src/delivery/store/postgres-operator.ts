@@ -8,7 +8,7 @@ import type {
   ListFilter,
   PruneResult,
 } from '../types';
-import { inTransaction } from './postgres-connection';
+import { inTransaction, longQuery } from './postgres-connection';
 import { countsByEmitter, recordFromRow, type CountRow, type RecordRow } from './rows';
 
 /** The operator's queries need the (quoted) schema and a way to run SQL; nothing of the store's state. */
@@ -108,24 +108,28 @@ export async function pruneStore(
 ): Promise<PruneResult> {
   return inTransaction(client, async () => {
     const { rows } = await client.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked',
-      [`registry-gateway prune ${schema}`],
+      longQuery('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [`registry-gateway prune ${schema}`]),
     );
     if (!rows[0].locked) return { deliveries: 0, events: 0, dedupKeys: 0 };
     const deliveries = await client.query(
-      `DELETE FROM ${schema}.deliveries WHERE state = 'delivered' AND delivered_at < $1`,
-      [nowMs - settings.deliveredRetentionSeconds * 1000],
+      longQuery(`DELETE FROM ${schema}.deliveries WHERE state = 'delivered' AND delivered_at < $1`, [
+        nowMs - settings.deliveredRetentionSeconds * 1000,
+      ]),
     );
     await client.query(
-      `DELETE FROM ${schema}.attempts a WHERE NOT EXISTS (SELECT 1 FROM ${schema}.deliveries d WHERE d.id = a.delivery_id)`,
+      longQuery(
+        `DELETE FROM ${schema}.attempts a WHERE NOT EXISTS (SELECT 1 FROM ${schema}.deliveries d WHERE d.id = a.delivery_id)`,
+      ),
     );
     const events = await client.query(
-      `DELETE FROM ${schema}.events e WHERE NOT EXISTS (SELECT 1 FROM ${schema}.deliveries d WHERE d.event_seq = e.seq)`,
+      longQuery(
+        `DELETE FROM ${schema}.events e WHERE NOT EXISTS (SELECT 1 FROM ${schema}.deliveries d WHERE d.event_seq = e.seq)`,
+      ),
     );
-    const dedupKeys = await client.query(`DELETE FROM ${schema}.dedup_keys WHERE seen_at <= $1`, [
-      nowMs - settings.dedupWindowSeconds * 1000,
-    ]);
-    await client.query(`DELETE FROM ${schema}.windows WHERE ends_at < $1`, [nowMs]);
+    const dedupKeys = await client.query(
+      longQuery(`DELETE FROM ${schema}.dedup_keys WHERE seen_at <= $1`, [nowMs - settings.dedupWindowSeconds * 1000]),
+    );
+    await client.query(longQuery(`DELETE FROM ${schema}.windows WHERE ends_at < $1`, [nowMs]));
     return { deliveries: deliveries.rowCount ?? 0, events: events.rowCount ?? 0, dedupKeys: dedupKeys.rowCount ?? 0 };
   });
 }

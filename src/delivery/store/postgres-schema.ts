@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { EVENT_COLUMNS } from './event-columns';
-import { ident, inTransaction } from './postgres-connection';
+import { ident, inTransaction, longQuery } from './postgres-connection';
 
 /**
  * Each entry moves the schema one version forward. Applied in order, once, under an advisory lock,
@@ -86,6 +86,11 @@ CREATE TABLE ${s}.attempts (
 CREATE INDEX attempts_by_delivery ON ${s}.attempts (delivery_id);
 -- The Targets page's "last error": the newest failed attempt per emitter.
 CREATE INDEX attempts_failed ON ${s}.attempts (emitter, id) WHERE NOT ok;`,
+  // Version 4: a fencing token per lease. Every claim makes a new generation, and a mark or a
+  // renewal changes the row only under the generation it was claimed with, so an attempt that
+  // outlived its lease (its replica was frozen past it) can never settle a lease taken since.
+  (s) => `
+ALTER TABLE ${s}.deliveries ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0;`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
@@ -95,18 +100,19 @@ export async function migrate(client: pg.ClientBase, schema: string): Promise<vo
   const s = ident(schema);
   await inTransaction(client, async () => {
     // Transaction-scoped: released by COMMIT or ROLLBACK, even if this process dies meanwhile.
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`registry-gateway migrate ${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER NOT NULL)`);
-    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_version`);
+    await client.query(longQuery('SELECT pg_advisory_xact_lock(hashtext($1))', [`registry-gateway migrate ${schema}`]));
+    await client.query(longQuery(`CREATE SCHEMA IF NOT EXISTS ${s}`));
+    await client.query(longQuery(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER NOT NULL)`));
+    const { rows } = await client.query<{ version: number }>(longQuery(`SELECT version FROM ${s}.schema_version`));
     const current = rows[0]?.version ?? 0;
     if (current > POSTGRES_SCHEMA_VERSION) {
       throw new Error(
         `schema ${schema} was written by a newer registry-gateway (version ${current}, this one knows ${POSTGRES_SCHEMA_VERSION})`,
       );
     }
-    for (let v = current; v < POSTGRES_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v](s));
-    if (rows.length === 0) await client.query(`INSERT INTO ${s}.schema_version VALUES ($1)`, [POSTGRES_SCHEMA_VERSION]);
-    else await client.query(`UPDATE ${s}.schema_version SET version = $1`, [POSTGRES_SCHEMA_VERSION]);
+    for (let v = current; v < POSTGRES_SCHEMA_VERSION; v++) await client.query(longQuery(MIGRATIONS[v](s)));
+    if (rows.length === 0)
+      await client.query(longQuery(`INSERT INTO ${s}.schema_version VALUES ($1)`, [POSTGRES_SCHEMA_VERSION]));
+    else await client.query(longQuery(`UPDATE ${s}.schema_version SET version = $1`, [POSTGRES_SCHEMA_VERSION]));
   });
 }

@@ -8,7 +8,8 @@ import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult
 import type { RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, truncateError } from './commit-group';
 import { commitAccepts } from './postgres-accept';
-import { leaseDue, nextDue } from './postgres-claims';
+import { nextDue } from './postgres-claims';
+import { PostgresLeases } from './postgres-leases';
 import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
 import { InspectableStore, postgresDialect, StoreInspection } from './inspection';
 import { PostgresDatabase } from './postgres-database';
@@ -21,6 +22,13 @@ import type { DeliveryStore, StoreOptions } from './types';
 
 /** How often an unreachable database is tried again, and a reachable one checked. */
 const HEALTH_INTERVAL_MS = 1000;
+/**
+ * How long a sender waits for its commit before it is told 503. A database that swallows packets
+ * (a dead node behind its Service) would otherwise hold every webhook until the query timeout,
+ * longer than registries wait; a commit that lands after the 503 is only a duplicate when the
+ * sender retries, which dedup answers.
+ */
+const COMMIT_ANSWER_MS = 5000;
 /** A pending count older than this is read again before deciding on maxPending. */
 const PENDING_COUNT_TTL_MS = 1000;
 
@@ -50,10 +58,11 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   private readonly group: CommitGroup;
   private readonly listener?: WakeListener;
   private readonly wakeListeners: ((emitters: readonly string[]) => void)[] = [];
-  private readonly claimed = new Set<number>();
+  private readonly leases: PostgresLeases;
   private readonly leaseMs: number;
   private readonly options: StoreOptions;
   private migrated = false;
+  private checking = false;
   private pending = { count: 0, at: -Infinity };
   private healthTimer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
@@ -95,6 +104,13 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger);
     this.location = this.db.location;
     this.sharedWindows = new PostgresWindows(this.db);
+    this.leases = new PostgresLeases(this.db, {
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      clock: this.clock,
+      metrics: options.metrics,
+      logger: this.logger,
+    });
     this.inspection = new StoreInspection(postgresDialect(this.schema), (text, params) => this.db.query(text, params));
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
@@ -119,7 +135,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   }
 
   get leasesHeld(): number {
-    return this.claimed.size;
+    return this.leases.size;
   }
 
   notReadyReason(): string | undefined {
@@ -136,7 +152,21 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     // Fail fast while the health check says the database is gone: a sender waiting out a
     // connection timeout per request would pile up requests for nothing.
     if (reason) return Promise.reject(new UnavailableError(reason, 5));
-    return this.group.add(routed);
+    return this.answerInTime(this.group.add(routed));
+  }
+
+  private answerInTime(commit: Promise<AcceptResult[]>): Promise<AcceptResult[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const seconds = COMMIT_ANSWER_MS / 1000;
+        this.db.noteUnresponsive(`no answer within ${seconds} s`);
+        reject(new UnavailableError(`the delivery store did not commit within ${seconds} s`, 5));
+      }, COMMIT_ANSWER_MS);
+    });
+    // The commit goes on: its outcome is only no longer awaited.
+    commit.catch(() => undefined);
+    return Promise.race([commit, late]).finally(() => clearTimeout(timer));
   }
 
   private async commit(client: pg.PoolClient, calls: Parameters<typeof commitAccepts>[1]) {
@@ -162,19 +192,8 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     return outcomes;
   }
 
-  async claim(emitter: string, nowMs: number, limit: number, options: ClaimOptions = {}): Promise<DueDelivery[]> {
-    const leaseUntil = nowMs + this.leaseMs;
-    const rows = await leaseDue(this.db, {
-      emitter,
-      nowMs,
-      limit,
-      owner: this.owner,
-      leaseUntil,
-      anyDueTime: options.anyDueTime,
-    });
-    this.countTakeovers(emitter, rows.filter((r) => r.previousOwner !== null && r.previousOwner !== this.owner).length);
-    for (const row of rows) this.claimed.add(row.id);
-    return rows;
+  claim(emitter: string, nowMs: number, limit: number, options: ClaimOptions = {}): Promise<DueDelivery[]> {
+    return this.leases.claim(emitter, nowMs, limit, options);
   }
 
   nextDueAt(emitter: string): Promise<number | undefined> {
@@ -183,41 +202,32 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
 
   markDelivered(id: number, attempts: number): Promise<boolean> {
     const now = this.clock();
-    return this.settle(
+    return this.leases.settle(
       id,
-      `UPDATE ${this.schema}.deliveries SET state = 'delivered', attempts = $3, last_error = NULL,
-              delivered_at = $4, updated_at = $4, lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND state = 'pending' AND lease_owner = $2`,
+      `state = 'delivered', attempts = $4, last_error = NULL, delivered_at = $5, updated_at = $5`,
       [attempts, now],
     );
   }
 
   markRetry(id: number, attempts: number, nextAttemptAtMs: number, error: string): Promise<boolean> {
-    return this.settle(
-      id,
-      `UPDATE ${this.schema}.deliveries SET attempts = $3, next_attempt_at = $4, last_error = $5, updated_at = $6,
-              lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND state = 'pending' AND lease_owner = $2`,
-      [attempts, nextAttemptAtMs, truncateError(error), this.clock()],
-    );
+    return this.leases.settle(id, `attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7`, [
+      attempts,
+      nextAttemptAtMs,
+      truncateError(error),
+      this.clock(),
+    ]);
   }
 
   markDead(id: number, attempts: number, error: string): Promise<boolean> {
-    return this.settle(
-      id,
-      `UPDATE ${this.schema}.deliveries SET state = 'dead', attempts = $3, last_error = $4, updated_at = $5,
-              lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND state = 'pending' AND lease_owner = $2`,
-      [attempts, truncateError(error), this.clock()],
-    );
+    return this.leases.settle(id, `state = 'dead', attempts = $4, last_error = $5, updated_at = $6`, [
+      attempts,
+      truncateError(error),
+      this.clock(),
+    ]);
   }
 
-  async release(id: number): Promise<void> {
-    this.claimed.delete(id);
-    await this.db.query(
-      `UPDATE ${this.schema}.deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`,
-      [id, this.owner],
-    );
+  release(id: number): Promise<void> {
+    return this.leases.release(id);
   }
 
   resumeTarget(emitter: string, nowMs: number): Promise<number> {
@@ -280,53 +290,26 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.healthTimer = setInterval(() => void this.checkHealth(), HEALTH_INTERVAL_MS);
     this.healthTimer.unref();
     // Renewed well before it lapses, so a slow but live attempt keeps its row.
-    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(100, this.leaseMs / 3));
+    this.renewTimer = setInterval(() => void this.leases.renew(), Math.max(100, this.leaseMs / 3));
     this.renewTimer.unref();
   }
 
   private async checkHealth(): Promise<void> {
-    if (this.group.closed) return;
+    // One check at a time: against a database that does not answer, checks would pile up.
+    if (this.group.closed || this.checking) return;
+    this.checking = true;
     try {
       if (!this.migrated) {
         await this.ensureMigrated();
         this.logger?.info({ store: this.location }, 'the database is reachable; schema ready');
       } else if (this.db.failure) {
-        await this.db.query('SELECT 1');
+        await this.db.checkWritable();
       }
     } catch {
       // The database's health tracking has recorded why.
-    }
-  }
-
-  private async renewLeases(): Promise<void> {
-    if (this.claimed.size === 0 || this.group.closed) return;
-    await this.db
-      .query(
-        `UPDATE ${this.schema}.deliveries SET lease_until = $1
-        WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'pending'`,
-        [this.clock() + this.leaseMs, [...this.claimed], this.owner],
-      )
-      .catch((err) =>
-        this.logger?.warn({ err: this.db.redact.error(err) }, 'cannot renew delivery leases; they may be taken over'),
-      );
-  }
-
-  private async settle(id: number, sql: string, params: unknown[]): Promise<boolean> {
-    try {
-      const rows = await this.db.query(`${sql} RETURNING id`, [id, this.owner, ...params]);
-      return rows.length > 0;
     } finally {
-      this.claimed.delete(id);
+      this.checking = false;
     }
-  }
-
-  private countTakeovers(emitter: string, takenOver: number): void {
-    if (takenOver === 0) return;
-    this.options.metrics?.leaseTakeovers.inc(takenOver);
-    this.logger?.warn(
-      { emitter, deliveries: takenOver },
-      'took over deliveries whose lease lapsed (a replica died or stalled)',
-    );
   }
 
   private refusal(err: unknown): Error {

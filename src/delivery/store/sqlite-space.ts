@@ -15,6 +15,9 @@ const MIN_BUDGET_BYTES = 256 * 1024;
 const EVENT_OVERHEAD_BYTES = 400;
 const DELIVERY_ROW_BYTES = 150;
 
+/** While the store refuses events for space, how often delivered rows are cleared to make room. */
+const RECLAIM_INTERVAL_MS = 1000;
+
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 /**
@@ -31,12 +34,13 @@ export class StoreSpace {
   readonly refuseAtBytes: number;
   private readonly pageSize: number;
   private fullSince?: string;
+  private reclaimTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly db: Database.Database,
     dir: string,
     configuredBytes: number | undefined,
-    logger?: Logger,
+    private readonly logger?: Logger,
   ) {
     this.pageSize = db.pragma('page_size', { simple: true }) as number;
     const fileBytes = (db.pragma('page_count', { simple: true }) as number) * this.pageSize;
@@ -106,5 +110,32 @@ export class StoreSpace {
 
   refusal(): UnavailableError {
     return new UnavailableError(this.fullSince ?? 'the delivery store is full', 30);
+  }
+
+  /**
+   * While new events are refused for space, delivered rows are not kept for their retention:
+   * room for what is still undelivered comes first. `prune` removes every delivered row; it runs
+   * every second until events are taken again.
+   */
+  reclaim(prune: () => void): void {
+    if (this.reclaimTimer) return;
+    this.logger?.warn({ reason: this.fullSince }, 'store full: refusing new events until delivered rows make room');
+    this.reclaimTimer = setInterval(() => {
+      try {
+        prune();
+        if (this.recheck()) {
+          this.close();
+          this.logger?.info({ usedBytes: this.usedBytes() }, 'store has room again: taking new events');
+        }
+      } catch (err) {
+        this.logger?.error({ err }, 'cannot make room in the store; will try again');
+      }
+    }, RECLAIM_INTERVAL_MS);
+    this.reclaimTimer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.reclaimTimer);
+    this.reclaimTimer = undefined;
   }
 }

@@ -11,8 +11,9 @@ import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallO
 import { countsByEmitter } from './rows';
 import { dropDeliveries, listDeliveries, replayDeliveries, saveTargetRow, targetRows } from './sqlite-operator';
 import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from './inspection';
-import { migrateSqlite } from './sqlite-schema';
+import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
+import { VolumeHealth } from './sqlite-volume';
 import { prepareStatements, type DueRow, type Statements } from './sqlite-statements';
 import type { DeliveryStore, StoreOptions } from './types';
 
@@ -26,8 +27,6 @@ const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOM
 
 /** How long a write waits for another process (the operator CLI) to release the file. */
 const BUSY_TIMEOUT_MS = 5000;
-/** While the store refuses events for space, how often delivered rows are cleared to make room. */
-const RECLAIM_INTERVAL_MS = 1000;
 
 function dueDelivery(row: DueRow): DueDelivery {
   return {
@@ -62,7 +61,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly statements: Statements;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
-  private reclaimTimer?: NodeJS.Timeout;
+  private readonly volume: VolumeHealth;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
     mkdirSync(settings.dir, { recursive: true });
@@ -94,18 +93,21 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     migrateSqlite(db, file);
     this.inspection = new StoreInspection(SQLITE_DIALECT, sqliteRunner(db));
     this.space = new StoreSpace(db, settings.dir, settings.maxStoreBytes, this.logger);
+    // Rewriting the schema version changes nothing, yet is a real write through the WAL.
+    this.volume = new VolumeHealth(file, () => db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`), this.logger);
 
     this.statements = prepareStatements(db);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
-      (calls) => Promise.resolve(this.commitCalls(calls)),
+      (calls) => this.write(() => this.commitCalls(calls)),
       (err) =>
         isUnavailable(err) ? new UnavailableError(`the delivery store cannot write (${err.code})`, 30) : (err as Error),
       options.metrics,
       this.logger,
     );
     // A store reopened full must say so before the first event is refused.
-    if (!options.oneShot && !this.space.admits(this.space.usedBytes(), 0)) this.startReclaiming();
+    if (!options.oneShot && !this.space.admits(this.space.usedBytes(), 0))
+      this.space.reclaim(() => this.pruneNow(this.clock() + 1, this.clock()));
   }
 
   get location(): string {
@@ -115,7 +117,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   notReadyReason(): string | undefined {
     if (this.group.closed) return 'the delivery store is closed';
     if (!this.group.accepting) return 'the delivery store is draining';
-    return this.space.fullReason;
+    return this.volume.reason ?? this.space.fullReason;
   }
 
   accept(routed: RoutedEvent[]): Promise<AcceptResult[]> {
@@ -173,11 +175,14 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
         return { event, duplicate: false };
       });
     });
-    if (refusedForSpace) this.startReclaiming();
+    if (refusedForSpace) this.space.reclaim(() => this.pruneNow(this.clock() + 1, this.clock()));
     return outcomes;
   }
 
   claim(emitter: string, nowMs: number, limit: number, options: ClaimOptions = {}): Promise<DueDelivery[]> {
+    // While the volume refuses writes, no outcome could be recorded: a row delivered now would
+    // stay pending and be delivered again and again. Deliveries wait for the volume instead.
+    if (this.volume.reason !== undefined) return Promise.resolve([]);
     return this.run(() => {
       const claimed = JSON.stringify([...this.claimed]);
       const rows = options.anyDueTime
@@ -220,11 +225,11 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   resumeTarget(emitter: string, nowMs: number): Promise<number> {
-    return this.run(() => this.statements.resume.run(nowMs, emitter, nowMs).changes);
+    return this.write(() => this.statements.resume.run(nowMs, emitter, nowMs).changes);
   }
 
   saveTarget(t: TargetRecord): Promise<void> {
-    return this.run(() => saveTargetRow(this.statements, t));
+    return this.write(() => saveTargetRow(this.statements, t));
   }
 
   targets(): Promise<TargetRecord[]> {
@@ -236,11 +241,11 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   replay(filter: DeliveryFilter = {}): Promise<number> {
-    return this.run(() => replayDeliveries(this.db, filter, this.clock()));
+    return this.write(() => replayDeliveries(this.db, filter, this.clock()));
   }
 
   drop(filter: DropFilter = {}): Promise<number> {
-    return this.run(() => dropDeliveries(this.db, filter));
+    return this.write(() => dropDeliveries(this.db, filter));
   }
 
   counts(): Promise<DeliveryCounts[]> {
@@ -248,7 +253,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
-    return this.run(() => this.pruneNow(nowMs - this.settings.deliveredRetentionSeconds * 1000, nowMs));
+    return this.write(() => this.pruneNow(nowMs - this.settings.deliveredRetentionSeconds * 1000, nowMs));
   }
 
   private pruneNow(deliveredBefore: number, nowMs: number): PruneResult {
@@ -267,32 +272,6 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     return result;
   }
 
-  /**
-   * While new events are refused for space, delivered rows are not kept for their retention:
-   * room for what is still undelivered comes first. Stops once events are taken again.
-   */
-  private startReclaiming(): void {
-    if (this.reclaimTimer) return;
-    this.logger?.warn(
-      { reason: this.space.fullReason },
-      'store full: refusing new events until delivered rows make room',
-    );
-    this.reclaimTimer = setInterval(() => {
-      try {
-        const now = this.clock();
-        this.pruneNow(now + 1, now);
-        if (this.space.recheck()) {
-          clearInterval(this.reclaimTimer);
-          this.reclaimTimer = undefined;
-          this.logger?.info({ usedBytes: this.space.usedBytes() }, 'store has room again: taking new events');
-        }
-      } catch (err) {
-        this.logger?.error({ err }, 'cannot make room in the store; will try again');
-      }
-    }, RECLAIM_INTERVAL_MS);
-    this.reclaimTimer.unref();
-  }
-
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */
   onWake(): void {}
 
@@ -303,7 +282,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   async close(): Promise<void> {
     if (this.group.closed) return;
     await this.group.close();
-    clearInterval(this.reclaimTimer);
+    this.space.close();
+    this.volume.close();
     this.db.close();
   }
 
@@ -314,7 +294,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
    * once allows; an fsync per mark on the event loop capped delivery at a few hundred a second.
    */
   private settle(id: number, mark: () => boolean): Promise<boolean> {
-    return this.run(() => {
+    return this.write(() => {
       try {
         return this.withoutFsync(mark);
       } finally {
@@ -338,12 +318,24 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     }
   }
 
-  /** The engine is synchronous; callers get promises like the other engine's, errors included. */
+  /**
+   * The engine is synchronous; callers get promises like the other engine's, errors included.
+   * Every write goes through here, so a volume that fills up or fails is noticed on the spot.
+   */
   private run<T>(work: () => T): Promise<T> {
     try {
       return Promise.resolve(work());
     } catch (err) {
+      this.volume.failed(err, this.group.closed);
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+  }
+
+  /** A write: one that gets through shows the volume takes writes again. */
+  private write<T>(work: () => T): Promise<T> {
+    return this.run(work).then((result) => {
+      this.volume.succeeded();
+      return result;
+    });
   }
 }

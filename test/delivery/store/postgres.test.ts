@@ -48,11 +48,12 @@ describe('PostgreSQL store', function () {
 
     async function replica(
       overrides: Partial<DeliverySettings> = {},
-      options: { clock?: () => number; owner?: string } = {},
+      options: { clock?: () => number; owner?: string; metrics?: Metrics } = {},
     ) {
       const store = await PostgresStore.open(pgSettings(overrides), {
         clock: options.clock ?? (() => now),
         owner: options.owner,
+        metrics: options.metrics,
       });
       opened.push(store);
       return store;
@@ -86,9 +87,11 @@ describe('PostgreSQL store', function () {
       await first.close();
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
-      // What a version 1 schema had: none of version 2's targets or version 3's console tables.
+      // What a version 1 schema had: none of version 2's targets, version 3's console tables or
+      // version 4's lease generation.
       await client.query(
         `DROP TABLE ${schema}.targets; DROP TABLE ${schema}.attempts; ALTER TABLE ${schema}.events DROP COLUMN tag;
+         ALTER TABLE ${schema}.deliveries DROP COLUMN lease_generation;
          DROP INDEX ${schema}.events_by_provider, ${schema}.events_by_registry, ${schema}.events_by_repo,
            ${schema}.events_by_type, ${schema}.deliveries_by_state_event;
          UPDATE ${schema}.schema_version SET version = 1`,
@@ -167,6 +170,42 @@ describe('PostgreSQL store', function () {
       // A's late outcome no longer counts: the row is C's now.
       expect(await a.markDelivered(fromA[0].id, 1)).to.equal(false);
       expect(await c.markDelivered(fromA[0].id, 1)).to.equal(true);
+    });
+
+    it('fences by lease generation: a replica stalled past its lease settles nothing taken since, and renews nothing', async () => {
+      let t = now;
+      const clock = () => t;
+      const lease = { postgres: { leaseSeconds: 5 } as DeliverySettings['postgres'] };
+      const metrics = new Metrics();
+      const [a, b] = await Promise.all([
+        replica(lease, { clock, owner: 'replica-a', metrics }),
+        replica(lease, { clock, owner: 'replica-b' }),
+      ]);
+      await a.accept(
+        [{ event: makeEvent('frozen') }, { event: makeEvent('other') }].map((r) => ({ ...r, emitters: ['log'] })),
+      );
+      const held = await a.claim('log', t, 2);
+      expect(held).to.have.length(2);
+
+      // A stalls past its lease; B takes both rows, fails one attempt and gives it back for later.
+      t += 5_000;
+      const [first, second] = await b.claim('log', t, 2);
+      expect(await b.markRetry(first.id, 1, t, 'HTTP 503')).to.equal(true);
+      // A wakes: its old attempts' outcomes are refused, the row B holds included.
+      expect(await a.markDelivered(first.id, 1)).to.equal(false);
+      expect(await a.markDead(second.id, 1, 'late')).to.equal(false);
+      expect((await metrics.staleMarks.get()).values[0].value).to.equal(2);
+      expect(await b.markDelivered(second.id, 1)).to.equal(true);
+
+      // A claims the pending row anew and stalls past that lease too: its own next claim finds the
+      // row lapsed, leases it again, and hands it to the attempt still running, never to a second.
+      const [again] = await a.claim('log', t, 2);
+      expect(again?.id).to.equal(first.id);
+      t += 5_000;
+      expect(await a.claim('log', t, 2), 'the row is not handed out twice to one process').to.deep.equal([]);
+      expect(await a.markDelivered(first.id, 2)).to.equal(true);
+      const [row] = (await a.list({ ids: [first.id] })).rows;
+      expect([row.state, row.attempts]).to.deep.equal(['delivered', 2]);
     });
 
     it('wakes every replica when one stores rows or an operator replays', async () => {
