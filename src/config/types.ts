@@ -21,13 +21,13 @@ export interface EmitterSectionBase {
 }
 
 /**
- * How a request proves it holds a token (README, Tokens and scopes): the Authorization header,
+ * How a request proves it holds a token (docs/configuration.md, Tokens and scopes): the Authorization header,
  * a signature of the body (GitHub, JFrog), the last path segment, or a Google-signed OIDC token.
  */
 export const TOKEN_VERIFICATIONS = ['bearer', 'github-hmac', 'jfrog', 'path', 'google-oidc'] as const;
 export type TokenVerification = (typeof TOKEN_VERIFICATIONS)[number];
 
-/** A token with an optional scope (README, Tokens and scopes); the plain-string form has no scope. */
+/** A token with an optional scope (docs/configuration.md, Tokens and scopes); the plain-string form has no scope. */
 export interface TokenSpec {
   /** The secret; empty for `google-oidc`, where Google's signature is the proof. */
   value: string;

@@ -1,5 +1,5 @@
 /**
- * The Helm chart against the gateway: its values file is the gateway's config (README, Install with Helm),
+ * The Helm chart against the gateway: its values file is the gateway's config (docs/install.md),
  * so it is validated with the gateway's own schema, its JSON schema is generated from that
  * schema, and what the templates wire up (ports, probes, mounts) is read from a real helm's
  * rendering (helm.test.ts renders every mode).
