@@ -46,6 +46,11 @@ export interface TokenSpec {
 
 export interface ServerSettings {
   port: number;
+  /**
+   * The console, /metrics and the probes on a listener of their own, so the webhook port can
+   * face the internet while these stay inside; null serves everything on `port`.
+   */
+  adminPort: number | null;
   /** Bytes (the config accepts `1mb`-style strings and converts them). */
   bodyLimit: number;
   rateLimit: { requestsPerSecond: number; burst: number };
@@ -59,6 +64,8 @@ export interface ConsoleSettings {
   enabled: boolean;
   /** Operator name to token; the name is who the log says acted. */
   tokens: Record<string, string>;
+  /** A YAML file of more operator tokens (a mounted Secret), merged over `tokens`; '' for none. */
+  tokensFile: string;
   /** How long a login lasts. */
   sessionMinutes: number;
 }
