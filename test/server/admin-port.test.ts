@@ -63,7 +63,7 @@ describe('server.adminPort', function () {
     expect(await status(`${base}/console/login`)).to.equal(200);
   });
 
-  it('fails to start, leaving nothing listening, when the admin port is taken', async () => {
+  it('fails to start with the listener error when the admin port is taken', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, resolve));
     const taken = (blocker.address() as net.AddressInfo).port;
