@@ -38,6 +38,16 @@ const secretRef: Json = {
 function obj(properties: Json, extra: Json = {}): Json {
   return { type: 'object', additionalProperties: false, properties, ...extra };
 }
+const objectList: Json = { type: 'array', items: { type: 'object' } };
+const namedList: Json = { type: 'array', items: { type: 'object', required: ['name'] } };
+/** Probe timings merged over the chart's probe; the handler stays the chart's. */
+const probeTimings: Json = {
+  initialDelaySeconds: { type: 'integer', minimum: 0 },
+  periodSeconds: { type: 'integer', minimum: 1 },
+  timeoutSeconds: { type: 'integer', minimum: 1 },
+  failureThreshold: { type: 'integer', minimum: 1 },
+  successThreshold: { type: 'integer', minimum: 1 },
+};
 
 /** The chart's own keys: Kubernetes objects pass through, so only their outer shape is checked. */
 const CHART_KEYS: Json = {
@@ -56,6 +66,8 @@ const CHART_KEYS: Json = {
     type: { enum: ['ClusterIP', 'NodePort', 'LoadBalancer'] },
     port: { type: ['integer', 'null'], minimum: 1, maximum: 65535 },
     annotations: stringMap,
+    loadBalancerSourceRanges: { type: 'array', items: { type: 'string', minLength: 1 } },
+    adminPort: { type: 'integer', minimum: 1, maximum: 65535 },
   }),
   ingress: obj({ enabled: bool, className: str, annotations: stringMap, tlsSecretName: str }),
   persistence: obj({
@@ -73,10 +85,22 @@ const CHART_KEYS: Json = {
   podSecurityContext: anyMap,
   securityContext: anyMap,
   serviceAccount: obj({ create: bool, name: str, annotations: stringMap, kubeappsRole: bool, knativeSinkRole: bool }),
-  serviceMonitor: obj({ enabled: bool, interval: str, scrapeTimeout: str, labels: stringMap }),
+  serviceMonitor: obj({
+    enabled: bool,
+    interval: str,
+    scrapeTimeout: str,
+    labels: stringMap,
+    relabelings: objectList,
+    metricRelabelings: objectList,
+  }),
   extraEnv: { type: 'array', items: { type: 'object', required: ['name'] } },
   tokensSecret: secretRef,
-  existingSecrets: obj({ brigadeApiToken: secretRef, knativeBrokerURL: secretRef, kubeappsToken: secretRef }),
+  existingSecrets: obj({
+    brigadeApiToken: secretRef,
+    knativeBrokerURL: secretRef,
+    kubeappsToken: secretRef,
+    consoleTokens: secretRef,
+  }),
   tls: obj({
     mode: { enum: ['none', 'selfSigned', 'secret', 'certManager'] },
     secretName: str,
@@ -102,6 +126,20 @@ const CHART_KEYS: Json = {
   }),
   prometheusRule: obj({ enabled: bool, labels: stringMap, pendingThreshold: { type: 'integer', minimum: 0 } }),
   helmTest: obj({ tokenSecret: secretRef }),
+  commonLabels: stringMap,
+  podLabels: stringMap,
+  priorityClassName: str,
+  revisionHistoryLimit: { type: 'integer', minimum: 0 },
+  startupProbe: obj({ enabled: bool, ...probeTimings }),
+  livenessProbe: obj(probeTimings),
+  readinessProbe: obj(probeTimings),
+  sidecars: namedList,
+  initContainers: namedList,
+  extraVolumes: namedList,
+  extraVolumeMounts: { type: 'array', items: { type: 'object', required: ['name', 'mountPath'] } },
+  envFrom: objectList,
+  extraObjects: { type: 'array', items: { type: ['object', 'string'] } },
+  httpRoute: obj({ enabled: bool, parentRefs: namedList, annotations: stringMap }),
 };
 
 function rule(d: Described, name: string): Record<string, unknown> | undefined {

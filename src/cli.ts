@@ -4,13 +4,15 @@ import { deliveriesCommand } from './cli/deliveries';
 import { consoleOutput } from './cli/output';
 import { sendCommand } from './cli/send';
 import { serveCommand } from './cli/serve';
+import { pickToken, providerOfUrl } from './cli/token-pick';
 import { validateCommand } from './cli/validate';
 import { ConfigError } from './config/load';
 
 const USAGE = `usage:
   registry-gateway serve --config FILE
-  registry-gateway validate --config FILE
-  registry-gateway send --url URL [--token T] [--expect STATUS] FILE...   (token also from REGISTRY_GATEWAY_TOKEN)
+  registry-gateway validate [--chart] --config FILE
+  registry-gateway send --url URL [--token T | --tokens-file F [--token-name N]] [--expect STATUS] FILE...
+        (token also from REGISTRY_GATEWAY_TOKEN)
   registry-gateway deliveries list|replay|drop --config FILE
         [--state pending|delivered|dead] [--emitter NAME] [--id EVENT_ID] [--delivery N]... [--limit N] [--json]`;
 
@@ -22,6 +24,9 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       url: { type: 'string' },
       token: { type: 'string' },
+      'tokens-file': { type: 'string' },
+      'token-name': { type: 'string' },
+      chart: { type: 'boolean' },
       expect: { type: 'string' },
       state: { type: 'string' },
       emitter: { type: 'string' },
@@ -46,11 +51,19 @@ async function main(argv: string[]): Promise<number> {
       await serveCommand(needConfig());
       return -1;
     case 'validate':
-      return validateCommand(needConfig(), consoleOutput);
+      return validateCommand(needConfig(), consoleOutput, values.chart === true);
     case 'send': {
-      const token = values.token ?? process.env.REGISTRY_GATEWAY_TOKEN;
+      const tokensFile = values['tokens-file'];
+      const token =
+        values.token ??
+        (tokensFile && values.url
+          ? pickToken(tokensFile, providerOfUrl(values.url), values['token-name'])
+          : undefined) ??
+        process.env.REGISTRY_GATEWAY_TOKEN;
       if (!values.url || !token || rest.length === 0) {
-        throw new UsageError('send needs --url URL, a token (--token or REGISTRY_GATEWAY_TOKEN) and at least one FILE');
+        throw new UsageError(
+          'send needs --url URL, a token (--token, --tokens-file or REGISTRY_GATEWAY_TOKEN) and at least one FILE',
+        );
       }
       const expect = values.expect === undefined ? undefined : Number(values.expect);
       if (expect !== undefined && !(Number.isInteger(expect) && expect >= 100 && expect <= 599)) {

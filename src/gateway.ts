@@ -75,6 +75,8 @@ export class Gateway implements LiveConfigTarget {
     private readonly emitters: Emitter[],
     private readonly server: http.Server | https.Server,
     private readonly credentials: Credentials,
+    /** The console and /metrics, when `server.adminPort` gives them a listener of their own. */
+    private readonly adminServer: http.Server | https.Server | undefined,
   ) {}
 
   static async start(config: Config, logger: Logger): Promise<Gateway> {
@@ -94,7 +96,7 @@ export class Gateway implements LiveConfigTarget {
 
     let gateway: Gateway | undefined;
     const credentials = new Credentials(config.tokens);
-    const app = createApp({
+    const deps = {
       config,
       credentials,
       providers: PROVIDERS,
@@ -109,34 +111,34 @@ export class Gateway implements LiveConfigTarget {
         logger: logger.child({ component: 'console' }),
         requeued: () => dispatcher.notify(),
       }),
-    });
-    const tls = config.server.tls;
-    const server = tls.enabled
-      ? https.createServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) }, app)
-      : http.createServer(app);
-    // Harbor and ACR give a webhook a few seconds; a slow client must not hold a socket forever.
-    server.requestTimeout = 30_000;
-    server.headersTimeout = 15_000;
-    // Senders pool connections (Go's client keeps them 90 s) and do not retry a POST that meets a
-    // connection the server just closed; ACR never retries at all. Outlasting the usual load
-    // balancer idle timeout (60 s) makes that race rare.
-    server.keepAliveTimeout = 65_000;
+    };
+    const { adminPort } = config.server;
+    const separateAdmin = adminPort !== null;
+    const server = createServer(config, createApp(deps, { webhooks: true, admin: !separateAdmin }));
+    const adminServer = separateAdmin
+      ? createServer(config, createApp(deps, { webhooks: false, admin: true }))
+      : undefined;
 
-    gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server, credentials);
-    if (tls.enabled) gateway.reloadTls();
+    gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server, credentials, adminServer);
+    if (config.server.tls.enabled) gateway.reloadTls();
     dispatcher.start();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.server.port, () => {
-        server.off('error', reject);
-        // Once listening, an error of the listening socket (EMFILE on accept, say) is reported
-        // and served through; without a listener it would end the process.
-        server.on('error', (err) => logger.error({ err }, 'the listening socket reported an error'));
-        resolve();
-      });
-    });
+    await listen(server, config.server.port, logger);
+    if (adminServer) {
+      try {
+        await listen(adminServer, adminPort!, logger);
+      } catch (err) {
+        // A taken admin port must not leave the webhook listener and the store running headless.
+        await gateway.stop(0);
+        throw err;
+      }
+    }
     logger.info(
-      { port: gateway.port, emitters: emitters.map((e) => e.name), store: store.location },
+      {
+        port: gateway.port,
+        adminPort: gateway.adminPort,
+        emitters: emitters.map((e) => e.name),
+        store: store.location,
+      },
       'registry-gateway listening',
     );
     return gateway;
@@ -163,13 +165,24 @@ export class Gateway implements LiveConfigTarget {
     const key = readFileSync(keyPath);
     const fingerprint = createHash('sha256').update(cert).update(key).digest('hex');
     if (fingerprint === this.tlsFingerprint) return false;
-    if (this.tlsFingerprint) (this.server as https.Server).setSecureContext({ cert, key });
+    if (this.tlsFingerprint) {
+      for (const server of this.servers) (server as https.Server).setSecureContext({ cert, key });
+    }
     this.tlsFingerprint = fingerprint;
     return true;
   }
 
   get port(): number {
     return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The admin listener's port; undefined when the console and /metrics share `port`. */
+  get adminPort(): number | undefined {
+    return this.adminServer ? (this.adminServer.address() as AddressInfo).port : undefined;
+  }
+
+  private get servers(): (http.Server | https.Server)[] {
+    return this.adminServer ? [this.server, this.adminServer] : [this.server];
   }
 
   notReadyReason(): string | undefined {
@@ -186,15 +199,44 @@ export class Gateway implements LiveConfigTarget {
     if (this.draining) return;
     this.draining = true;
     this.logger.info('shutting down: no new events; finishing requests and deliveries in flight');
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const server of this.servers) server.closeIdleConnections();
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([closed, deadline]);
-    this.server.closeAllConnections();
+    for (const server of this.servers) server.closeAllConnections();
     await this.store.drain();
     await this.dispatcher.stop(timeoutMs);
     await Promise.all(this.emitters.map((e) => e.close?.() ?? Promise.resolve()));
     await this.store.close();
     this.logger.info('stopped');
   }
+}
+
+/** One listener: HTTPS with the configured certificate when TLS is on (the admin port too). */
+function createServer(config: Config, app: http.RequestListener): http.Server | https.Server {
+  const tls = config.server.tls;
+  const server = tls.enabled
+    ? https.createServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) }, app)
+    : http.createServer(app);
+  // Harbor and ACR give a webhook a few seconds; a slow client must not hold a socket forever.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 15_000;
+  // Senders pool connections (Go's client keeps them 90 s) and do not retry a POST that meets a
+  // connection the server just closed; ACR never retries at all. Outlasting the usual load
+  // balancer idle timeout (60 s) makes that race rare.
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+function listen(server: http.Server | https.Server, port: number, logger: Logger): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      // Once listening, an error of the listening socket (EMFILE on accept, say) is reported
+      // and served through; without a listener it would end the process.
+      server.on('error', (err) => logger.error({ err, port }, 'the listening socket reported an error'));
+      resolve();
+    });
+  });
 }

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { TokenSpec, TokenVerification } from '../config/types';
 
-/** Who a request is from, and what it may send (README, Tokens and scopes). Never holds the secret. */
+/** Who a request is from, and what it may send (docs/configuration.md, Tokens and scopes). Never holds the secret. */
 export interface TokenScope {
   name: string;
   providers?: readonly string[];

@@ -1,4 +1,7 @@
 import Joi from 'joi';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
 import { GENERATE_HINT, tokenWeakness } from './token-strength';
 import type { ConsoleSettings, TokenSpec } from './types';
 
@@ -15,6 +18,8 @@ export const consoleSchema = Joi.object<ConsoleSettings, true>({
   tokens: Joi.object()
     .pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, Joi.string().min(1).allow(null))
     .default({}),
+  // A YAML mapping of operator name to token (a mounted Secret), merged over `tokens`.
+  tokensFile: Joi.string().allow('').default(''),
   sessionMinutes: Joi.number()
     .integer()
     .min(1)
@@ -22,16 +27,26 @@ export const consoleSchema = Joi.object<ConsoleSettings, true>({
     .default(DEFAULT_SESSION_MINUTES),
 }).default();
 
-/** The console's tokens without the removed ones, and every problem with them (names only, never values). */
+/**
+ * The console's tokens without the removed ones, and every problem with them (names only, never
+ * values). `tokensFile` (resolved against the values file's folder) adds to and overrides `tokens`.
+ */
 export function resolveConsoleTokens(
   settings: ConsoleSettings,
   webhookTokens: Record<string, string | TokenSpec>,
+  configFile = 'config',
 ): { tokens: Record<string, string>; problems: string[] } {
   const webhookValues = new Set(Object.values(webhookTokens).map((t) => (typeof t === 'string' ? t : t.value)));
   const problems: string[] = [];
   const tokens: Record<string, string> = {};
   const seen = new Map<string, string>();
-  for (const [name, value] of Object.entries(settings.tokens ?? {})) {
+  let configured: Record<string, string | null> = settings.tokens ?? {};
+  if (settings.tokensFile) {
+    const read = readOperatorTokens(path.resolve(path.dirname(configFile), settings.tokensFile));
+    if (read.problems.length > 0) return { tokens: {}, problems: read.problems };
+    configured = { ...configured, ...read.tokens };
+  }
+  for (const [name, value] of Object.entries(configured)) {
     if (typeof value !== 'string') continue;
     const weakness = tokenWeakness(value);
     if (weakness) problems.push(`console.tokens.${name} ${weakness}: ${GENERATE_HINT}`);
@@ -48,4 +63,34 @@ export function resolveConsoleTokens(
     problems.push(`console.enabled needs at least one operator token in console.tokens; ${GENERATE_HINT}`);
   }
   return { tokens, problems };
+}
+
+const operatorTokens = Joi.object()
+  .pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, Joi.string().min(1).allow(null))
+  .required();
+
+/** `console.tokensFile`: operator name to token, the same form as `console.tokens`. */
+function readOperatorTokens(file: string): { tokens: Record<string, string | null>; problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return {
+      tokens: {},
+      problems: [`console.tokensFile ${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`],
+    };
+  }
+  const doc = parseDocument(text);
+  // Only the first line of a YAML error: the rest quotes the offending line, a token perhaps.
+  if (doc.errors.length > 0) {
+    return {
+      tokens: {},
+      problems: doc.errors.map((e) => `console.tokensFile ${file}: YAML: ${e.message.split('\n')[0]}`),
+    };
+  }
+  const result = operatorTokens.validate(doc.toJS() ?? {});
+  if (result.error) {
+    return { tokens: {}, problems: [`console.tokensFile ${file} must be a mapping of operator names to tokens`] };
+  }
+  return { tokens: result.value as Record<string, string | null>, problems: [] };
 }

@@ -48,7 +48,9 @@ export function parseConfigText<C extends GatewayConfig>(
   const rawTokens = value?.tokens !== null && typeof value?.tokens === 'object' ? (value.tokens as RawTokens) : {};
   const tokensFile = typeof value?.tokensFile === 'string' ? value.tokensFile : '';
   const tokens = resolveTokens(rawTokens, tokensFile, file, schema.extract('tokens'));
-  const operators = value?.console ? resolveConsoleTokens(value.console, tokens.tokens) : { tokens: {}, problems: [] };
+  const operators = value?.console
+    ? resolveConsoleTokens(value.console, tokens.tokens, file)
+    : { tokens: {}, problems: [] };
   const problems = [...tokens.problems, ...operators.problems];
   if (result.error || problems.length > 0) {
     throw new ConfigError(file, [...(result.error?.details.map((d) => d.message) ?? []), ...problems]);

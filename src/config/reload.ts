@@ -69,6 +69,9 @@ export class ConfigReloader {
     const config = this.target.config;
     const dirs = new Set([path.dirname(path.resolve(this.configPath))]);
     if (config.tokensFile) dirs.add(path.dirname(path.resolve(path.dirname(this.configPath), config.tokensFile)));
+    if (config.console.tokensFile) {
+      dirs.add(path.dirname(path.resolve(path.dirname(this.configPath), config.console.tokensFile)));
+    }
     if (config.server.tls.enabled) {
       dirs.add(path.dirname(path.resolve(config.server.tls.certPath)));
       dirs.add(path.dirname(path.resolve(config.server.tls.keyPath)));

@@ -55,6 +55,20 @@ const CHART_KEYS = [
   'networkPolicy',
   'prometheusRule',
   'helmTest',
+  'commonLabels',
+  'podLabels',
+  'priorityClassName',
+  'revisionHistoryLimit',
+  'startupProbe',
+  'livenessProbe',
+  'readinessProbe',
+  'sidecars',
+  'initContainers',
+  'extraVolumes',
+  'extraVolumeMounts',
+  'envFrom',
+  'extraObjects',
+  'httpRoute',
 ];
 
 const delivery = Joi.object<DeliverySettings, true>({
@@ -94,6 +108,8 @@ const tlsPath = Joi.string()
 
 const server = Joi.object<ServerSettings, true>({
   port: Joi.number().port().default(8080),
+  // null: the console and /metrics share the webhook port, as `make run` has them.
+  adminPort: Joi.number().port().allow(null).default(null),
   bodyLimit: size.default(1024 * 1024),
   rateLimit: Joi.object<ServerSettings['rateLimit'], true>({
     requestsPerSecond: Joi.number().min(0).default(0),
@@ -179,6 +195,10 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     .keys(Object.fromEntries(CHART_KEYS.map((k) => [k, Joi.any()])))
     .custom((config: GatewayConfig, helpers) => {
       // Sections refused above leave holes: these checks run on whatever is there.
+      const { port, adminPort } = config.server ?? {};
+      if (adminPort !== null && adminPort !== undefined && adminPort !== 0 && adminPort === port) {
+        return helpers.error('gateway.adminPort');
+      }
       if (!Object.values(config.emitters ?? {}).some((s) => s.enabled)) {
         return helpers.error('gateway.noEmitter');
       }
@@ -193,6 +213,8 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
       return config;
     })
     .messages({
+      'gateway.adminPort':
+        'server.adminPort must differ from server.port: it keeps the console and /metrics off the webhook port',
       'gateway.noEmitter': 'emitters: no emitter is enabled, so no event could go anywhere',
       'gateway.backoff': 'delivery.initialBackoffSeconds must not exceed delivery.maxBackoffSeconds',
       'gateway.postgresUrl':

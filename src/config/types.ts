@@ -21,13 +21,13 @@ export interface EmitterSectionBase {
 }
 
 /**
- * How a request proves it holds a token (README, Tokens and scopes): the Authorization header,
+ * How a request proves it holds a token (docs/configuration.md, Tokens and scopes): the Authorization header,
  * a signature of the body (GitHub, JFrog), the last path segment, or a Google-signed OIDC token.
  */
 export const TOKEN_VERIFICATIONS = ['bearer', 'github-hmac', 'jfrog', 'path', 'google-oidc'] as const;
 export type TokenVerification = (typeof TOKEN_VERIFICATIONS)[number];
 
-/** A token with an optional scope (README, Tokens and scopes); the plain-string form has no scope. */
+/** A token with an optional scope (docs/configuration.md, Tokens and scopes); the plain-string form has no scope. */
 export interface TokenSpec {
   /** The secret; empty for `google-oidc`, where Google's signature is the proof. */
   value: string;
@@ -46,6 +46,11 @@ export interface TokenSpec {
 
 export interface ServerSettings {
   port: number;
+  /**
+   * The console, /metrics and the probes on a listener of their own, so the webhook port can
+   * face the internet while these stay inside; null serves everything on `port`.
+   */
+  adminPort: number | null;
   /** Bytes (the config accepts `1mb`-style strings and converts them). */
   bodyLimit: number;
   rateLimit: { requestsPerSecond: number; burst: number };
@@ -59,6 +64,8 @@ export interface ConsoleSettings {
   enabled: boolean;
   /** Operator name to token; the name is who the log says acted. */
   tokens: Record<string, string>;
+  /** A YAML file of more operator tokens (a mounted Secret), merged over `tokens`; '' for none. */
+  tokensFile: string;
   /** How long a login lasts. */
   sessionMinutes: number;
 }

@@ -53,7 +53,7 @@ export function matchesFilter(event: RegistryEvent, filter: EventFilter | undefi
 
 /**
  * The names of the targets an event goes to, in the order given: each gets its own delivery,
- * retried and dead-lettered on its own (README, Routing).
+ * retried and dead-lettered on its own (docs/configuration.md, Routing).
  */
 export function route(event: RegistryEvent, targets: readonly RouteTarget[]): string[] {
   const names: string[] = [];

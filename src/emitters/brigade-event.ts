@@ -78,7 +78,7 @@ export interface BrigadeEventDraft {
 }
 
 /**
- * The Brigade event for a RegistryEvent (README, Brigade 2). Throws a permanent DeliveryError when
+ * The Brigade event for a RegistryEvent (docs/targets.md, Brigade 2). Throws a permanent DeliveryError when
  * the source, type or registry qualifier cannot pass Brigade's schema: no retry could fix them,
  * and dropping them would send an event no subscription expects.
  */

@@ -28,7 +28,7 @@ export type BrigadeSettings = OwnSettings<BrigadeSection>;
 
 /**
  * Creates each RegistryEvent as a Brigade event through the Brigade SDK, for project
- * subscriptions on source, type, the registry qualifier and labels (README, Brigade 2).
+ * subscriptions on source, type, the registry qualifier and labels (docs/targets.md, Brigade 2).
  */
 export class BrigadeEmitter implements Emitter {
   readonly name = 'brigade';

@@ -89,7 +89,7 @@ export interface KnativeEmitterOptions {
 /**
  * Posts each event as a CloudEvent to a Knative sink (a Broker's ingress, usually), where
  * Triggers filter on its type and the registry, repo, tag and digest extension attributes
- * (README, Knative broker). The sink is a URL, or a ref resolved through the Kubernetes API.
+ * (docs/targets.md, Knative broker). The sink is a URL, or a ref resolved through the Kubernetes API.
  */
 export class KnativeEmitter implements Emitter {
   readonly name = 'knative';

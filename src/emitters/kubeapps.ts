@@ -75,7 +75,7 @@ const settingsSchema: Joi.StrictSchemaMap<OwnSettings<KubeappsSection>> = {
 
 /**
  * Refreshes the Kubeapps AppRepositories that a push or delete changes, so a chart appears in
- * the catalogue without waiting for the next scheduled re-sync (README, Kubeapps).
+ * the catalogue without waiting for the next scheduled re-sync (docs/targets.md, Kubeapps).
  */
 export class KubeappsEmitter implements Emitter {
   readonly name = 'kubeapps';

@@ -1,5 +1,5 @@
 /**
- * The normalised event every provider produces and every emitter consumes (README, Event
+ * The normalised event every provider produces and every emitter consumes (docs/registries.md, Event
  * vocabulary): subscribers match on `type`, `registry` and `repo` without knowing any
  * registry's payload format.
  */

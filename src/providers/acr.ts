@@ -3,7 +3,7 @@ import { PayloadError } from '../model/errors';
 import { asObject, Fields } from './fields';
 import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
 
-/** ACR webhook `action` values and what they mean in the normalised vocabulary (README, Event vocabulary). */
+/** ACR webhook `action` values and what they mean in the normalised vocabulary (docs/registries.md, Event vocabulary). */
 const ACR_ACTIONS: Readonly<Record<string, EventType>> = {
   push: 'push',
   delete: 'delete',
@@ -73,6 +73,7 @@ export function readAcrEvent(
 /** Azure Container Registry's native webhook: one JSON object per request. */
 export class AcrParser implements RegistryProvider {
   readonly name = 'acr';
+  readonly title = 'Azure Container Registry';
   readonly defaultSource = 'brigade.sh/acr';
   readonly mediaTypes = ['application/json'];
 

@@ -38,6 +38,7 @@ const MANIFEST_FILES = ['manifest.json', 'list.manifest.json'];
  */
 export class ArtifactoryParser implements RegistryProvider<ArtifactoryOptions> {
   readonly name = 'artifactory';
+  readonly title = 'JFrog Artifactory';
   readonly defaultSource = 'brigade.sh/artifactory';
   readonly mediaTypes = ['application/json'];
   readonly options = Joi.object<ArtifactoryOptions, true>({

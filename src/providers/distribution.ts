@@ -31,6 +31,7 @@ const BLOB_MEDIA_TYPE = 'application/octet-stream';
  */
 export class DistributionParser implements RegistryProvider<DistributionOptions> {
   readonly name = 'distribution';
+  readonly title = 'CNCF Distribution';
   readonly defaultSource = 'brigade.sh/distribution';
   /** The envelope type of the notification bridge; newer releases send v2. */
   readonly mediaTypes = [

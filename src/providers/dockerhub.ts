@@ -13,6 +13,7 @@ import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } fro
  */
 export class DockerHubParser implements RegistryProvider {
   readonly name = 'dockerhub';
+  readonly title = 'Docker Hub';
   readonly defaultSource = 'brigade.sh/dockerhub';
   readonly mediaTypes = ['application/json'];
 

@@ -16,6 +16,7 @@ type Classified = { type: EventType } | { ignored: string };
  */
 export class EcrParser implements RegistryProvider {
   readonly name = 'ecr';
+  readonly title = 'Amazon ECR';
   readonly defaultSource = 'brigade.sh/ecr';
   readonly mediaTypes = ['application/json'];
 

@@ -7,7 +7,7 @@ import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider, Regi
 const CONTAINER_REGISTRY_PREFIX = 'Microsoft.ContainerRegistry.';
 
 /**
- * Event Grid's ACR event types (without the prefix) and what they mean (README, Event vocabulary). The
+ * Event Grid's ACR event types (without the prefix) and what they mean (docs/registries.md, Event vocabulary). The
  * 2019 documentation shows these bare names as `eventType`, so they are accepted alone too.
  */
 const CONTAINER_REGISTRY_TYPES: ReadonlyMap<string, EventType> = new Map([
@@ -47,6 +47,7 @@ interface Envelope {
  */
 export class EventGridParser implements RegistryProvider {
   readonly name = 'eventgrid';
+  readonly title = 'Azure Event Grid';
   /** The events are ACR's, so one Brigade subscription covers ACR direct and through Event Grid. */
   readonly defaultSource = 'brigade.sh/acr';
   readonly defaultRegistryFallback = 'acr';

@@ -20,6 +20,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  */
 export class GarParser implements RegistryProvider {
   readonly name = 'gar';
+  readonly title = 'Google Artifact Registry';
   readonly defaultSource = 'brigade.sh/gar';
   readonly mediaTypes = ['application/json'];
   /**

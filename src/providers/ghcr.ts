@@ -23,6 +23,7 @@ const UNSET_TIME = /^0001-/;
  */
 export class GhcrParser implements RegistryProvider {
   readonly name = 'ghcr';
+  readonly title = 'GitHub Container Registry';
   readonly defaultSource = 'brigade.sh/ghcr';
   readonly mediaTypes = ['application/json'];
   readonly headers = [EVENT_HEADER, DELIVERY_HEADER];

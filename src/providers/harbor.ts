@@ -5,7 +5,7 @@ import { asObject, Fields } from './fields';
 import { fromUnixSeconds, isDigest } from './identifiers';
 import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
 
-/** Harbor "Default" payload `type`: 2.x names, then the 1.9/1.10 camelCase ones (README, Event vocabulary). */
+/** Harbor "Default" payload `type`: 2.x names, then the 1.9/1.10 camelCase ones (docs/registries.md, Event vocabulary). */
 const DEFAULT_TYPES: ReadonlyMap<string, EventType> = new Map([
   ['PUSH_ARTIFACT', 'push'],
   ['PULL_ARTIFACT', 'pull'],
@@ -97,6 +97,7 @@ interface Subject {
  */
 export class HarborParser implements RegistryProvider {
   readonly name = 'harbor';
+  readonly title = 'Harbor';
   readonly defaultSource = 'brigade.sh/harbor';
   readonly mediaTypes = ['application/json', CLOUDEVENTS_MEDIA_TYPE];
 

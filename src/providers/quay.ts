@@ -19,6 +19,7 @@ interface TagEvent {
  */
 export class QuayParser implements RegistryProvider {
   readonly name = 'quay';
+  readonly title = 'Quay';
   readonly defaultSource = 'brigade.sh/quay';
   readonly mediaTypes = ['application/json'];
 

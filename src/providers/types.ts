@@ -50,6 +50,8 @@ export type ParseOutcome =
 export interface RegistryProvider<Options = unknown> {
   /** The provider name: `/events/<name>`, `sources.<name>`, `defaultRegistry.<name>`, events' `provider`. */
   readonly name: string;
+  /** What people call the registry: the README's table, package and chart descriptions are checked against it. */
+  readonly title: string;
   readonly defaultSource: string;
   /**
    * Another provider whose `defaultRegistry` entry applies when this one's is unset: a provider

@@ -34,7 +34,20 @@ export interface AppDeps {
   console?: RequestHandler;
 }
 
-export function createApp(deps: AppDeps): Express {
+/**
+ * What one listener serves: `webhooks` is /events, `admin` the console and /metrics. With
+ * `server.adminPort` the two are separate listeners, so a Service or Ingress exposing the webhook
+ * port exposes nothing an operator uses; without it one listener serves both. Every listener
+ * answers the probes.
+ */
+export interface Serves {
+  webhooks: boolean;
+  admin: boolean;
+}
+
+const EVERYTHING: Serves = { webhooks: true, admin: true };
+
+export function createApp(deps: AppDeps, serves: Serves = EVERYTHING): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -50,11 +63,23 @@ export function createApp(deps: AppDeps): Express {
     if (reason) res.status(503).json({ status: 'not ready', reason });
     else res.json({ status: 'ready' });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', deps.metrics.registry.contentType);
-    res.send(await deps.metrics.registry.metrics());
+  if (serves.admin) {
+    app.get('/metrics', async (_req, res) => {
+      res.setHeader('Content-Type', deps.metrics.registry.contentType);
+      res.send(await deps.metrics.registry.metrics());
+    });
+    if (deps.console) app.use('/console', deps.console);
+  }
+  if (serves.webhooks) webhookRoutes(app, deps);
+  app.use((req, res) => {
+    res.status(404).json({ status: 'not_found', errors: [`no route ${req.method} ${loggablePath(req.path)}`] });
   });
+  app.use(errorHandler(deps.metrics));
+  return app;
+}
 
+/** `/events` and its provider paths: authentication, rate limit, media type, body, the handler. */
+function webhookRoutes(app: Express, deps: AppDeps): void {
   const limit = rateLimit(deps.config.server.rateLimit.requestsPerSecond, deps.config.server.rateLimit.burst);
   const auth = authentication(deps.credentials);
   // Each request meets the rate limit once, right after it is authenticated: callers without a
@@ -100,10 +125,4 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('Allow', 'POST, OPTIONS');
     res.status(405).json({ status: 'rejected', errors: [`${req.method} is not allowed here; webhooks are POSTed`] });
   });
-  if (deps.console) app.use('/console', deps.console);
-  app.use((req, res) => {
-    res.status(404).json({ status: 'not_found', errors: [`no route ${req.method} ${loggablePath(req.path)}`] });
-  });
-  app.use(errorHandler(deps.metrics));
-  return app;
 }

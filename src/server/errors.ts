@@ -9,7 +9,7 @@ interface HttpError extends Error {
 }
 
 /**
- * Turns every failure into a JSON answer (README, Status codes). Client mistakes get the 4xx that names
+ * Turns every failure into a JSON answer (docs/registries.md, Status codes). Client mistakes get the 4xx that names
  * them; only a bug reaches the 500 branch, which says nothing about internals and logs the stack.
  */
 export function errorHandler(metrics: Metrics) {

@@ -40,7 +40,7 @@ export function eventsHandler(deps: EventsHandlerDeps) {
     if (!parser) {
       throw new PayloadError(
         `the body matches no accepted webhook shape (${names}); ` +
-          'see the gateway README for each registry, or post to /events/<provider>',
+          'see docs/registries.md for each registry, or post to /events/<provider>',
       );
     }
     const provider = parser.name;

@@ -5,7 +5,7 @@ import path from 'node:path';
 const SRC = path.resolve(__dirname, '..', '..', 'src');
 
 /**
- * The parts of src/ from the top down (README, "How it works"): a part may import the parts
+ * The parts of src/ from the top down (docs/development.md, "How the code follows the flow"): a part may import the parts
  * below it, never one above. Top-level files are parts of their own.
  */
 const LAYERS: readonly (readonly string[])[] = [

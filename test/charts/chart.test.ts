@@ -1,5 +1,5 @@
 /**
- * The Helm chart against the gateway: its values file is the gateway's config (README, Install with Helm),
+ * The Helm chart against the gateway: its values file is the gateway's config (docs/install.md),
  * so it is validated with the gateway's own schema, its JSON schema is generated from that
  * schema, and what the templates wire up (ports, probes, mounts) is read from a real helm's
  * rendering (helm.test.ts renders every mode).
@@ -209,9 +209,14 @@ describe('charts/registry-gateway', () => {
         for (const key of GATEWAY_KEYS_THE_CHART_SETS) expect(values[key], key).to.equal('');
       });
 
-      it("listens on server.port and probes the gateway's health and readiness paths there", () => {
+      it("listens on server.port and the admin port the config names, and probes health and readiness on server.port", () => {
         const ports = container.ports as Tree[];
-        expect(ports).to.deep.equal([{ name: 'http', containerPort: (values.server as Tree).port, protocol: 'TCP' }]);
+        const { config } = podInputs(objects);
+        expect(ports).to.deep.equal([
+          { name: 'http', containerPort: (values.server as Tree).port, protocol: 'TCP' },
+          { name: 'admin', containerPort: (config.server as Tree).adminPort, protocol: 'TCP' },
+        ]);
+        expect((config.server as Tree).adminPort).to.be.a('number').and.not.equal((values.server as Tree).port);
         expect((container.livenessProbe as Tree).httpGet).to.deep.include({ path: '/healthz', port: 'http' });
         expect((container.readinessProbe as Tree).httpGet).to.deep.include({ path: '/readyz', port: 'http' });
       });
@@ -269,9 +274,16 @@ describe('charts/registry-gateway', () => {
         expect(podSpec(objects).automountServiceAccountToken).to.equal(false);
       });
 
-      it('scrapes /metrics on the http port', () => {
-        const monitor = find(render({ values: { ...A_TOKEN, serviceMonitor: { enabled: true } } }), 'ServiceMonitor');
-        expect(((monitor.spec as Tree).endpoints as Tree[])[0]).to.include({ port: 'http', path: '/metrics' });
+      it('scrapes /metrics on the admin port, through the admin Service alone', () => {
+        const rendered = render({ values: { ...A_TOKEN, serviceMonitor: { enabled: true } } });
+        const monitor = find(rendered, 'ServiceMonitor');
+        expect(((monitor.spec as Tree).endpoints as Tree[])[0]).to.include({ port: 'admin', path: '/metrics' });
+        const selector = ((monitor.spec as Tree).selector as Tree).matchLabels as Tree;
+        const selected = rendered.filter(
+          (o) => o.kind === 'Service' && Object.entries(selector).every(([k, v]) => ((o.metadata as Tree).labels as Tree)[k] === v),
+        );
+        expect(selected.map((s) => (s.metadata as Tree).name)).to.deep.equal([`${FULLNAME}-admin`]);
+        expect(((selected[0].spec as Tree).ports as Tree[]).map((p) => p.name)).to.deep.equal(['admin']);
       });
     });
   });

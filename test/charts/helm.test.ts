@@ -248,7 +248,8 @@ describe('charts/registry-gateway with helm', function () {
       expect((find(objects, 'PodDisruptionBudget').spec as Tree).maxUnavailable).to.equal(1);
       expect(envFrom(objects, 'DATABASE_URL')).to.deep.equal({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'db-app', key: 'uri' } } });
       expect(kinds(objects)).to.not.include('StatefulSet');
-      expect(objects.filter((o) => o.kind === 'Service')).to.have.length(1);
+      // The webhook Service and the admin one; no headless Service without a StatefulSet.
+      expect(objects.filter((o) => o.kind === 'Service').map((s) => (s.metadata as Tree).name)).to.deep.equal([FULLNAME, `${FULLNAME}-admin`]);
     });
 
     it('PostgreSQL with autoscaling: an HPA owns the replica count', () => {

@@ -36,6 +36,8 @@ function tmp(): string {
 export interface ValuesInput {
   /** Example files under examples/. */
   examples?: string[];
+  /** Values files anywhere (absolute paths), after the examples. */
+  files?: string[];
   /** Extra values, applied last (as -f). */
   values?: Tree;
   set?: string[];
@@ -44,6 +46,7 @@ export interface ValuesInput {
 export function valuesArgs(input: ValuesInput): string[] {
   const args: string[] = [];
   for (const file of input.examples ?? []) args.push('-f', path.join(EXAMPLES_DIR, file));
+  for (const file of input.files ?? []) args.push('-f', file);
   if (input.values) {
     const file = path.join(tmp(), `values-${randomBytes(6).toString('hex')}.yaml`);
     writeFileSync(file, stringify(input.values));
@@ -95,6 +98,7 @@ function modelModule(apiVersion: string, kind: string): string {
   if (group === 'monitoring.coreos.com') return `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`;
   if (group.endsWith('cert-manager.io')) return `@kubernetes-models/cert-manager/${apiVersion}/${kind}`;
   if (group.endsWith('knative.dev')) return `@kubernetes-models/knative/${apiVersion}/${kind}`;
+  if (group === 'gateway.networking.k8s.io') return `@kubernetes-models/gateway-api/${apiVersion}/${kind}`;
   return `kubernetes-models/${apiVersion}/${kind}`;
 }
 
@@ -139,7 +143,13 @@ export function podAnnotations(objects: Tree[]): Tree {
  * where the pod mounts it (the generated Secret's content, or, for an operator's Secret, a
  * fresh value per token the values leave without one). Returns the files to validate.
  */
-export function podInputs(objects: Tree[]): { configFile: string; env: Record<string, string>; config: Tree } {
+export function podInputs(objects: Tree[]): {
+  configFile: string;
+  env: Record<string, string>;
+  config: Tree;
+  /** Where the pod's tokens file was written, for a `helm test` pod that mounts it. */
+  tokensFile?: string;
+} {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-pod-'));
   const rendered = (name: string) =>
     objects.find((o) => o.kind === 'Secret' && (o.metadata as Tree).name === name);
@@ -168,20 +178,24 @@ export function podInputs(objects: Tree[]): { configFile: string; env: Record<st
     const secretName = String((volume.secret as Tree).secretName);
     const key = path.posix.basename(mounted);
     const secret = rendered(secretName);
+    const named = Object.entries((config.tokens ?? {}) as Tree).filter(([, t]) => t !== null);
+    // Tokens that live only in the operator's Secret: one stand-in for them, allowed anything.
+    const standIns = named.length === 0 ? { 'from-secret': randomBytes(32).toString('hex') } : {};
     const text = secret
       ? decodeSecret(secret, key)
-      : stringify(
-          Object.fromEntries(
-            Object.entries((config.tokens ?? {}) as Tree)
-              .filter(([, t]) => t !== null && typeof t === 'object' && !(t as Tree).value)
+      : stringify({
+          ...standIns,
+          ...Object.fromEntries(
+            named
+              .filter(([, t]) => typeof t === 'object' && !(t as Tree).value)
               .map(([name]) => [name, randomBytes(32).toString('hex')]),
           ),
-        );
+        });
     const tokensFile = path.join(dir, key);
     writeFileSync(tokensFile, text);
     config.tokensFile = tokensFile;
   }
   const configFile = path.join(dir, 'values.yaml');
   writeFileSync(configFile, stringify(config));
-  return { configFile, env, config };
+  return { configFile, env, config, tokensFile: typeof config.tokensFile === 'string' ? config.tokensFile : undefined };
 }

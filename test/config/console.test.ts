@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../src/config/load';
-import { parseConfig } from '../../src/gateway';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, parseConfig } from '../../src/gateway';
 
 const WEBHOOK = 'webhook-token-9f8e7d6c5b4a';
 const OPERATOR = 'operator-token-1a2b3c4d5e6f';
@@ -20,8 +23,28 @@ describe('config: console', () => {
     expect(parseConfig(`tokens: {ci: ${WEBHOOK}}`).console).to.deep.equal({
       enabled: false,
       tokens: {},
+      tokensFile: '',
       sessionMinutes: 480,
     });
+  });
+
+  it('takes operator tokens from console.tokensFile (a mounted Secret), over console.tokens', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rg-console-tokens-'));
+    writeFileSync(path.join(dir, 'operators.yaml'), `bob: ${OPERATOR.replace('1a2b', '9z8y')}\nalice: ${OPERATOR}\n`);
+    const configFile = path.join(dir, 'values.yaml');
+    writeFileSync(
+      configFile,
+      `tokens: {ci: ${WEBHOOK}}\nconsole: {enabled: true, tokensFile: operators.yaml, tokens: {alice: replaced-operator-token-00}}`,
+    );
+    expect(loadConfig(configFile, {}).console.tokens).to.deep.equal({
+      alice: OPERATOR,
+      bob: OPERATOR.replace('1a2b', '9z8y'),
+    });
+    writeFileSync(path.join(dir, 'operators.yaml'), `alice: ${WEBHOOK}\n`);
+    expect(() => loadConfig(configFile, {})).to.throw('console.tokens.alice has the value of a webhook token');
+    writeFileSync(path.join(dir, 'operators.yaml'), `- ${OPERATOR}\n`);
+    expect(() => loadConfig(configFile, {})).to.throw('must be a mapping of operator names to tokens');
+    expect(() => loadConfig(configFile, {})).to.not.throw(OPERATOR);
   });
 
   it('takes operator tokens, dropping the ones set to null', () => {

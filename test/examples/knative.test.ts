@@ -14,7 +14,7 @@ import { EXAMPLES_DIR, eventsFor, exampleConfig, isMap, readText, readYamlDocume
 
 const KNATIVE_DIR = path.join(EXAMPLES_DIR, 'knative');
 
-/** Attributes on every CloudEvent the gateway sends (README, Knative broker) that a Trigger may test. */
+/** Attributes on every CloudEvent the gateway sends (docs/targets.md, Knative broker) that a Trigger may test. */
 const GATEWAY_ATTRIBUTES = ['type', 'source', 'subject', 'registry', 'repo', 'tag', 'digest'];
 
 const manifests = readdirSync(KNATIVE_DIR)

@@ -100,12 +100,12 @@ const HARBOR_DIR = path.join(EXAMPLES_DIR, 'harbor');
 const HARBOR_POLICIES = ['webhook-policy-default.json', 'webhook-policy-cloudevents.json'];
 const DISTRIBUTION_CONFIG = path.join(EXAMPLES_DIR, 'distribution', 'config.yml');
 
-/** The ACR actions and Event Grid event types the gateway turns into events (README, Event vocabulary). */
+/** The ACR actions and Event Grid event types the gateway turns into events (docs/registries.md, Event vocabulary). */
 const ACR_ACTIONS = ['push', 'delete', 'chart_push', 'chart_delete', 'quarantine'];
 const EVENTGRID_TYPES = ['ImagePushed', 'ImageDeleted', 'ChartPushed', 'ChartDeleted'].map(
   (t) => `Microsoft.ContainerRegistry.${t}`,
 );
-/** Harbor 2.x event types (policy `event_types`) the gateway turns into events (README, Event vocabulary). */
+/** Harbor 2.x event types (policy `event_types`) the gateway turns into events (docs/registries.md, Event vocabulary). */
 const HARBOR_EVENT_TYPES = [
   'PUSH_ARTIFACT',
   'PULL_ARTIFACT',

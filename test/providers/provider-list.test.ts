@@ -32,6 +32,7 @@ interface ExampleNotification {
 /** Example's repository notifications, reduced to what this test needs: pushes, and builds on request. */
 const example: RegistryProvider<ExampleOptions> = {
   name: 'example',
+  title: 'Example Registry',
   defaultSource: 'example.com/example',
   mediaTypes: [EXAMPLE_MEDIA_TYPE],
   options: Joi.object<ExampleOptions, true>({ forwardBuilds: Joi.boolean().default(false) }),

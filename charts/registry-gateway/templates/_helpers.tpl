@@ -42,11 +42,10 @@ and at most 63 of them, so a digest never makes the object invalid.
 {{- regexReplaceAll "[^A-Za-z0-9._-]" $tag "_" | trunc 63 | trimSuffix "-" | trimSuffix "_" | trimSuffix "." }}
 {{- end }}
 
+{{/* The chart's labels win over commonLabels: selectors and tooling rely on them. */}}
 {{- define "registry-gateway.labels" -}}
-helm.sh/chart: {{ include "registry-gateway.chart" . }}
-{{ include "registry-gateway.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "registry-gateway.versionLabel" . | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- $own := printf "helm.sh/chart: %s\n%s\napp.kubernetes.io/version: %s\napp.kubernetes.io/managed-by: %s" (include "registry-gateway.chart" .) (include "registry-gateway.selectorLabels" .) (include "registry-gateway.versionLabel" . | quote) .Release.Service | fromYaml }}
+{{- toYaml (merge $own (deepCopy .Values.commonLabels)) }}
 {{- end }}
 
 {{/* repository:tag, or repository@digest when a digest pins it. */}}
@@ -144,7 +143,13 @@ src/emitters/knative-sink.ts), as "group/resource"; the core group is empty.
 {{- concat $names .Values.tls.dnsNames | uniq | toJson }}
 {{- end }}
 
+{{/* The gateway's admin listener (console, /metrics): always separate in the chart. */}}
+{{- define "registry-gateway.adminPort" -}}
+{{- .Values.server.adminPort | default 9090 }}
+{{- end }}
+
 {{- define "registry-gateway.configDir" -}}/etc/registry-gateway{{- end }}
+{{- define "registry-gateway.consoleTokensDir" -}}/etc/registry-gateway-console{{- end }}
 {{- define "registry-gateway.tokensDir" -}}/etc/registry-gateway-tokens{{- end }}
 {{- define "registry-gateway.tlsDir" -}}/etc/registry-gateway-tls{{- end }}
 
@@ -161,6 +166,10 @@ the chart wires up itself: where the tokens file and the certificate are mounted
 {{- if include "registry-gateway.tls" . }}
 {{- $dir := include "registry-gateway.tlsDir" . }}
 {{- $_ := set $config.server "tls" (dict "enabled" true "certPath" (printf "%s/tls.crt" $dir) "keyPath" (printf "%s/tls.key" $dir)) }}
+{{- end }}
+{{- $_ := set $config.server "adminPort" (include "registry-gateway.adminPort" . | int) }}
+{{- with .Values.existingSecrets.consoleTokens.name }}
+{{- $_ := set $config.console "tokensFile" (printf "%s/%s" (include "registry-gateway.consoleTokensDir" $) $.Values.existingSecrets.consoleTokens.key) }}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
@@ -189,6 +198,12 @@ starts; these are the ones where the chart's wiring depends on the value, caught
 {{- if .Values.tokensFile }}
 {{- fail "tokensFile: the chart sets it from tokensSecret; name your Secret there" }}
 {{- end }}
+{{- if .Values.console.tokensFile }}
+{{- fail "console.tokensFile: the chart sets it from existingSecrets.consoleTokens; name your Secret there" }}
+{{- end }}
+{{- if eq (include "registry-gateway.adminPort" . | int) (.Values.server.port | int) }}
+{{- fail "server.adminPort must differ from server.port: it keeps the console and /metrics off the webhook port" }}
+{{- end }}
 {{- if and (eq .Values.tls.mode "secret") (not .Values.tls.secretName) }}
 {{- fail "tls.mode secret needs tls.secretName: an existing kubernetes.io/tls Secret" }}
 {{- end }}
@@ -215,3 +230,57 @@ starts; these are the ones where the chart's wiring depends on the value, caught
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+How `helm test` proves the install, as YAML: the provider it pings (one with a ping the gateway
+answers 200 without storing anything) and where its Bearer token comes from: `secret` (a
+Secret key holding the raw token), `inline` (a token value in values, copied into a test
+Secret), or `tokensFile` (the operator's tokensSecret, mounted, the CLI picking `tokenName` or
+else any token allowed for the provider). Empty when no token could pass (only signature, path
+or OIDC tokens): then there is no test, and NOTES says so.
+*/}}
+{{- define "registry-gateway.testPlan" -}}
+{{- $pingable := list "acr" "harbor" "distribution" "ecr" }}
+{{- if .Values.helmTest.tokenSecret.name }}
+provider: acr
+source: secret
+secretName: {{ .Values.helmTest.tokenSecret.name }}
+key: {{ .Values.helmTest.tokenSecret.key }}
+{{- else if include "registry-gateway.generatedToken" . }}
+provider: acr
+source: secret
+secretName: {{ include "registry-gateway.tokenSecretName" . }}
+key: token
+{{- else }}
+{{- $plan := dict }}
+{{- range $name := include "registry-gateway.valueTokenNames" . | splitList " " }}
+{{- $token := get $.Values.tokens $name }}
+{{- if and (not $plan.provider) $name }}
+{{- $spec := ternary (dict "value" $token) $token (kindIs "string" $token) }}
+{{- if has ($spec.verify | default "bearer") (list "bearer") }}
+{{- $provider := "" }}
+{{- range $pingable }}{{ if and (not $provider) (or (not $spec.providers) (has . $spec.providers)) }}{{ $provider = . }}{{ end }}{{ end }}
+{{- if and $provider (or $spec.value $.Values.tokensSecret.name) }}
+{{- $_ := set $plan "provider" $provider }}
+{{- if $spec.value }}
+{{- $_ := set $plan "source" "inline" }}
+{{- $_ := set $plan "value" $spec.value }}
+{{- else }}
+{{- $_ := set $plan "source" "tokensFile" }}
+{{- $_ := set $plan "tokenName" $name }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and (not $plan.provider) .Values.tokensSecret.name (not (include "registry-gateway.valueTokenNames" .)) }}
+{{- /* Every token lives in the Secret: the CLI picks one allowed for ACR there. */}}
+{{- $_ := set $plan "provider" "acr" }}
+{{- $_ := set $plan "source" "tokensFile" }}
+{{- end }}
+{{- if $plan.provider }}
+{{- toYaml $plan }}
+{{- end }}
+{{- end }}
+{{- end }}
+

@@ -2,7 +2,9 @@
 {{- define "registry-gateway.podTemplate" -}}
 metadata:
   labels:
-    {{- include "registry-gateway.selectorLabels" . | nindent 4 }}
+    {{- /* The selector labels win, so no extra label can take the pod out of its own selector. */}}
+    {{- $labels := merge (include "registry-gateway.selectorLabels" . | fromYaml) (deepCopy .Values.podLabels) (deepCopy .Values.commonLabels) }}
+    {{- toYaml $labels | nindent 4 }}
   annotations:
     # Only restart-requiring keys: tokens and the other live keys are reloaded from the
     # mounted files, so rotating a token rolls no pod.
@@ -17,6 +19,13 @@ spec:
   # preStop sleep + the gateway's own drain (server.shutdownTimeoutSeconds) + slack, so the
   # kubelet never kills the process while it is still closing the store.
   terminationGracePeriodSeconds: {{ add .Values.server.shutdownTimeoutSeconds 15 }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . | quote }}
+  {{- end }}
+  {{- with .Values.initContainers }}
+  initContainers:
+    {{- tpl (toYaml .) $ | nindent 4 }}
+  {{- end }}
   {{- with .Values.imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
@@ -38,6 +47,10 @@ spec:
         - name: http
           containerPort: {{ .Values.server.port }}
           protocol: TCP
+        # The console and /metrics: a Service of their own, never the webhook one.
+        - name: admin
+          containerPort: {{ include "registry-gateway.adminPort" . }}
+          protocol: TCP
       {{- $env := list }}
       {{- $secrets := dict "BRIGADE_API_TOKEN" .Values.existingSecrets.brigadeApiToken "KNATIVE_BROKER_URL" .Values.existingSecrets.knativeBrokerURL "KUBEAPPS_TOKEN" .Values.existingSecrets.kubeappsToken }}
       {{- if include "registry-gateway.postgres" . }}
@@ -54,22 +67,20 @@ spec:
       env:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- with .Values.envFrom }}
+      envFrom:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- $scheme := include "registry-gateway.scheme" . | upper }}
+      {{- $healthz := dict "httpGet" (dict "path" "/healthz" "port" "http" "scheme" $scheme) }}
+      {{- if .Values.startupProbe.enabled }}
+      startupProbe:
+        {{- toYaml (merge (omit .Values.startupProbe "enabled") (deepCopy $healthz)) | nindent 8 }}
+      {{- end }}
       livenessProbe:
-        httpGet:
-          path: /healthz
-          port: http
-          scheme: {{ include "registry-gateway.scheme" . | upper }}
-        periodSeconds: 10
-        timeoutSeconds: 3
-        failureThreshold: 6
+        {{- toYaml (merge (deepCopy .Values.livenessProbe) (deepCopy $healthz)) | nindent 8 }}
       readinessProbe:
-        httpGet:
-          path: /readyz
-          port: http
-          scheme: {{ include "registry-gateway.scheme" . | upper }}
-        periodSeconds: 5
-        timeoutSeconds: 3
-        failureThreshold: 2
+        {{- toYaml (merge (deepCopy .Values.readinessProbe) (dict "httpGet" (dict "path" "/readyz" "port" "http" "scheme" $scheme))) | nindent 8 }}
       lifecycle:
         preStop:
           # Lets endpoints and ingress controllers drop the pod before it stops accepting.
@@ -95,11 +106,22 @@ spec:
           mountPath: {{ include "registry-gateway.tlsDir" . }}
           readOnly: true
         {{- end }}
+        {{- if .Values.existingSecrets.consoleTokens.name }}
+        - name: console-tokens
+          mountPath: {{ include "registry-gateway.consoleTokensDir" . }}
+          readOnly: true
+        {{- end }}
         - name: data
           mountPath: {{ .Values.delivery.dir }}
         # SQLite may spill temporary files; the root filesystem is read-only.
         - name: tmp
           mountPath: /tmp
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    {{- with .Values.sidecars }}
+    {{- tpl (toYaml .) $ | nindent 4 }}
+    {{- end }}
   volumes:
     - name: config
       secret:
@@ -114,8 +136,16 @@ spec:
       secret:
         secretName: {{ include "registry-gateway.tlsSecretName" . }}
     {{- end }}
+    {{- with .Values.existingSecrets.consoleTokens.name }}
+    - name: console-tokens
+      secret:
+        secretName: {{ . }}
+    {{- end }}
     - name: tmp
       emptyDir: {}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
     {{- if include "registry-gateway.postgres" . }}
     # The events live in PostgreSQL; the directory only has to exist.
     - name: data

@@ -1,30 +1,20 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
-import { cloudEventFor } from '../src/emitters/knative-naming';
-import { parseConfig } from '../src/gateway';
-import { makeEvent } from './delivery/support';
-import { readSchema } from './helpers/corpus';
+import { cloudEventFor } from '../../src/emitters/knative-naming';
+import { parseConfig } from '../../src/gateway';
+import { makeEvent } from '../delivery/support';
+import { readSchema } from '../helpers/corpus';
+import { codeBlocks } from './markdown';
 
-const README = readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');
-
-function codeBlocks(language: string): string[] {
-  const blocks: string[] = [];
-  const fence = new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g');
-  for (let m = fence.exec(README); m; m = fence.exec(README)) blocks.push(m[1]);
-  return blocks;
-}
-
-/** The README's YAML is what users copy: it must be what the gateway and Brigade accept. */
-describe('README examples', () => {
-  const yamlBlocks = codeBlocks('yaml');
+/** The YAML in the README and docs/ is what users copy: it must be what the gateway and Brigade accept. */
+describe('README and docs/ examples', () => {
+  const yamlBlocks = codeBlocks('yaml').map((b) => b.text);
 
   it('the configuration reference is a valid values file, defaults and all', () => {
     const reference = yamlBlocks.find((b) => b.startsWith('host:'));
     expect(reference, 'the configuration reference block').to.be.a('string');
-    const config = parseConfig(reference!, 'README.md');
+    const config = parseConfig(reference!, 'docs');
     expect(config.delivery.maxAttempts).to.equal(12);
     expect(config.emitters.log.enabled).to.equal(true);
   });
@@ -41,9 +31,14 @@ describe('README examples', () => {
   };
 
   it('every emitters/tokens snippet validates once combined with what it leaves out', () => {
-    // A snippet naming a tokensFile shows a file that exists only in a pod.
+    // A snippet naming a tokensFile shows a file that exists only in a pod; one naming a
+    // tokensSecret is chart values, checked by `validate --chart` in test/docs/install.test.ts.
     const snippets = yamlBlocks.filter(
-      (b) => /^(emitters|tokens):/m.test(b) && !b.startsWith('host:') && !b.includes('tokensFile:'),
+      (b) =>
+        /^(emitters|tokens):/m.test(b) &&
+        !b.startsWith('host:') &&
+        !b.includes('tokensFile:') &&
+        !b.includes('tokensSecret:'),
     );
     expect(snippets.length).to.be.greaterThan(3);
     for (const block of snippets) {
@@ -55,14 +50,14 @@ describe('README examples', () => {
           if (!(key === 'knative' && name === 'brokerURL' && section.sink)) section[name] ??= value;
         }
       }
-      expect(() => parseConfig(JSON.stringify(values), 'README.md'), block).not.to.throw();
+      expect(() => parseConfig(JSON.stringify(values), 'docs'), block).not.to.throw();
     }
   });
 
   it("the VEBA values give Harbor events the types and source VEBA's Triggers filter on", () => {
     const veba = yamlBlocks.find((b) => b.includes('typeTemplate: veba'));
     expect(veba, 'the "Coming from VEBA" block').to.be.a('string');
-    const config = parseConfig(`tokens: {readme: readme-token-5e4d3c2b1a}\n${veba}`, 'README.md');
+    const config = parseConfig(`tokens: {readme: readme-token-5e4d3c2b1a}\n${veba}`, 'docs');
     const push = { ...makeEvent('veba'), provider: 'harbor', source: 'brigade.sh/harbor' };
     const cloudEvent = cloudEventFor({ ...push, payload: { type: 'PUSH_ARTIFACT' } }, config.emitters.knative);
     expect(cloudEvent).to.include({ type: 'com.vmware.harbor.push_artifact.v0', source: '/kn-go-harbor-webhook' });
