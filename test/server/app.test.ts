@@ -5,7 +5,6 @@ import axios from 'axios';
 import { parseConfig } from '../../src/gateway';
 import { UnavailableError } from '../../src/model/errors';
 import { startEdge, type RecordingIntake } from '../helpers/edge';
-import { waitFor } from '../helpers/gateway-process';
 import { post, type Listening } from '../helpers/http';
 import type { MemoryLog } from '../helpers/logger';
 import { interceptHttpDuringSuite, nock } from '../helpers/nock';
@@ -363,27 +362,6 @@ server: {bodyLimit: 4kb${extra}}
       const lines = log.lines().map((l) => JSON.parse(l));
       expect(lines.length).to.be.greaterThan(1);
       for (const line of lines) expect(line.requestId).to.equal('harbor-req-42');
-    });
-
-    it('logs probes and scrapes at debug, a failing probe and any other request at info', async () => {
-      await axios.get(`${server.url}/healthz`);
-      await axios.get(`${server.url}/readyz`);
-      await axios.get(`${server.url}/metrics`);
-      ready = 'shutting down';
-      await axios.get(`${server.url}/readyz`, { validateStatus: () => true });
-      await axios.get(`${server.url}/healthz/extra`, { validateStatus: () => true });
-      await post(`${server.url}/events`, ACR_PUSH, auth());
-      // The events request finished last, so every access line is written once its own is.
-      const access = () => log.records.filter((r) => r.msg === 'request');
-      await waitFor(() => access().some((r) => r.path === '/events'), 'the access line of the last request');
-      expect(access().map((r) => [r.path, r.status, r.level])).to.deep.equal([
-        ['/healthz', 200, 20],
-        ['/readyz', 200, 20],
-        ['/metrics', 200, 20],
-        ['/readyz', 503, 30],
-        ['/healthz/extra', 404, 30],
-        ['/events', 202, 30],
-      ]);
     });
 
     it('429 with Retry-After over the rate limit', async () => {
