@@ -8,7 +8,7 @@ import { validateCommand } from './cli/validate';
 import { ConfigError } from './config/load';
 import { TOKEN_VERIFICATIONS, type TokenVerification } from './config/types';
 
-/** Every form a token can be verified by that `send` can present (all of them). */
+/** `send --verify`: it can present a token in each form the gateway verifies (strings, to check argv). */
 const SEND_FORMS: readonly string[] = TOKEN_VERIFICATIONS;
 
 const USAGE = `usage:

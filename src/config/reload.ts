@@ -79,8 +79,8 @@ export function tokenChanges(running: GatewayConfig['tokens'], next: GatewayConf
   const names = [...new Set([...Object.keys(running), ...Object.keys(next)])].sort();
   const changes: TokenChanges = { added: [], removed: [], changed: [] };
   for (const name of names) {
-    if (!(name in running)) changes.added.push(name);
-    else if (!(name in next)) changes.removed.push(name);
+    if (!Object.hasOwn(running, name)) changes.added.push(name);
+    else if (!Object.hasOwn(next, name)) changes.removed.push(name);
     else if (fingerprint(running[name]) !== fingerprint(next[name])) changes.changed.push(name);
   }
   return changes;

@@ -248,6 +248,8 @@ describe('config/reload', function () {
       ),
     ).to.deep.equal({ added: ['fresh'], removed: ['gone'], changed: ['rescoped', 'rotated'] });
     expect(tokenChanges({ a: 'x' }, { a: 'x' })).to.deep.equal({ added: [], removed: [], changed: [] });
+    // Token names are the operator's: one that an object inherits is still only a name.
+    expect(tokenChanges({}, { constructor: 'x' })).to.deep.equal({ added: ['constructor'], removed: [], changed: [] });
   });
 
   it('names the restart-only keys that differ', () => {

@@ -103,6 +103,9 @@ describe('e2e: make run and the README walkthrough', function () {
     gw = await GatewayProcess.launch(values, port, { PORT: String(port), DELIVERY_DIR: tempDir() });
     const noToken = await runCli(['send', '--url', `${gw.url}/events`, 'x.json'], { REGISTRY_GATEWAY_TOKEN: '' });
     expect(noToken.code).to.equal(2);
+    const badForm = await runCli(['send', '--url', `${gw.url}/events`, '--token', 't', '--verify', 'hmac', 'x.json']);
+    expect(badForm.code).to.equal(2);
+    expect(badForm.stderr).to.include('--verify needs one of bearer, github-hmac, jfrog, path, google-oidc');
     const wrong = await runCli([
       'send',
       '--url',
