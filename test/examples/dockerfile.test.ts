@@ -179,7 +179,7 @@ describe('Dockerfile', () => {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
-    expect(ignored).to.include.members(['node_modules', 'dist', '.git']);
+    expect(ignored).to.include.members(['node_modules', 'dist', '.git', '.tools']);
     for (const needed of ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
       expect(ignored, needed).to.not.include(needed);
     }
