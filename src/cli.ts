@@ -7,12 +7,17 @@ import { serveCommand } from './cli/serve';
 import { pickToken, providerOfUrl } from './cli/token-pick';
 import { validateCommand } from './cli/validate';
 import { ConfigError } from './config/load';
+import { TOKEN_VERIFICATIONS, type TokenVerification } from './config/types';
+
+/** `send --verify`: it can present a token in each form the gateway verifies (strings, to check argv). */
+const SEND_FORMS: readonly string[] = TOKEN_VERIFICATIONS;
 
 const USAGE = `usage:
   registry-gateway serve --config FILE
   registry-gateway validate [--chart] --config FILE
-  registry-gateway send --url URL [--token T | --tokens-file F [--token-name N]] [--expect STATUS] FILE...
-        (token also from REGISTRY_GATEWAY_TOKEN)
+  registry-gateway send --url URL [--token T | --tokens-file F [--token-name N]] [--verify FORM] [--expect STATUS] FILE...
+        (token also from REGISTRY_GATEWAY_TOKEN; FORM is the token's verify: ${SEND_FORMS.join('|')};
+        headers a registry sends besides the body come from the provider or from FILE's .headers sidecar)
   registry-gateway deliveries list|replay|drop --config FILE
         [--state pending|delivered|dead] [--emitter NAME] [--id EVENT_ID] [--delivery N]... [--limit N] [--json]`;
 
@@ -28,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
       'token-name': { type: 'string' },
       chart: { type: 'boolean' },
       expect: { type: 'string' },
+      verify: { type: 'string' },
       state: { type: 'string' },
       emitter: { type: 'string' },
       id: { type: 'string' },
@@ -69,7 +75,12 @@ async function main(argv: string[]): Promise<number> {
       if (expect !== undefined && !(Number.isInteger(expect) && expect >= 100 && expect <= 599)) {
         throw new UsageError('--expect needs an HTTP status such as 200');
       }
-      return sendCommand(values.url, token, rest, consoleOutput, expect);
+      const verify = values.verify ?? 'bearer';
+      if (!SEND_FORMS.includes(verify)) throw new UsageError(`--verify needs one of ${SEND_FORMS.join(', ')}`);
+      return sendCommand(
+        { url: values.url, token, files: rest, expect, verify: verify as TokenVerification },
+        consoleOutput,
+      );
     }
     case 'deliveries':
       if (rest.length !== 1) throw new UsageError('deliveries needs one action: list, replay or drop');

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
+import { canonicalJson } from './derived-id';
 import { asObject, Fields } from './fields';
 import { isRepository } from './identifiers';
 import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
@@ -27,6 +29,19 @@ export class GhcrParser implements RegistryProvider {
   readonly defaultSource = 'brigade.sh/ghcr';
   readonly mediaTypes = ['application/json'];
   readonly headers = [EVENT_HEADER, DELIVERY_HEADER];
+
+  /**
+   * The event name is the body's top-level key. GitHub gives each delivery a fresh GUID and its
+   * Redeliver button resends the same one; here it is drawn from the body, so posting one file
+   * twice is a redelivery, deduplicated like a registry's retry.
+   */
+  sendHeaders(body: unknown): Record<string, string> {
+    const object = asObject(body);
+    const event = PACKAGE_EVENTS.find((key) => asObject(object?.[key])) ?? PACKAGE_EVENTS[0];
+    const hex = createHash('sha256').update(canonicalJson(body)).digest('hex');
+    const guid = [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20, 32)].join('-');
+    return { [EVENT_HEADER]: event, [DELIVERY_HEADER]: guid };
+  }
 
   matches(request: InboundRequest): boolean {
     if (request.headers[EVENT_HEADER] !== undefined) return true;

@@ -75,6 +75,12 @@ export interface RegistryProvider<Options = unknown> {
   readonly refusedStatus?: number;
   /** The Content-Type the registry sends this body with, where it uses more than one. */
   sendsAs?(body: unknown): string;
+  /**
+   * The protocol headers (of `headers`) the registry sends along with this body and the body
+   * does not repeat, so `send` can post a bare payload file as the registry would. A provider
+   * whose parser needs no header has none.
+   */
+  sendHeaders?(body: unknown): Record<string, string>;
   /** Auto-detection on `POST /events`, from the body shape (and protocol headers) alone. */
   matches(request: InboundRequest): boolean;
   /** Throws PayloadError naming every field it refuses. */

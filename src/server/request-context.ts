@@ -27,6 +27,12 @@ export function loggablePath(path: string): string {
 }
 
 /**
+ * Kubelet probes and Prometheus scrapes: a few a minute per pod, every minute, saying nothing an
+ * operator reads the log for. Answered well they go to debug; a failing one stays at info.
+ */
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
  * A request id on every log line: the sender's X-Request-Id when it is a plain token (so an
  * operator can follow a delivery from the registry's log), a fresh UUID otherwise. The access
  * log names the path only (query strings can carry credentials), with any path token redacted.
@@ -38,8 +44,10 @@ export function requestContext(logger: Logger) {
     req.log = logger.child({ requestId: req.id });
     res.setHeader('X-Request-Id', req.id);
     const started = process.hrtime.bigint();
+    // Read before routing: a mounted router rewrites req.path to what follows its mount point.
+    const probe = (req.method === 'GET' || req.method === 'HEAD') && PROBE_PATHS.has(req.path);
     res.on('finish', () => {
-      req.log.info(
+      req.log[probe && res.statusCode < 400 ? 'debug' : 'info'](
         {
           method: req.method,
           path: loggablePath(req.path),

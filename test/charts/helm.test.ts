@@ -268,7 +268,7 @@ describe('charts/registry-gateway with helm', function () {
     it('pins an image digest without putting it in a label', () => {
       const digest = `sha256:${'b'.repeat(64)}`;
       const objects = render({ values: TOKEN, set: [`image.digest=${digest}`] });
-      expect(gatewayContainer(objects).image).to.equal(`registry-gateway@${digest}`);
+      expect(gatewayContainer(objects).image).to.equal(`ghcr.io/registry-gateway/registry-gateway@${digest}`);
       expect(JSON.stringify(objects.map((o) => (o.metadata as Tree).labels))).to.not.include('sha256');
     });
   });

@@ -9,7 +9,13 @@ import { expect } from 'chai';
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/gateway';
-import { ConfigReloader, LIVE_KEYS, restartKeysChanged } from '../../src/config/reload';
+import {
+  ConfigReloader,
+  LIVE_KEYS,
+  restartKeysChanged,
+  tokenChanges,
+  type ReloadTiming,
+} from '../../src/config/reload';
 import { Gateway } from '../../src/gateway';
 import { freePort, GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
 import { memoryLogger } from '../helpers/logger';
@@ -77,7 +83,7 @@ describe('config/reload', function () {
       gateway = reloader = undefined;
     });
 
-    async function start() {
+    async function start(timing: Partial<ReloadTiming> = { debounceMs: 20 }) {
       const root = tempDir();
       const tokens = new SecretVolume(path.join(root, 'tokens'), {
         'tokens.yaml': `keep: ${KEEP}\nold: ${OLD}\nscoped: ${SCOPED}\n`,
@@ -87,7 +93,7 @@ describe('config/reload', function () {
       });
       const log = memoryLogger();
       gateway = await Gateway.start(loadConfig(config.file('values.yaml'), {}), log.logger);
-      reloader = new ConfigReloader(config.file('values.yaml'), gateway, log.logger, {}, 20);
+      reloader = new ConfigReloader(config.file('values.yaml'), gateway, log.logger, {}, timing);
       reloader.start();
       return { tokens, config, log, url: `http://127.0.0.1:${gateway.port}`, root };
     }
@@ -120,8 +126,70 @@ describe('config/reload', function () {
       ).to.deep.equal([]);
       expect(await ping(url, NEW)).to.equal(200);
       expect(await ping(url, OLD)).to.equal(401);
+      const reloaded = log.records.find((r) => r.msg === 'config reloaded')!;
+      expect(reloaded).to.deep.include({ reason: 'file change', tokensAdded: ['new'], tokensRemoved: ['old'] });
+      expect(reloaded).to.not.have.property('tokensChanged');
       expect(log.text()).to.not.include(NEW);
       expect(log.text()).to.not.include(OLD);
+    });
+
+    it('reloads within its maximum wait while a file in the watched directory never stops changing', async () => {
+      // A debounce this long would never fire under writes every 20 ms: only the maximum wait
+      // can bring the rotated token in while the churn goes on. No timer re-read either.
+      const { tokens, log, url } = await start({ debounceMs: 5_000, maxWaitMs: 300, rereadMs: 0 });
+      const churn = path.join(tokens.dir, 'churn.log');
+      let writes = 0;
+      const writer = setInterval(() => writeFileSync(churn, String(++writes)), 20);
+      try {
+        await waitFor(() => writes > 5, 'the churn to start');
+        tokens.write({ 'tokens.yaml': `keep: ${KEEP}\nnew: ${NEW}\nscoped: ${SCOPED}\n` });
+        await waitFor(async () => (await ping(url, NEW)) === 200, 'the rotated token, during the churn', 4_000);
+        const during = writes;
+        await waitFor(() => writes > during, 'the churn to go on after the reload');
+      } finally {
+        clearInterval(writer);
+      }
+      expect(log.records.filter((r) => r.msg === 'config reloaded')[0]).to.deep.include({ reason: 'file change' });
+    });
+
+    it('re-reads the files on a timer, for a change that raises no file event', async () => {
+      const { tokens, log, url } = await start({ debounceMs: 20, rereadMs: 100 });
+      // Written in place inside the versioned directory: nothing the directory watch reports.
+      writeFileSync(path.join(tokens.dir, '..data', 'tokens.yaml'), `keep: ${KEEP}\nnew: ${NEW}\nscoped: ${SCOPED}\n`);
+      await waitFor(async () => (await ping(url, NEW)) === 200, 'the re-read to take the new token');
+      const reloaded = log.records.find((r) => r.msg === 'config reloaded')!;
+      expect(reloaded).to.deep.include({ reason: 'periodic re-read', tokensAdded: ['new'], tokensRemoved: ['old'] });
+
+      // Rounds that find nothing new stay at debug; a broken file is told once, not every round.
+      const unchanged = () => log.records.filter((r) => r.msg === 'config unchanged; nothing to reload');
+      await waitFor(() => unchanged().length >= 2, 'two quiet rounds');
+      expect(unchanged().map((r) => r.level)).to.deep.equal(unchanged().map(() => 20));
+      writeFileSync(path.join(tokens.dir, '..data', 'tokens.yaml'), 'keep: [unterminated\n');
+      const refusals = () => log.records.filter((r) => r.msg === 'config reload refused; the running config stays');
+      await waitFor(() => refusals().length >= 3, 'three refused rounds');
+      expect(refusals().map((r) => r.level)).to.deep.equal([
+        50,
+        ...refusals()
+          .slice(1)
+          .map(() => 20),
+      ]);
+      expect(await ping(url, NEW)).to.equal(200);
+    });
+
+    it('says so when SIGHUP finds nothing changed, and names a token whose value or scope changed', async () => {
+      const { tokens, log } = await start({ debounceMs: 20, rereadMs: 0 });
+      expect(reloader!.reload('SIGHUP')).to.equal(true);
+      expect(log.records.at(-1)).to.deep.include({
+        level: 30,
+        reason: 'SIGHUP',
+        msg: 'config unchanged; nothing to reload',
+      });
+
+      writeFileSync(path.join(tokens.dir, '..data', 'tokens.yaml'), `keep: ${KEEP}\nold: ${NEW}\nscoped: ${SCOPED}\n`);
+      expect(reloader!.reload('SIGHUP')).to.equal(true);
+      expect(log.records.at(-1)).to.deep.include({ msg: 'config reloaded', reason: 'SIGHUP', tokensChanged: ['old'] });
+      expect(log.records.at(-1)).to.not.have.any.keys('tokensAdded', 'tokensRemoved');
+      expect(log.text()).to.not.include(NEW);
     });
 
     it('keeps a scoped token scoped when the Secret gives only its value', async () => {
@@ -172,6 +240,18 @@ describe('config/reload', function () {
     });
   });
 
+  it('tells token names added, removed and changed in value or scope, and nothing of unchanged ones', () => {
+    expect(
+      tokenChanges(
+        { same: 'a', gone: 'b', rotated: 'c', rescoped: { value: 'd', providers: ['acr'] } },
+        { same: 'a', rotated: 'c2', rescoped: { value: 'd', providers: ['harbor'] }, fresh: 'e' },
+      ),
+    ).to.deep.equal({ added: ['fresh'], removed: ['gone'], changed: ['rescoped', 'rotated'] });
+    expect(tokenChanges({ a: 'x' }, { a: 'x' })).to.deep.equal({ added: [], removed: [], changed: [] });
+    // Token names are the operator's: one that an object inherits is still only a name.
+    expect(tokenChanges({}, { constructor: 'x' })).to.deep.equal({ added: ['constructor'], removed: [], changed: [] });
+  });
+
   it('names the restart-only keys that differ', () => {
     const dir = tempDir();
     const file = path.join(dir, 'v.yaml');
@@ -210,6 +290,8 @@ describe('config/reload', function () {
       writeFileSync(path.join(root, 'tokens', '..data', 'tokens.yaml'), `third: ${THIRD}\nscoped: ${KEEP}\n`);
       gw.signal('SIGHUP');
       await waitFor(async () => (await ping(gw!.url, THIRD)) === 200, 'the SIGHUP reload');
+      gw.signal('SIGHUP');
+      await waitFor(() => gw!.stderr.includes('config unchanged; nothing to reload'), 'SIGHUP saying nothing changed');
 
       tokens.write({ 'tokens.yaml': 'nothing: short\n' });
       await waitFor(() => gw!.stderr.includes('config reload refused'), 'the refusal');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import picomatch from 'picomatch';
 import { parse } from 'yaml';
 import { freePort, GatewayProcess, REPO_ROOT, runCli, tempDir, waitFor } from '../helpers/gateway-process';
 
@@ -54,6 +55,35 @@ describe('e2e: make run and the README walkthrough', function () {
     expect(event.payload).to.deep.equal(body);
   });
 
+  it("the README's send command posts every example payload, each answered 2xx", async () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const command = /^npx registry-gateway (send .*)$/m.exec(readme)?.[1];
+    expect(command, 'a `npx registry-gateway send ...` line in the README').to.be.a('string');
+    const port = await freePort();
+    gw = await GatewayProcess.launch(values, port, { PORT: String(port), DELIVERY_DIR: tempDir() });
+
+    // As a shell runs it from the repository root: the URL's origin is this gateway's, and a
+    // glob expands to the files it names, sorted.
+    const args = command!.split(/\s+/).flatMap((arg) => {
+      if (/^https?:\/\//.test(arg)) return [arg.replace(/^https?:\/\/[^/]+/, gw!.url)];
+      if (!arg.includes('*')) return [arg];
+      const isMatch = picomatch(path.basename(arg));
+      return readdirSync(path.join(REPO_ROOT, path.dirname(arg)))
+        .filter((name) => isMatch(name))
+        .sort()
+        .map((name) => path.posix.join(path.dirname(arg), name));
+    });
+    const files = args.filter((arg) => arg.endsWith('.json'));
+    expect(files.length).to.be.greaterThan(10);
+    expect(files).to.include('examples/payloads/ghcr-package-published.json');
+
+    const sent = await runCli(args);
+    expect(sent.code, sent.stderr).to.equal(0);
+    const answered = sent.stdout.split('\n').filter(Boolean);
+    expect(answered.map((line) => line.split(':')[0])).to.deep.equal(files);
+    for (const line of answered) expect(line, line).to.match(/^\S+\.json: 2\d\d /);
+  });
+
   it('validate accepts the local values and lists every problem of a broken file', async () => {
     const ok = await runCli(['validate', '--config', values]);
     expect(ok.code).to.equal(0);
@@ -73,6 +103,9 @@ describe('e2e: make run and the README walkthrough', function () {
     gw = await GatewayProcess.launch(values, port, { PORT: String(port), DELIVERY_DIR: tempDir() });
     const noToken = await runCli(['send', '--url', `${gw.url}/events`, 'x.json'], { REGISTRY_GATEWAY_TOKEN: '' });
     expect(noToken.code).to.equal(2);
+    const badForm = await runCli(['send', '--url', `${gw.url}/events`, '--token', 't', '--verify', 'hmac', 'x.json']);
+    expect(badForm.code).to.equal(2);
+    expect(badForm.stderr).to.include('--verify needs one of bearer, github-hmac, jfrog, path, google-oidc');
     const wrong = await runCli([
       'send',
       '--url',

@@ -1,7 +1,8 @@
 /**
  * The Dockerfile, read statically (no Docker engine needed): it must build what package.json
  * says the CLI is, run it as the non-root user the chart expects, on the config path the chart
- * mounts and the port the gateway listens on by default.
+ * mounts and the port the gateway listens on by default, on the very Node release the tests
+ * run on (the Makefile fetches that release into .tools and runs every recipe with it).
  */
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
@@ -54,15 +55,39 @@ function execForm(instruction: Instruction): string[] {
   return value as string[];
 }
 
+/** `NODE_VERSION := x.y.z` in the Makefile: the Node release `make` installs into .tools. */
+function makefileNodeVersion(): string {
+  const version = /^NODE_VERSION := (\S+)$/m.exec(readText(repoPath('Makefile')))?.[1];
+  expect(version, 'NODE_VERSION in the Makefile').to.match(/^\d+\.\d+\.\d+$/);
+  return version!;
+}
+
 describe('Dockerfile', () => {
   const all = instructions(readText(repoPath('Dockerfile')));
   const [build, runtime] = stages(all);
-  const pkg = readJson<{ bin: Record<string, string> }>(repoPath('package.json'));
+  const pkg = readJson<{
+    bin: Record<string, string>;
+    engines: { node: string };
+    devDependencies: Record<string, string>;
+  }>(repoPath('package.json'));
+  const nodeVersion = makefileNodeVersion();
 
-  it('has a build stage and a runtime stage, both on node:20-bookworm-slim', () => {
+  it('has a build stage and a runtime stage, both on the exact Node release the Makefile installs', () => {
     expect(stages(all)).to.have.length(2);
-    expect(build[0].args).to.equal('node:20-bookworm-slim AS build');
-    expect(runtime[0].args).to.equal('node:20-bookworm-slim');
+    expect(build[0].args).to.equal(`node:${nodeVersion}-bookworm-slim AS build`);
+    expect(runtime[0].args).to.equal(`node:${nodeVersion}-bookworm-slim`);
+  });
+
+  it('is the Node these tests run on, so the suite tests the runtime that ships', () => {
+    // `make test` puts .tools/node-<version>-linux-<arch>/bin first on PATH; a suite started
+    // with another node (an older system one) fails here rather than passing on the wrong runtime.
+    expect(process.version).to.equal(`v${nodeVersion}`);
+  });
+
+  it('declares that release line in engines and types the code against it', () => {
+    expect(pkg.engines.node).to.equal(`^${nodeVersion}`);
+    const major = nodeVersion.split('.')[0];
+    expect(pkg.devDependencies['@types/node']).to.match(new RegExp(`^\\^${major}\\.`));
   });
 
   it('builds with the toolchain better-sqlite3 may need, then drops dev dependencies', () => {
@@ -154,7 +179,7 @@ describe('Dockerfile', () => {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
-    expect(ignored).to.include.members(['node_modules', 'dist', '.git']);
+    expect(ignored).to.include.members(['node_modules', 'dist', '.git', '.tools']);
     for (const needed of ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
       expect(ignored, needed).to.not.include(needed);
     }
