@@ -56,7 +56,7 @@ describe('config: console tokens from a Secret, reloaded', function () {
     );
     const log = memoryLogger();
     gateway = await Gateway.start(loadConfig(values, {}), log.logger);
-    reloader = new ConfigReloader(values, gateway, log.logger, {}, 20);
+    reloader = new ConfigReloader(values, gateway, log.logger, {}, { debounceMs: 20 });
     reloader.start();
     const admin = `http://127.0.0.1:${gateway.adminPort}`;
     // A failed login is a redirect back to the form; a successful one sets the session cookie.
