@@ -1,7 +1,7 @@
 import net from 'node:net';
 
 export interface FaultSettings {
-  /** Share (0..1) of new connections that are reset after a random number of bytes. */
+  /** Share (0..1) of exchanges (a request and its answer) reset after a random number of bytes. */
   resetRate: number;
   /** Each chunk, either way, is held back a random time in this range (ms). */
   latencyMs: [number, number];
@@ -31,6 +31,8 @@ export class FaultProxy {
   /** Reset connections, by cause: how much fault the scenario really injected. */
   readonly resets = { random: 0, all: 0 };
   connections = 0;
+  /** Requests seen: data from the client after data from the server, or a connection's first. */
+  exchanges = 0;
 
   private constructor(
     private backendPort: number,
@@ -90,11 +92,19 @@ export class FaultProxy {
     server.on('error', () => this.drop(pair));
     client.on('close', () => this.drop(pair));
     server.on('close', () => this.drop(pair));
-    const resetAfter = this.random() < this.settings.resetRate ? Math.floor(this.random() * 1024) : Infinity;
+    // Decided per exchange, not per connection: a kept-alive connection carries many requests,
+    // and each is a new chance for the path to fail half-way through it.
+    let resetAfter = Infinity;
     let passed = 0;
+    let lastFrom: net.Socket | undefined;
     const relay = (from: net.Socket, to: net.Socket) => {
       from.on('data', (chunk: Buffer) => {
         if (this.settings.blackhole) return;
+        if (from === client && lastFrom !== client) {
+          this.exchanges++;
+          resetAfter = this.random() < this.settings.resetRate ? passed + Math.floor(this.random() * 1024) : Infinity;
+        }
+        lastFrom = from;
         passed += chunk.length;
         if (passed > resetAfter) {
           this.resets.random++;

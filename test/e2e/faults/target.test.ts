@@ -41,13 +41,13 @@ describe('faults: the target under steady load (2 replicas on PostgreSQL)', func
     cleanup.push(() => load.stop());
     await load.acknowledged(50);
 
-    const connections = proxy.connections;
+    const exchanges = proxy.exchanges;
     proxy.set({ resetRate: 0.3, latencyMs: [0, 200] });
     await new Promise((r) => setTimeout(r, phaseMs(4)));
     // However busy the machine, the phase lasts until the faults have really been met.
     await waitFor(
-      () => proxy.resets.random >= 3 && proxy.connections >= connections + 20,
-      'target connections made and reset',
+      () => proxy.resets.random >= 3 && proxy.exchanges >= exchanges + 20,
+      'requests to the target made and reset',
       120_000,
     );
     proxy.set({ blackhole: true, resetRate: 0, latencyMs: [0, 0] });
