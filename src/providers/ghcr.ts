@@ -1,5 +1,6 @@
 import type { RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
+import { kindOfManifest, platformList, platformName } from './artifact';
 import { asObject, Fields } from './fields';
 import { isRepository } from './identifiers';
 import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
@@ -82,6 +83,9 @@ function readContainerVersion(pkg: Fields, request: InboundRequest, context: Par
   const tagged = metadata?.object('tag');
   const tag = tagged?.tag('name');
   const digest = tagged?.has('digest') ? tagged.digest('digest') : metadata?.object('manifest')?.digest('digest');
+  const manifest = metadata?.object('manifest');
+  const kind = kindOfManifest(manifest?.string('media_type'), manifest?.object('config')?.string('media_type'));
+  const platforms = labelledPlatforms(metadata?.object('labels')?.raw('all_labels'));
   const updated = pkg.timestamp('updated_at');
   const id = request.headers[DELIVERY_HEADER];
   if (id === undefined || id === '') {
@@ -101,5 +105,25 @@ function readContainerVersion(pkg: Fields, request: InboundRequest, context: Par
   };
   if (tag !== undefined) event.tag = tag;
   if (digest !== undefined) event.digest = digest;
+  if (kind !== undefined) event.kind = kind;
+  if (platforms !== undefined) event.platforms = platforms;
   return event;
+}
+
+/**
+ * GHCR lists an index's platforms in the `github.internal.platforms` label, a JSON string of
+ * `{digest, architecture, os}` entries. A label that does not read as that names no platforms:
+ * it is GitHub's bookkeeping, not the sender's claim, so it never fails the delivery.
+ */
+function labelledPlatforms(labels: unknown): string[] | undefined {
+  const text = asObject(labels)?.['github.internal.platforms'];
+  if (typeof text !== 'string') return undefined;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(entries)) return undefined;
+  return platformList(entries.map((entry) => platformName(asObject(entry) ?? {})));
 }
