@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { EVENT_TYPES } from '../model/event';
+import { EVENT_TYPES, TAG_CHANGES } from '../model/event';
 import type { ConfigParts, EmitterConfigPart, ProviderConfigPart } from './parts';
 import { consoleSchema } from './console';
 import { parseSize } from './size';
@@ -158,6 +158,7 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     types: Joi.array().items(Joi.string().valid(...EVENT_TYPES)),
     registries: stringList,
     repos: stringList,
+    changes: Joi.array().items(Joi.string().valid(...TAG_CHANGES)),
   }).default({});
 
   const { sources, defaultRegistry, providers } = providerSections(parts.providers);

@@ -12,6 +12,11 @@ export interface EventFilter {
   types?: string[];
   registries?: string[];
   repos?: string[];
+  /**
+   * What a tagged push did to its tag (`created`, `moved`, `unchanged`). Events that carry no
+   * tag change (deletes, scans, pushes by digest) are not about a tag moving and pass.
+   */
+  changes?: string[];
 }
 
 /** Settings every emitter section has, whatever its target. */

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { AcceptResult } from '../types';
 import { tooManyPending, type AcceptCall, type CallOutcome } from './commit-group';
+import { applyTagState } from './postgres-tag-state';
 
 export interface AcceptContext {
   /** Quoted schema name. */
@@ -97,6 +98,10 @@ export async function commitAccepts(
     [stored.length],
   );
   const events = stored.map((s) => calls[s.call][s.index]);
+  // Before the rows are written: it may add the tag change to an event and route it again.
+  await applyTagState(client, ctx.schema, events, ctx.now);
+  for (const slot of stored)
+    (outcomes[slot.call] as AcceptResult[])[slot.index].event = calls[slot.call][slot.index].event;
   const seqs = seqRows.map((r) => r.seq);
   const deliverySeqs: number[] = [];
   const deliveryEmitters: string[] = [];

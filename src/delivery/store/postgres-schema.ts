@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { EVENT_COLUMNS } from './event-columns';
 import { ident, inTransaction } from './postgres-connection';
+import { tagStateSchema } from './tag-state';
 
 /**
  * Each entry moves the schema one version forward. Applied in order, once, under an advisory lock,
@@ -86,6 +87,8 @@ CREATE TABLE ${s}.attempts (
 CREATE INDEX attempts_by_delivery ON ${s}.attempts (delivery_id);
 -- The Targets page's "last error": the newest failed attempt per emitter.
 CREATE INDEX attempts_failed ON ${s}.attempts (emitter, id) WHERE NOT ok;`,
+  // Version 4: the last digest of each tag (tag-state.ts).
+  (s) => tagStateSchema(`${s}.tag_state`),
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;

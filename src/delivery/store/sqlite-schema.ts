@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import { EVENT_COLUMNS } from './event-columns';
+import { tagStateSchema } from './tag-state';
 
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
-export const SQLITE_SCHEMA_VERSION = 3;
+export const SQLITE_SCHEMA_VERSION = 4;
 
 export const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -96,6 +97,8 @@ export function migrateSqlite(db: Database.Database, file: string): void {
       db.exec(`UPDATE events SET tag = json_extract(body, '$.tag')`);
     }
     db.exec(SQLITE_CONSOLE_SCHEMA);
+    // Version 4: the last digest of each tag (tag-state.ts).
+    db.exec(tagStateSchema('tag_state'));
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   }).immediate();
 }

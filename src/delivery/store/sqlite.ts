@@ -13,6 +13,7 @@ import { dropDeliveries, listDeliveries, replayDeliveries, saveTargetRow, target
 import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from './inspection';
 import { migrateSqlite } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
+import { SqliteTagState } from './sqlite-tag-state';
 import { prepareStatements, type DueRow, type Statements } from './sqlite-statements';
 import type { DeliveryStore, StoreOptions } from './types';
 
@@ -62,6 +63,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly statements: Statements;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
+  private readonly tagState: SqliteTagState;
   private reclaimTimer?: NodeJS.Timeout;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
@@ -96,6 +98,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.space = new StoreSpace(db, settings.dir, settings.maxStoreBytes, this.logger);
 
     this.statements = prepareStatements(db);
+    this.tagState = new SqliteTagState(db);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
       (calls) => Promise.resolve(this.commitCalls(calls)),
@@ -155,8 +158,10 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
         used += adding;
       }
       pending += newRows;
-      return call.map(({ event, emitters, body }, i) => {
-        if (!fresh[i]) return { event, duplicate: true };
+      return call.map((prepared, i) => {
+        if (!fresh[i]) return { event: prepared.event, duplicate: true };
+        this.tagState.apply(prepared, now);
+        const { event, emitters, body } = prepared;
         if (dedup) s.dedupRemember.run(event.source, event.id, now);
         const seq = s.insertEvent.run(
           event.source,

@@ -5,6 +5,7 @@ import { UnavailableError } from '../../../src/model/errors';
 import { Metrics } from '../../../src/observability/metrics';
 import { makeEvent } from '../support';
 import { inspectionBehaviour } from './inspection-behaviour';
+import { tagStateBehaviour } from './tag-state-behaviour';
 
 export const HOUR = 3600_000;
 
@@ -478,6 +479,8 @@ export function storeBehaviour(harness: EngineHarness): void {
         expect((await store.prune(now)).events).to.equal(1);
       });
     });
+
+    tagStateBehaviour({ open: (overrides) => open(overrides) });
 
     inspectionBehaviour({
       open: (overrides) => open(overrides),

@@ -100,6 +100,23 @@ describe('PostgreSQL store', function () {
       expect((await upgraded.targets()).map((t) => t.state)).to.deep.equal(['open']);
     });
 
+    it('keeps one tag state across replicas pushing the same tag at once: one created, every other a move', async () => {
+      const [a, b] = await Promise.all([replica({}, { owner: 'replica-a' }), replica({}, { owner: 'replica-b' })]);
+      const digests = Array.from({ length: 16 }, (_, i) => `sha256:${i.toString(16).padStart(64, '0')}`);
+      const results = await Promise.all(
+        digests.map((digest, i) =>
+          (i % 2 ? a : b).accept([{ event: makeEvent(`p${i}`, { digest }), emitters: ['log'] }]),
+        ),
+      );
+      const events = results.map(([r]) => r.event);
+      expect(events.filter((e) => e.tagChange === 'created')).to.have.length(1);
+      expect(events.filter((e) => e.tagChange === 'moved')).to.have.length(digests.length - 1);
+      // Each move starts where another push left the tag: the moves chain every digest once.
+      const previous = events.map((e) => e.previousDigest).filter((d) => d !== undefined);
+      expect(new Set(previous).size).to.equal(digests.length - 1);
+      for (const digest of previous) expect(digests).to.include(digest);
+    });
+
     it('a probe claim never takes a row another replica holds, even when nothing else is pending', async () => {
       const [a, b] = await Promise.all([replica({}, { owner: 'replica-a' }), replica({}, { owner: 'replica-b' })]);
       await a.accept([{ event: makeEvent('only'), emitters: ['brigade'] }]);
