@@ -11,6 +11,7 @@ import { createConfigSchema } from './config/schema';
 import type { GatewayConfig } from './config/types';
 import { Dispatcher } from './delivery/dispatcher';
 import { StoringIntake } from './delivery/intake';
+import { PartReleaser } from './delivery/part-releaser';
 import type { RouteTarget } from './delivery/routing';
 import { openStore, type DeliveryStore } from './delivery/store';
 import { PostgresStore } from './delivery/store/postgres';
@@ -72,6 +73,7 @@ export class Gateway implements LiveConfigTarget {
     readonly metrics: Metrics,
     readonly store: DeliveryStore,
     private readonly dispatcher: Dispatcher,
+    private readonly releaser: PartReleaser,
     private readonly emitters: Emitter[],
     private readonly server: http.Server | https.Server,
     private readonly credentials: Credentials,
@@ -79,7 +81,11 @@ export class Gateway implements LiveConfigTarget {
 
   static async start(config: Config, logger: Logger): Promise<Gateway> {
     const metrics = new Metrics();
-    const store = await openStore(config.delivery, { metrics, logger: logger.child({ component: 'store' }) });
+    const store = await openStore(config.delivery, {
+      metrics,
+      logger: logger.child({ component: 'store' }),
+      collapse: config.collapse,
+    });
     // The wiring connects the store to the metrics: neither knows the other.
     metrics.deliveryCounts = () => store.counts();
     if (store instanceof PostgresStore) {
@@ -91,6 +97,7 @@ export class Gateway implements LiveConfigTarget {
       metrics,
     });
     const intake = new StoringIntake(store, emitters, () => dispatcher.notify());
+    const releaser = new PartReleaser(store, () => dispatcher.notify(), logger.child({ component: 'assembly' }));
 
     let gateway: Gateway | undefined;
     const credentials = new Credentials(config.tokens);
@@ -122,9 +129,10 @@ export class Gateway implements LiveConfigTarget {
     // balancer idle timeout (60 s) makes that race rare.
     server.keepAliveTimeout = 65_000;
 
-    gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server, credentials);
+    gateway = new Gateway(config, logger, metrics, store, dispatcher, releaser, emitters, server, credentials);
     if (tls.enabled) gateway.reloadTls();
     dispatcher.start();
+    releaser.start();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.server.port, () => {
@@ -189,6 +197,7 @@ export class Gateway implements LiveConfigTarget {
     await Promise.race([closed, deadline]);
     this.server.closeAllConnections();
     await this.store.drain();
+    await this.releaser.stop();
     await this.dispatcher.stop(timeoutMs);
     await Promise.all(this.emitters.map((e) => e.close?.() ?? Promise.resolve()));
     await this.store.close();

@@ -4,7 +4,7 @@ import type { ConfigParts, EmitterConfigPart, ProviderConfigPart } from './parts
 import { consoleSchema } from './console';
 import { parseSize } from './size';
 import { tokensSchema } from './tokens-file';
-import type { DeliverySettings, GatewayConfig, ServerSettings } from './types';
+import type { CollapseSettings, DeliverySettings, GatewayConfig, ServerSettings } from './types';
 
 const stringList = Joi.array().items(Joi.string().min(1));
 
@@ -56,6 +56,31 @@ const CHART_KEYS = [
   'prometheusRule',
   'helmTest',
 ];
+
+const collapse = Joi.object<CollapseSettings, true>({
+  windowSeconds: Joi.number().min(0).max(600).default(10),
+  orphans: Joi.string().valid('deliver', 'drop').default('deliver'),
+  manifests: Joi.object({
+    timeoutMs: Joi.number().integer().min(50).max(30_000).default(2000),
+    maxBytes: Joi.number()
+      .integer()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
+    registries: Joi.array()
+      .items(
+        Joi.object({
+          host: Joi.string().min(1).lowercase().required(),
+          endpoint: Joi.string()
+            .uri({ scheme: ['http', 'https'] })
+            .required(),
+          username: Joi.string().allow('').default(''),
+          password: Joi.string().allow('').default(''),
+        }),
+      )
+      .default([]),
+  }).default(),
+}).default();
 
 const delivery = Joi.object<DeliverySettings, true>({
   store: Joi.string().valid('sqlite', 'postgres').default('sqlite'),
@@ -173,6 +198,7 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     providers,
     emitters: emitterSections(parts.emitters, filter),
     delivery,
+    collapse,
     server,
     console: consoleSchema,
     logLevel: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace').default('info'),

@@ -84,6 +84,31 @@ export interface PostgresSettings {
 }
 
 /** `delivery`: the store and the dispatcher's retry rules. */
+/** A registry the gateway may read manifests from, to learn an index's platforms. */
+export interface ManifestSource {
+  /** The `registry` of events it serves (host and port, as events name it). */
+  host: string;
+  /** Where its distribution API answers, e.g. https://registry.example.com. */
+  endpoint: string;
+  /** Pull credential, from a Secret; anonymous when both are empty. */
+  username: string;
+  password: string;
+}
+
+/** `collapse`: one event per push of a tag (docs/pushes.md). */
+export interface CollapseSettings {
+  /** Pushes by digest within this many seconds of a tagged push of their repository are its parts; 0 = off. */
+  windowSeconds: number;
+  /** A part no tagged push claimed: delivered on its own as a push, or dropped. */
+  orphans: 'deliver' | 'drop';
+  /** Registries whose manifests may be read for platforms: an allowlist, never a payload's host. */
+  manifests: {
+    timeoutMs: number;
+    maxBytes: number;
+    registries: ManifestSource[];
+  };
+}
+
 export interface DeliverySettings {
   store: StoreEngine;
   /** SQLite: the directory holding the store file. */
@@ -129,6 +154,7 @@ export interface GatewayConfig<
   /** Keyed by emitter plugin key. */
   emitters: Emitters;
   delivery: DeliverySettings;
+  collapse: CollapseSettings;
   server: ServerSettings;
   console: ConsoleSettings;
   logLevel: string;

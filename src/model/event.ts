@@ -82,6 +82,8 @@ export interface RegistryEvent {
   tagChange?: TagChange;
   /** With `tagChange: moved`: the digest the tag named before. */
   previousDigest?: string;
+  /** A tagged push: how many pushes by digest of its repository it absorbed (collapse window). */
+  parts?: number;
   /** The sender's body (or, for multi-event bodies, the one element this event came from). */
   payload: unknown;
 }

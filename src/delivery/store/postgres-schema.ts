@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { EVENT_COLUMNS } from './event-columns';
 import { ident, inTransaction } from './postgres-connection';
+import { heldPartsSchema } from './held-parts';
 import { tagStateSchema } from './tag-state';
 
 /**
@@ -88,7 +89,9 @@ CREATE INDEX attempts_by_delivery ON ${s}.attempts (delivery_id);
 -- The Targets page's "last error": the newest failed attempt per emitter.
 CREATE INDEX attempts_failed ON ${s}.attempts (emitter, id) WHERE NOT ok;`,
   // Version 4: the last digest of each tag (tag-state.ts).
-  (s) => tagStateSchema(`${s}.tag_state`),
+  // Version 4 too: the parts of a push held for its tagged push (held-parts.ts).
+  (s) => `${tagStateSchema(`${s}.tag_state`)}
+${heldPartsSchema(`${s}.held_parts`)}`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;

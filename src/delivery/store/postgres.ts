@@ -8,6 +8,9 @@ import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult
 import type { RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, truncateError } from './commit-group';
 import { commitAccepts } from './postgres-accept';
+import { releaseParts } from './postgres-assembly';
+import { DEFAULT_HELD_PART_PAGE, HELD_PART_COLUMNS, heldPartFromRow } from './held-parts';
+import type { HeldPart, HeldPartQuery, HeldPartRow, ReleaseResult } from './held-parts';
 import { leaseDue, nextDue } from './postgres-claims';
 import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
 import { InspectableStore, postgresDialect, StoreInspection } from './inspection';
@@ -154,6 +157,8 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
         dedupWindowMs: this.settings.dedupWindowSeconds * 1000,
         maxPending: this.settings.maxPending,
         pending: this.pending.count,
+        collapse: this.options.collapse,
+        metrics: this.options.metrics,
       }),
     );
     for (const outcome of outcomes) {
@@ -246,6 +251,34 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
 
   async counts(): Promise<DeliveryCounts[]> {
     return this.group.closed ? [] : countDeliveries(this.db);
+  }
+
+  releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
+    return this.db.withClient((client) =>
+      inTransaction(client, () =>
+        releaseParts(client, this.schema, this.channel, nowMs, this.options.collapse, this.options.metrics),
+      ),
+    );
+  }
+
+  async listHeldParts(query: HeldPartQuery = {}): Promise<HeldPart[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.state) {
+      params.push(query.state);
+      where.push(`state = $${params.length}`);
+    }
+    if (query.push) {
+      params.push(query.push.source, query.push.id);
+      where.push(`push_source = $${params.length - 1} AND push_id = $${params.length}`);
+    }
+    params.push(query.limit ?? DEFAULT_HELD_PART_PAGE);
+    const rows = await this.db.query<HeldPartRow>(
+      `SELECT ${HELD_PART_COLUMNS} FROM ${this.schema}.held_parts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY accepted_at DESC, id LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(heldPartFromRow);
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { EVENT_COLUMNS } from './event-columns';
+import { heldPartsSchema } from './held-parts';
 import { tagStateSchema } from './tag-state';
 
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
@@ -99,6 +100,8 @@ export function migrateSqlite(db: Database.Database, file: string): void {
     db.exec(SQLITE_CONSOLE_SCHEMA);
     // Version 4: the last digest of each tag (tag-state.ts).
     db.exec(tagStateSchema('tag_state'));
+    // Version 4 too: the parts of a push held for its tagged push (held-parts.ts).
+    db.exec(heldPartsSchema('held_parts'));
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   }).immediate();
 }

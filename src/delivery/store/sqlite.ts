@@ -14,6 +14,8 @@ import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from 
 import { migrateSqlite } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
 import { SqliteTagState } from './sqlite-tag-state';
+import { SqliteHeldParts } from './sqlite-held-parts';
+import type { HeldPart, HeldPartQuery, ReleaseResult } from './held-parts';
 import { prepareStatements, type DueRow, type Statements } from './sqlite-statements';
 import type { DeliveryStore, StoreOptions } from './types';
 
@@ -64,6 +66,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
   private readonly tagState: SqliteTagState;
+  private readonly heldParts: SqliteHeldParts;
   private reclaimTimer?: NodeJS.Timeout;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
@@ -99,6 +102,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
 
     this.statements = prepareStatements(db);
     this.tagState = new SqliteTagState(db);
+    this.heldParts = new SqliteHeldParts(db, options.collapse, options.metrics);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
       (calls) => Promise.resolve(this.commitCalls(calls)),
@@ -161,8 +165,10 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
       return call.map((prepared, i) => {
         if (!fresh[i]) return { event: prepared.event, duplicate: true };
         this.tagState.apply(prepared, now);
+        const storedAsEvent = this.heldParts.accept(prepared, now);
         const { event, emitters, body } = prepared;
         if (dedup) s.dedupRemember.run(event.source, event.id, now);
+        if (!storedAsEvent) return { event, duplicate: false };
         const seq = s.insertEvent.run(
           event.source,
           event.id,
@@ -296,6 +302,14 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
       }
     }, RECLAIM_INTERVAL_MS);
     this.reclaimTimer.unref();
+  }
+
+  releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
+    return this.run(() => this.heldParts.release(nowMs));
+  }
+
+  listHeldParts(query: HeldPartQuery = {}): Promise<HeldPart[]> {
+    return this.run(() => this.heldParts.list(query));
   }
 
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */

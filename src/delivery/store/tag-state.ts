@@ -83,9 +83,3 @@ export function annotate(prepared: PreparedEvent, facts: Partial<RegistryEvent>)
   prepared.body = JSON.stringify(event);
   if (prepared.route) prepared.emitters = [...new Set(prepared.route(event))];
 }
-
-/** Orders the advisory locks of one transaction, so two replicas never wait on each other in a cycle. */
-export function lockKeys(steps: (TagStep | undefined)[]): string[] {
-  const keys = steps.filter((s): s is TagStep => s !== undefined).map((s) => `${s.registry}/${s.repo}`);
-  return [...new Set(keys)].sort();
-}

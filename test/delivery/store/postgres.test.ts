@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { PostgresStore } from '../../../src/delivery/store/postgres';
+import type { CollapseOptions } from '../../../src/delivery/store/held-parts';
 import { POSTGRES_SCHEMA_VERSION } from '../../../src/delivery/store/postgres-schema';
 import type { DeliverySettings } from '../../../src/delivery/types';
 import { KubeappsEmitter } from '../../../src/emitters/kubeapps';
@@ -39,7 +40,8 @@ describe('PostgreSQL store', function () {
       schema = `behaviour_${++schemas}`;
       return Promise.resolve();
     },
-    open: (clock, overrides, metrics) => PostgresStore.open(pgSettings(overrides), { clock, metrics }),
+    open: (clock, overrides, metrics, options) =>
+      PostgresStore.open(pgSettings(overrides), { clock, metrics, ...options }),
   });
 
   describe('across replicas', () => {
@@ -48,11 +50,12 @@ describe('PostgreSQL store', function () {
 
     async function replica(
       overrides: Partial<DeliverySettings> = {},
-      options: { clock?: () => number; owner?: string } = {},
+      options: { clock?: () => number; owner?: string; collapse?: CollapseOptions } = {},
     ) {
       const store = await PostgresStore.open(pgSettings(overrides), {
         clock: options.clock ?? (() => now),
         owner: options.owner,
+        collapse: options.collapse,
       });
       opened.push(store);
       return store;
@@ -115,6 +118,55 @@ describe('PostgreSQL store', function () {
       const previous = events.map((e) => e.previousDigest).filter((d) => d !== undefined);
       expect(new Set(previous).size).to.equal(digests.length - 1);
       for (const digest of previous) expect(digests).to.include(digest);
+    });
+
+    it('collapses pushes whose parts and tag reach different replicas at once, whichever commits first', async () => {
+      let clock = now;
+      const collapse: CollapseOptions = { windowSeconds: 10, orphans: 'deliver' };
+      const [a, b] = await Promise.all([
+        replica({}, { owner: 'replica-a', collapse, clock: () => clock }),
+        replica({}, { owner: 'replica-b', collapse, clock: () => clock }),
+      ]);
+      const repos = Array.from({ length: 12 }, (_, i) => `team/app-${i}`);
+      const digest = (r: number, n: number) => `sha256:${(r * 100 + n).toString(16).padStart(64, '0')}`;
+      await Promise.all(
+        repos.flatMap((repo, r) => [
+          ...[1, 2, 3, 4].map((n) =>
+            (n % 2 ? a : b).accept([
+              {
+                event: makeEvent(`${repo}-m${n}`, { repo, tag: undefined, digest: digest(r, n) }),
+                emitters: ['brigade'],
+              },
+            ]),
+          ),
+          (r % 2 ? a : b).accept([
+            { event: makeEvent(`${repo}-index`, { repo, digest: digest(r, 0) }), emitters: ['brigade'] },
+          ]),
+        ]),
+      );
+      clock += 60_000;
+      const [ra, rb] = await Promise.all([a.releaseHeldParts(clock), b.releaseHeldParts(clock)]);
+      expect(ra.released + rb.released, 'no part left over as an orphan').to.equal(0);
+      expect((await rows(a)).map((r) => r.eventId).sort()).to.deep.equal(repos.map((repo) => `${repo}-index`).sort());
+      expect(await a.listHeldParts({ state: 'absorbed', limit: 1000 })).to.have.length(repos.length * 4);
+    });
+
+    it('releases the parts a replica held when it is gone, from another replica, once', async () => {
+      let clock = now;
+      const collapse: CollapseOptions = { windowSeconds: 10, orphans: 'deliver' };
+      const a = await replica({}, { owner: 'replica-a', collapse, clock: () => clock });
+      const b = await replica({}, { owner: 'replica-b', collapse, clock: () => clock });
+      await a.accept([
+        { event: makeEvent('lone', { tag: undefined, digest: `sha256:${'1'.repeat(64)}` }), emitters: ['brigade'] },
+      ]);
+      await a.close();
+      clock += 10_000;
+      const c = await replica({}, { owner: 'replica-c', collapse, clock: () => clock });
+      const results = await Promise.all([b.releaseHeldParts(clock), c.releaseHeldParts(clock)]);
+      expect(results.map((r) => r.released).sort()).to.deep.equal([0, 1]);
+      expect((await rows(b)).map((r) => [r.eventId, r.emitter, r.state])).to.deep.equal([
+        ['lone', 'brigade', 'pending'],
+      ]);
     });
 
     it('a probe claim never takes a row another replica holds, even when nothing else is pending', async () => {
