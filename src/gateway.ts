@@ -12,6 +12,7 @@ import type { GatewayConfig } from './config/types';
 import { Dispatcher } from './delivery/dispatcher';
 import { StoringIntake } from './delivery/intake';
 import { PartReleaser } from './delivery/part-releaser';
+import { ManifestReader, withPlatforms } from './delivery/platforms';
 import type { RouteTarget } from './delivery/routing';
 import { openStore, type DeliveryStore } from './delivery/store';
 import { PostgresStore } from './delivery/store/postgres';
@@ -91,7 +92,11 @@ export class Gateway implements LiveConfigTarget {
     if (store instanceof PostgresStore) {
       metrics.storeStats = () => ({ pool: store.poolStats, leasesHeld: store.leasesHeld });
     }
-    const emitters = createEmitters(config, logger, store.sharedWindows);
+    const reader = new ManifestReader(config.collapse.manifests, logger.child({ component: 'manifests' }));
+    // Only with registries to read from: otherwise every delivery would pass through for nothing.
+    const emitters = createEmitters(config, logger, store.sharedWindows).map((e) =>
+      config.collapse.manifests.registries.length > 0 ? withPlatforms(e, reader) : e,
+    );
     const dispatcher = new Dispatcher(store, emitters, config.delivery, {
       logger: logger.child({ component: 'dispatcher' }),
       metrics,

@@ -76,6 +76,7 @@ const collapse = Joi.object<CollapseSettings, true>({
             .required(),
           username: Joi.string().allow('').default(''),
           password: Joi.string().allow('').default(''),
+          passwordFile: Joi.string().allow('').default(''),
         }),
       )
       .default([]),

@@ -93,6 +93,8 @@ export interface ManifestSource {
   /** Pull credential, from a Secret; anonymous when both are empty. */
   username: string;
   password: string;
+  /** A file holding the password (a mounted Secret); read at each use, so a rotation needs no restart. */
+  passwordFile: string;
 }
 
 /** `collapse`: one event per push of a tag (docs/pushes.md). */

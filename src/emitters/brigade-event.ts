@@ -101,6 +101,7 @@ export function toBrigadeEvent(registryEvent: RegistryEvent): BrigadeEventDraft 
     ['subject-tag', registryEvent.subject?.tag],
     // A comma is not a label character; `.` is in no OCI os or architecture name.
     ['platforms', registryEvent.platforms?.join('.')],
+    ['parts', registryEvent.parts?.toString()],
   ];
   for (const [key, value] of candidates) {
     if (value === undefined) continue;
