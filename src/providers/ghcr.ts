@@ -61,6 +61,9 @@ export class GhcrParser implements RegistryProvider {
       };
     }
     const kind = pkg!.string('package_type') ?? pkg!.string('ecosystem');
+    if (kind?.toLowerCase() === 'docker' && isPackageRegistry(pkg!)) {
+      return { kind: 'events', events: [readPackageRegistryVersion(pkg!, request, context)] };
+    }
     if (kind?.toLowerCase() !== 'container') {
       return {
         kind: 'ignored',
@@ -126,4 +129,74 @@ function labelledPlatforms(labels: unknown): string[] | undefined {
   }
   if (!Array.isArray(entries)) return undefined;
   return platformList(entries.map((entry) => platformName(asObject(entry) ?? {})));
+}
+
+/** The GitHub Package Registry's docker host, before GHCR; GitHub Enterprise Server still sends it. */
+const PACKAGE_REGISTRY_HOST = 'docker.pkg.github.com';
+
+/** `registry.url` is `https://docker.pkg.github.com/<owner>/<repository>` in the older form. */
+function isPackageRegistry(pkg: Fields): boolean {
+  const url = pkg.object('registry')?.string('url');
+  return url !== undefined && hostOfUrl(url) === PACKAGE_REGISTRY_HOST;
+}
+
+function hostOfUrl(url: string): string | undefined {
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The earlier GitHub Package Registry form of `registry_package`: `package_type: docker`, no
+ * `container_metadata`. Images there are `docker.pkg.github.com/<owner>/<repository>/<name>`,
+ * the tag is `package_version.version`, and the only digest is inside the manifest text, whose
+ * bytes as GitHub stored them are not what the payload shows: so the event names no digest.
+ */
+function readPackageRegistryVersion(pkg: Fields, request: InboundRequest, context: ParseContext): RegistryEvent {
+  const name = pkg.requiredString('name');
+  const registry = pkg.object('registry', true);
+  const url = registry?.requiredString('url') ?? '';
+  const path = hostOfUrl(url) === undefined ? '' : new URL(url).pathname.replace(/^\/+|\/+$/g, '');
+  const repo = `${path}/${name}`.toLowerCase();
+  if (path === '' || !isRepository(repo)) {
+    pkg.fail(
+      `${registry?.path('url') ?? pkg.path('registry.url')} and ${pkg.path('name')} do not name an image (${repo})`,
+    );
+  }
+  const version = pkg.object('package_version', true);
+  const tag = version?.tag('version');
+  const id = request.headers[DELIVERY_HEADER];
+  if (id === undefined || id === '') {
+    pkg.fail('the X-GitHub-Delivery header is required: it is the id GitHub gives each delivery');
+  }
+  const updated = version?.timestamp('updated_at') ?? pkg.timestamp('updated_at');
+  pkg.check();
+
+  const event: RegistryEvent = {
+    id: id!,
+    provider: 'ghcr',
+    source: context.source,
+    type: 'push',
+    registry: context.registry.resolve(PACKAGE_REGISTRY_HOST, registry!.path('url')),
+    repo,
+    time: updated ?? new Date().toISOString(),
+    payload: request.body,
+  };
+  if (tag !== undefined) event.tag = tag;
+  const kind = kindOfManifest(manifestMediaType(version?.string('manifest')));
+  if (kind !== undefined) event.kind = kind;
+  return event;
+}
+
+/** The `mediaType` of the manifest text the older form carries; undefined when it does not read. */
+function manifestMediaType(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const mediaType = asObject(JSON.parse(text))?.mediaType;
+    return typeof mediaType === 'string' ? mediaType : undefined;
+  } catch {
+    return undefined;
+  }
 }

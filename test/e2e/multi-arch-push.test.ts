@@ -206,7 +206,10 @@ notifications:
       20_000,
     );
     const diagnose = (err: Error) =>
-      new Error(`${err.message}\ngateway:\n${gateway!.stderr.slice(-6000)}\nregistry:\n${registryLog.slice(-3000)}`);
+      new Error(
+        `${err.message}\nBrigade got: ${JSON.stringify(brigade!.createdEvents.map((e) => [e.type, e.labels]))}\n` +
+          `gateway:\n${gateway!.stderr.slice(-6000)}\nregistry:\n${registryLog.slice(-3000)}`,
+      );
     const skopeo = (args: string[]) => {
       const run = spawnSync('skopeo', ['copy', '--dest-tls-verify=false', ...args], {
         encoding: 'utf8',
@@ -285,7 +288,13 @@ notifications:
     const sigTag = `sha256-${indexDigest.slice('sha256:'.length)}.sig`;
     writeSignatureLayout(signature, sigTag, indexDigest);
     skopeo([`oci:${signature}:${sigTag}`, `docker://${registryHost}/team/app:${sigTag}`]);
-    await waitFor(() => brigadeEvents().length === 2 && knativeEvents().length === 2, 'the signature event', 30_000);
+    await waitFor(
+      () => brigadeEvents().length === 2 && knativeEvents().length === 2,
+      'the signature event',
+      30_000,
+    ).catch((err: Error) => {
+      throw diagnose(err);
+    });
     expect(brigadeEvents()[1]).to.include({ type: 'signed' });
     expect(brigadeEvents()[1].labels).to.include({
       kind: 'signature',
@@ -299,8 +308,16 @@ notifications:
 
     // 3. The same push again: one push, marked unchanged.
     skopeo(['--all', `oci:${layout}:v1`, `docker://${registryHost}/team/app:v1`]);
-    await waitFor(() => brigadeEvents().length === 3 && knativeEvents().length === 3, 'the re-push', 30_000);
-    await waitFor(async () => (await partsCounted('absorbed')) === 8, 'the re-push parts absorbed', 15_000);
+    await waitFor(() => brigadeEvents().length === 3 && knativeEvents().length === 3, 'the re-push', 30_000).catch(
+      (err: Error) => {
+        throw diagnose(err);
+      },
+    );
+    await waitFor(async () => (await partsCounted('absorbed')) === 8, 'the re-push parts absorbed', 15_000).catch(
+      (err: Error) => {
+        throw diagnose(err);
+      },
+    );
     expect(brigadeEvents()[2].labels).to.include({ tag: 'v1', digest: indexDigest, change: 'unchanged' });
 
     // 4. Another image to the same tag: moved, from the index.
@@ -308,7 +325,11 @@ notifications:
     writeOciImage(single, 'v1', `${dir} single`);
     skopeo([`oci:${single}:v1`, `docker://${registryHost}/team/app:v1`]);
     const movedTo = await digestOf('v1', OCI_MANIFEST);
-    await waitFor(() => brigadeEvents().length === 4 && knativeEvents().length === 4, 'the moved tag', 30_000);
+    await waitFor(() => brigadeEvents().length === 4 && knativeEvents().length === 4, 'the moved tag', 30_000).catch(
+      (err: Error) => {
+        throw diagnose(err);
+      },
+    );
     expect(brigadeEvents()[3].labels).to.include({
       digest: movedTo,
       kind: 'image',

@@ -129,6 +129,25 @@ describe('artifact kinds', () => {
       expect(event).not.to.have.property('tag');
     });
 
+    it('GitHub Package Registry (older registry_package): a push of docker.pkg.github.com, kind from its manifest text', () => {
+      const body = fixture('ghcr', 'registry-package-published-docker-pkg-github-real-keel-test.json');
+      const headers = { 'x-github-event': 'registry_package', 'x-github-delivery': 'd-2' };
+      const [event] = read('ghcr', body, headers);
+      expect(event).to.include({
+        type: 'push',
+        kind: 'image',
+        registry: 'docker.pkg.github.com',
+        repo: 'dingggu/utaitebox/server',
+        tag: '1.2.3',
+      });
+      expect(event).not.to.have.property('digest');
+      const broken = structuredClone(body);
+      (broken.registry_package as { registry: { url: string } }).registry.url = 'https://docker.pkg.github.com/';
+      expect(() => read('ghcr', broken, headers)).to.throw(
+        /registry_package\.registry\.url and registry_package\.name do not name an image/,
+      );
+    });
+
     it('Docker Hub: no media type at all', () => {
       expect(read('dockerhub', fixture('dockerhub', 'docs-current-push.json'))[0]).to.include({ kind: 'unknown' });
     });
