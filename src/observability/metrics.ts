@@ -53,7 +53,7 @@ export class Metrics {
 
   readonly parts = this.counter(
     'registry_gateway_push_parts_total',
-    'Pushes by digest (parts of a push) by outcome: held, absorbed (into a tagged push), released (orphan delivered on its own), dropped (orphan)',
+    'Pushes by digest (parts of a push): held counts every part taken in; absorbed (into a tagged push), released (an orphan delivered on its own) and dropped (an orphan) how each was settled',
     ['outcome'],
   );
 

@@ -71,7 +71,9 @@ export async function assembleGroup(
           push ? now : null,
         ],
       );
-      metrics?.parts.inc({ outcome: push ? 'absorbed' : 'held' });
+      // `held` counts every part taken in; the outcomes below say how each was settled.
+      metrics?.parts.inc({ outcome: 'held' });
+      if (push) metrics?.parts.inc({ outcome: 'absorbed' });
       continue;
     }
     if (isTaggedPush(event)) {

@@ -113,7 +113,9 @@ export class SqliteHeldParts {
         push?.id ?? null,
         settledAt,
       );
-      this.metrics?.parts.inc({ outcome: state });
+      // `held` counts every part taken in; the outcomes below say how each was settled.
+      this.metrics?.parts.inc({ outcome: 'held' });
+      if (push) this.metrics?.parts.inc({ outcome: 'absorbed' });
       return false;
     }
     if (isTaggedPush(event)) {
