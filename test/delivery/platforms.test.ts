@@ -79,7 +79,10 @@ describe('platforms from the registry (OCI distribution API)', () => {
     const target: Emitter & { filter: object } = {
       name: 'brigade',
       filter: {},
-      deliver: async (e) => void delivered.push(e),
+      deliver: (e) => {
+        delivered.push(e);
+        return Promise.resolve();
+      },
     };
     const wrapped = withPlatforms(target, reader);
     await Promise.all([wrapped.deliver(push(registry.host)), wrapped.deliver(push(registry.host))]);

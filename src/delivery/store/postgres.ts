@@ -9,8 +9,7 @@ import type { RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, truncateError } from './commit-group';
 import { commitAccepts } from './postgres-accept';
 import { releaseParts } from './postgres-assembly';
-import { DEFAULT_HELD_PART_PAGE, HELD_PART_COLUMNS, heldPartFromRow } from './held-parts';
-import type { HeldPart, HeldPartQuery, HeldPartRow, ReleaseResult } from './held-parts';
+import type { ReleaseResult } from './held-parts';
 import { leaseDue, nextDue } from './postgres-claims';
 import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
 import { InspectableStore, postgresDialect, StoreInspection } from './inspection';
@@ -259,26 +258,6 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
         releaseParts(client, this.schema, this.channel, nowMs, this.options.collapse, this.options.metrics),
       ),
     );
-  }
-
-  async listHeldParts(query: HeldPartQuery = {}): Promise<HeldPart[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.state) {
-      params.push(query.state);
-      where.push(`state = $${params.length}`);
-    }
-    if (query.push) {
-      params.push(query.push.source, query.push.id);
-      where.push(`push_source = $${params.length - 1} AND push_id = $${params.length}`);
-    }
-    params.push(query.limit ?? DEFAULT_HELD_PART_PAGE);
-    const rows = await this.db.query<HeldPartRow>(
-      `SELECT ${HELD_PART_COLUMNS} FROM ${this.schema}.held_parts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY accepted_at DESC, id LIMIT $${params.length}`,
-      params,
-    );
-    return rows.map(heldPartFromRow);
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {

@@ -1,20 +1,13 @@
 import type Database from 'better-sqlite3';
 import type { Metrics } from '../../observability/metrics';
 import type { PreparedEvent } from './commit-group';
-import {
-  collapsing,
-  DEFAULT_HELD_PART_PAGE,
-  HELD_PART_COLUMNS,
-  heldPartFromRow,
-  isPart,
-  isTaggedPush,
-} from './held-parts';
-import type { CollapseOptions, HeldPart, HeldPartQuery, HeldPartRow, ReleasedPart, ReleaseResult } from './held-parts';
-import { SETTLED_RETENTION_MS } from './held-parts';
+import { collapsing, isPart, isTaggedPush, SETTLED_RETENTION_MS } from './held-parts';
+import type { CollapseOptions, ReleasedPart, ReleaseResult } from './held-parts';
+import { SqliteTagState } from './sqlite-tag-state';
 import { annotate } from './tag-state';
 
 /**
- * Held parts on SQLite. The accept side runs inside the group's transaction, event by event in
+ * Tag state and held parts on SQLite. The accept side runs inside the group's transaction, event by event in
  * order, so a tagged push stored earlier in the same group is already in `events` when its parts
  * come, and parts held earlier in the group are already in the table when their push comes.
  */
@@ -27,13 +20,15 @@ export class SqliteHeldParts {
   private readonly insertEvent;
   private readonly insertDelivery;
   private readonly forget;
+  private readonly tagState: SqliteTagState;
   readonly release: (now: number) => ReleaseResult;
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly options: CollapseOptions | undefined,
     private readonly metrics?: Metrics,
   ) {
+    this.tagState = new SqliteTagState(db);
     this.hold = db.prepare<
       [
         string,
@@ -91,6 +86,8 @@ export class SqliteHeldParts {
    * event; lets a tagged push absorb the held parts of its repository and answers true.
    */
   accept(prepared: PreparedEvent, now: number): boolean {
+    // The tag state first: a tagged push is delivered with its tag change and its parts count.
+    this.tagState.apply(prepared, now);
     if (!collapsing(this.options)) return true;
     const event = prepared.event;
     const windowStart = now - this.options.windowSeconds * 1000;
@@ -148,26 +145,5 @@ export class SqliteHeldParts {
     if (result.released > 0) this.metrics?.parts.inc({ outcome: 'released' }, result.released);
     if (result.dropped > 0) this.metrics?.parts.inc({ outcome: 'dropped' }, result.dropped);
     return result;
-  }
-
-  list(query: HeldPartQuery): HeldPart[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.state) {
-      where.push('state = ?');
-      params.push(query.state);
-    }
-    if (query.push) {
-      where.push('push_source = ? AND push_id = ?');
-      params.push(query.push.source, query.push.id);
-    }
-    params.push(query.limit ?? DEFAULT_HELD_PART_PAGE);
-    return this.db
-      .prepare<unknown[], HeldPartRow>(
-        `SELECT ${HELD_PART_COLUMNS} FROM held_parts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-          ORDER BY accepted_at DESC, id LIMIT ?`,
-      )
-      .all(...params)
-      .map(heldPartFromRow);
   }
 }

@@ -3,7 +3,6 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
-import type { RegistryEvent } from '../../model/event';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
 import type { AttemptRecord, RoutedEvent, TargetRecord } from '../types';
@@ -13,10 +12,9 @@ import { dropDeliveries, listDeliveries, replayDeliveries, saveTargetRow, target
 import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from './inspection';
 import { migrateSqlite } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
-import { SqliteTagState } from './sqlite-tag-state';
 import { SqliteHeldParts } from './sqlite-held-parts';
-import type { HeldPart, HeldPartQuery, ReleaseResult } from './held-parts';
-import { prepareStatements, type DueRow, type Statements } from './sqlite-statements';
+import type { ReleaseResult } from './held-parts';
+import { dueDelivery, prepareStatements, type Statements } from './sqlite-statements';
 import type { DeliveryStore, StoreOptions } from './types';
 
 export const STORE_FILE = 'registry-gateway.db';
@@ -31,16 +29,6 @@ const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOM
 const BUSY_TIMEOUT_MS = 5000;
 /** While the store refuses events for space, how often delivered rows are cleared to make room. */
 const RECLAIM_INTERVAL_MS = 1000;
-
-function dueDelivery(row: DueRow): DueDelivery {
-  return {
-    id: row.id,
-    emitter: row.emitter,
-    attempts: row.attempts,
-    acceptedAt: row.accepted_at,
-    event: JSON.parse(row.body) as RegistryEvent,
-  };
-}
 
 function isUnavailable(err: unknown): err is Error & { code: string } {
   return err instanceof Database.SqliteError && UNAVAILABLE_CODES.test(err.code);
@@ -65,7 +53,6 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly statements: Statements;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
-  private readonly tagState: SqliteTagState;
   private readonly heldParts: SqliteHeldParts;
   private reclaimTimer?: NodeJS.Timeout;
 
@@ -101,7 +88,6 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.space = new StoreSpace(db, settings.dir, settings.maxStoreBytes, this.logger);
 
     this.statements = prepareStatements(db);
-    this.tagState = new SqliteTagState(db);
     this.heldParts = new SqliteHeldParts(db, options.collapse, options.metrics);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
@@ -164,11 +150,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
       pending += newRows;
       return call.map((prepared, i) => {
         if (!fresh[i]) return { event: prepared.event, duplicate: true };
-        this.tagState.apply(prepared, now);
-        const storedAsEvent = this.heldParts.accept(prepared, now);
+        if (dedup) s.dedupRemember.run(prepared.event.source, prepared.event.id, now);
+        if (!this.heldParts.accept(prepared, now)) return { event: prepared.event, duplicate: false };
         const { event, emitters, body } = prepared;
-        if (dedup) s.dedupRemember.run(event.source, event.id, now);
-        if (!storedAsEvent) return { event, duplicate: false };
         const seq = s.insertEvent.run(
           event.source,
           event.id,
@@ -306,10 +290,6 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
 
   releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
     return this.run(() => this.heldParts.release(nowMs));
-  }
-
-  listHeldParts(query: HeldPartQuery = {}): Promise<HeldPart[]> {
-    return this.run(() => this.heldParts.list(query));
   }
 
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */
