@@ -11,6 +11,8 @@ import { createConfigSchema } from './config/schema';
 import type { GatewayConfig } from './config/types';
 import { Dispatcher } from './delivery/dispatcher';
 import { StoringIntake } from './delivery/intake';
+import { PartReleaser } from './delivery/part-releaser';
+import { ManifestReader, withPlatforms } from './delivery/platforms';
 import type { RouteTarget } from './delivery/routing';
 import { openStore, type DeliveryStore } from './delivery/store';
 import { PostgresStore } from './delivery/store/postgres';
@@ -72,6 +74,7 @@ export class Gateway implements LiveConfigTarget {
     readonly metrics: Metrics,
     readonly store: DeliveryStore,
     private readonly dispatcher: Dispatcher,
+    private readonly releaser: PartReleaser,
     private readonly emitters: Emitter[],
     private readonly server: http.Server | https.Server,
     private readonly credentials: Credentials,
@@ -81,18 +84,27 @@ export class Gateway implements LiveConfigTarget {
 
   static async start(config: Config, logger: Logger): Promise<Gateway> {
     const metrics = new Metrics();
-    const store = await openStore(config.delivery, { metrics, logger: logger.child({ component: 'store' }) });
+    const store = await openStore(config.delivery, {
+      metrics,
+      logger: logger.child({ component: 'store' }),
+      collapse: config.collapse,
+    });
     // The wiring connects the store to the metrics: neither knows the other.
     metrics.deliveryCounts = () => store.counts();
     if (store instanceof PostgresStore) {
       metrics.storeStats = () => ({ pool: store.poolStats, leasesHeld: store.leasesHeld });
     }
-    const emitters = createEmitters(config, logger, store.sharedWindows);
+    const reader = new ManifestReader(config.collapse.manifests, logger.child({ component: 'manifests' }));
+    // Only with registries to read from: otherwise every delivery would pass through for nothing.
+    const emitters = createEmitters(config, logger, store.sharedWindows).map((e) =>
+      config.collapse.manifests.registries.length > 0 ? withPlatforms(e, reader) : e,
+    );
     const dispatcher = new Dispatcher(store, emitters, config.delivery, {
       logger: logger.child({ component: 'dispatcher' }),
       metrics,
     });
     const intake = new StoringIntake(store, emitters, () => dispatcher.notify());
+    const releaser = new PartReleaser(store, () => dispatcher.notify(), logger.child({ component: 'assembly' }));
 
     let gateway: Gateway | undefined;
     const credentials = new Credentials(config.tokens);
@@ -119,9 +131,10 @@ export class Gateway implements LiveConfigTarget {
       ? createServer(config, createApp(deps, { webhooks: false, admin: true }))
       : undefined;
 
-    gateway = new Gateway(config, logger, metrics, store, dispatcher, emitters, server, credentials, adminServer);
+    gateway = new Gateway(config, logger, metrics, store, dispatcher, releaser, emitters, server, credentials, adminServer);
     if (config.server.tls.enabled) gateway.reloadTls();
     dispatcher.start();
+    releaser.start();
     await listen(server, config.server.port, logger);
     if (adminServer) {
       try {
@@ -205,6 +218,7 @@ export class Gateway implements LiveConfigTarget {
     await Promise.race([closed, deadline]);
     for (const server of this.servers) server.closeAllConnections();
     await this.store.drain();
+    await this.releaser.stop();
     await this.dispatcher.stop(timeoutMs);
     await Promise.all(this.emitters.map((e) => e.close?.() ?? Promise.resolve()));
     await this.store.close();

@@ -1,5 +1,6 @@
 import { loadConfig } from '../gateway';
 import { openStore } from '../delivery/store';
+import type { HeldPart } from '../delivery/store/held-parts';
 import type { DeliveryRecord, DeliveryState, ListFilter, TargetRecord } from '../delivery/types';
 import type { Output } from './output';
 
@@ -59,6 +60,17 @@ function targetLine(t: TargetRecord): string {
 }
 
 /**
+ * A push by digest the store holds: no delivery row yet, and none if a tagged push of its
+ * repository absorbs it before the window ends.
+ */
+function heldLine(p: HeldPart, orphans: 'deliver' | 'drop'): string {
+  return (
+    `held part ${p.id}: ${p.registry}/${p.repo}@${p.digest} (${p.kind}), waiting for a tagged push of its ` +
+    `repository until ${iso(p.releaseAt)}, then ${orphans === 'drop' ? 'dropped' : 'delivered on its own'}`
+  );
+}
+
+/**
  * `registry-gateway deliveries list|replay|drop --config F`: the operator's view of the store.
  * It opens the same store as the running gateways (the SQLite file, which WAL lets both use, or
  * the PostgreSQL schema); they notice replayed rows at once (PostgreSQL's NOTIFY) or on their
@@ -109,6 +121,8 @@ export async function deliveriesCommand(
         for (const t of await store.targets()) {
           if (!options.emitter || t.emitter === options.emitter) out.error(targetLine(t));
         }
+        for (const part of await store.listHeldParts({ state: 'held' }))
+          out.error(heldLine(part, config.collapse.orphans));
         return 0;
       }
       case 'replay': {

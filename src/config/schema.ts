@@ -1,10 +1,10 @@
 import Joi from 'joi';
-import { EVENT_TYPES } from '../model/event';
+import { EVENT_TYPES, TAG_CHANGES } from '../model/event';
 import type { ConfigParts, EmitterConfigPart, ProviderConfigPart } from './parts';
 import { consoleSchema } from './console';
 import { parseSize } from './size';
 import { tokensSchema } from './tokens-file';
-import type { DeliverySettings, GatewayConfig, ServerSettings } from './types';
+import type { CollapseSettings, DeliverySettings, GatewayConfig, ServerSettings } from './types';
 
 const stringList = Joi.array().items(Joi.string().min(1));
 
@@ -70,6 +70,32 @@ const CHART_KEYS = [
   'extraObjects',
   'httpRoute',
 ];
+
+const collapse = Joi.object<CollapseSettings, true>({
+  windowSeconds: Joi.number().min(0).max(600).default(10),
+  orphans: Joi.string().valid('deliver', 'drop').default('deliver'),
+  manifests: Joi.object({
+    timeoutMs: Joi.number().integer().min(50).max(30_000).default(2000),
+    maxBytes: Joi.number()
+      .integer()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
+    registries: Joi.array()
+      .items(
+        Joi.object({
+          host: Joi.string().min(1).lowercase().required(),
+          endpoint: Joi.string()
+            .uri({ scheme: ['http', 'https'] })
+            .required(),
+          username: Joi.string().allow('').default(''),
+          password: Joi.string().allow('').default(''),
+          passwordFile: Joi.string().allow('').default(''),
+        }),
+      )
+      .default([]),
+  }).default(),
+}).default();
 
 const delivery = Joi.object<DeliverySettings, true>({
   store: Joi.string().valid('sqlite', 'postgres').default('sqlite'),
@@ -174,6 +200,7 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     types: Joi.array().items(Joi.string().valid(...EVENT_TYPES)),
     registries: stringList,
     repos: stringList,
+    changes: Joi.array().items(Joi.string().valid(...TAG_CHANGES)),
   }).default({});
 
   const { sources, defaultRegistry, providers } = providerSections(parts.providers);
@@ -188,6 +215,7 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     providers,
     emitters: emitterSections(parts.emitters, filter),
     delivery,
+    collapse,
     server,
     console: consoleSchema,
     logLevel: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace').default('info'),

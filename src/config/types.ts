@@ -12,6 +12,11 @@ export interface EventFilter {
   types?: string[];
   registries?: string[];
   repos?: string[];
+  /**
+   * What a tagged push did to its tag (`created`, `moved`, `unchanged`). Events that carry no
+   * tag change (deletes, scans, pushes by digest) are not about a tag moving and pass.
+   */
+  changes?: string[];
 }
 
 /** Settings every emitter section has, whatever its target. */
@@ -86,6 +91,33 @@ export interface PostgresSettings {
 }
 
 /** `delivery`: the store and the dispatcher's retry rules. */
+/** A registry the gateway may read manifests from, to learn an index's platforms. */
+export interface ManifestSource {
+  /** The `registry` of events it serves (host and port, as events name it). */
+  host: string;
+  /** Where its distribution API answers, e.g. https://registry.example.com. */
+  endpoint: string;
+  /** Pull credential, from a Secret; anonymous when both are empty. */
+  username: string;
+  password: string;
+  /** A file holding the password (a mounted Secret); read at each use, so a rotation needs no restart. */
+  passwordFile: string;
+}
+
+/** `collapse`: one event per push of a tag (docs/pushes.md). */
+export interface CollapseSettings {
+  /** Pushes by digest within this many seconds of a tagged push of their repository are its parts; 0 = off. */
+  windowSeconds: number;
+  /** A part no tagged push claimed: delivered on its own as a push, or dropped. */
+  orphans: 'deliver' | 'drop';
+  /** Registries whose manifests may be read for platforms: an allowlist, never a payload's host. */
+  manifests: {
+    timeoutMs: number;
+    maxBytes: number;
+    registries: ManifestSource[];
+  };
+}
+
 export interface DeliverySettings {
   store: StoreEngine;
   /** SQLite: the directory holding the store file. */
@@ -131,6 +163,7 @@ export interface GatewayConfig<
   /** Keyed by emitter plugin key. */
   emitters: Emitters;
   delivery: DeliverySettings;
+  collapse: CollapseSettings;
   server: ServerSettings;
   console: ConsoleSettings;
   logLevel: string;

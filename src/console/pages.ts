@@ -124,6 +124,8 @@ export function pageRoutes(deps: ConsoleDeps, clock: () => number): Router {
       nav: 'events',
       routing: explain(detail.event, deps.emitters),
       previews: previews(deps, detail),
+      // The pushes by digest this tagged push stands for: held, then absorbed instead of delivered.
+      parts: await deps.store.listHeldParts({ push: { source: detail.event.source, id: detail.event.id } }),
     });
   });
   return router;

@@ -15,7 +15,10 @@ export class StoringIntake implements EventIntake {
   ) {}
 
   async accept(events: RegistryEvent[]): Promise<AcceptResult[]> {
-    const results = await this.store.accept(events.map((event) => ({ event, emitters: route(event, this.targets) })));
+    const routeOne = (event: RegistryEvent) => route(event, this.targets);
+    const results = await this.store.accept(
+      events.map((event) => ({ event, emitters: routeOne(event), route: routeOne })),
+    );
     if (results.some((r) => !r.duplicate)) this.wake();
     return results;
   }

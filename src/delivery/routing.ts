@@ -32,7 +32,9 @@ export function compileFilter(filter: EventFilter): EventPredicate {
   const type = oneOf(filter.types);
   const registry = anyGlob(filter.registries);
   const repo = anyGlob(filter.repos);
+  const change = oneOf(filter.changes);
   return (event) =>
+    (!change || event.tagChange === undefined || change(event.tagChange)) &&
     (!provider || provider(event.provider)) &&
     (!type || type(event.type)) &&
     (!registry || registry(event.registry)) &&
@@ -77,7 +79,7 @@ export interface RouteDecision {
 function excludedBy(event: RegistryEvent, filter: EventFilter | undefined): string | undefined {
   if (!filter) return undefined;
   const listed = (values: string[] | undefined) => (values && values.length > 0 ? values : undefined);
-  const { providers, types, registries, repos } = filter;
+  const { providers, types, registries, repos, changes } = filter;
   if (listed(providers) && !compileFilter({ providers })(event)) {
     return `filter.providers does not list ${event.provider}`;
   }
@@ -89,6 +91,9 @@ function excludedBy(event: RegistryEvent, filter: EventFilter | undefined): stri
     return event.repo === undefined
       ? 'filter.repos asks for a repository; this event has none'
       : `filter.repos matches no glob for ${event.repo}`;
+  }
+  if (listed(changes) && !compileFilter({ changes })(event)) {
+    return `filter.changes does not list ${event.tagChange}`;
   }
   return undefined;
 }

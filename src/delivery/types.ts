@@ -19,6 +19,11 @@ export interface AcceptResult {
 export interface RoutedEvent {
   event: RegistryEvent;
   emitters: string[];
+  /**
+   * Routing itself, for the store to run again once it has added the tag change (which a
+   * `changes` filter reads and only the store's transaction knows).
+   */
+  route?: (event: RegistryEvent) => string[];
 }
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';

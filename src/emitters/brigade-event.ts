@@ -94,6 +94,14 @@ export function toBrigadeEvent(registryEvent: RegistryEvent): BrigadeEventDraft 
     ['repo', registryEvent.repo],
     ['tag', registryEvent.tag],
     ['digest', registryEvent.digest],
+    ['kind', registryEvent.kind],
+    ['change', registryEvent.tagChange],
+    ['previous-digest', registryEvent.previousDigest],
+    ['subject-digest', registryEvent.subject?.digest],
+    ['subject-tag', registryEvent.subject?.tag],
+    // A comma is not a label character; `.` is in no OCI os or architecture name.
+    ['platforms', registryEvent.platforms?.join('.')],
+    ['parts', registryEvent.parts?.toString()],
   ];
   for (const [key, value] of candidates) {
     if (value === undefined) continue;

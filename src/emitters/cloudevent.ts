@@ -82,6 +82,13 @@ export function toCloudEvent(event: RegistryEvent, options: CloudEventOptions = 
     repo: event.repo,
     tag: event.tag,
     digest: event.digest,
+    kind: event.kind,
+    change: event.tagChange,
+    previousdigest: event.previousDigest,
+    subjectdigest: event.subject?.digest,
+    subjecttag: event.subject?.tag,
+    platforms: event.platforms?.join(','),
+    parts: event.parts?.toString(),
   };
   for (const [name, value] of Object.entries(extensions)) {
     if (value !== undefined && value !== '') cloudEvent.extensions[name] = value;
@@ -117,8 +124,10 @@ function presentFields(fields: Record<string, unknown>): Record<string, unknown>
 /** The normalised event, fields in a fixed order, with the sender's body inside as `payload`. */
 function normalisedData(event: RegistryEvent): Record<string, unknown> {
   const { id, provider, source, type, registry, repo, tag, digest } = event;
+  const { kind, subject, platforms, tagChange, previousDigest, parts } = event;
   return {
     ...presentFields({ id, provider, source, type, registry, repo, tag, digest }),
+    ...presentFields({ kind, subject, platforms, tagChange, previousDigest, parts }),
     time: event.time,
     payload: event.payload,
   };

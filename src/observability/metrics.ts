@@ -51,6 +51,12 @@ export class Metrics {
     [1, 2, 4, 8, 16, 32, 64, 128, 256],
   );
 
+  readonly parts = this.counter(
+    'registry_gateway_push_parts_total',
+    'Pushes by digest (parts of a push): held counts every part taken in; absorbed (into a tagged push), released (an orphan delivered on its own) and dropped (an orphan) how each was settled',
+    ['outcome'],
+  );
+
   readonly leaseTakeovers = this.counter(
     'registry_gateway_store_lease_takeovers_total',
     "Deliveries this replica took over because another replica's lease lapsed (it died or stalled)",

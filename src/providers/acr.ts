@@ -1,5 +1,6 @@
 import type { EventType, ProviderName, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
+import { kindOfManifest } from './artifact';
 import { asObject, Fields } from './fields';
 import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
 
@@ -43,6 +44,7 @@ export function readAcrEvent(
   const repo = target?.repository('repository', true);
   const tag = target?.tag('tag');
   const digest = target?.digest('digest');
+  const kind = kindOfManifest(target?.string('mediaType'));
   const time = options.time ?? f.timestamp('timestamp');
   const request = f.object('request');
   const host = request?.string('host');
@@ -67,6 +69,7 @@ export function readAcrEvent(
   if (repo !== undefined) event.repo = repo;
   if (tag !== undefined) event.tag = tag;
   if (digest !== undefined) event.digest = digest;
+  if (kind !== undefined) event.kind = kind;
   return event;
 }
 

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import type { EventType, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
+import { platformList, platformName } from './artifact';
 import { derivedId } from './derived-id';
 import { asObject, Fields } from './fields';
 import { isDigest, isRepository } from './identifiers';
@@ -105,6 +106,7 @@ function readImageEvent(
   if (imageName !== undefined && repoKey && !isRepository(repo ?? '')) {
     data.fail(`${JSON.stringify(repo)} (${subdomain ? 'image_name' : 'repo_key/image_name'}) is not a repository name`);
   }
+  const platforms = readPlatforms(data);
   const origin = root.string('jpd_origin');
   const originHost = origin === undefined ? undefined : hostOf(origin);
   if (origin !== undefined && originHost === undefined) {
@@ -132,7 +134,21 @@ function readImageEvent(
   };
   if (tag !== undefined) event.tag = tag;
   if (digest !== undefined) event.digest = digest;
+  const file = (data.string('path') ?? '').split('/').pop();
+  // Artifactory stores an index as `list.manifest.json` and an image as `manifest.json`.
+  const kind = file === 'list.manifest.json' ? 'index' : file === 'manifest.json' ? 'image' : undefined;
+  if (kind !== undefined) event.kind = kind;
+  if (platforms !== undefined) event.platforms = platforms;
   return event;
+}
+
+/** `data.platforms` of docker events: `{architecture, os, variant}` per image of an index. */
+function readPlatforms(data: Fields): string[] | undefined {
+  return platformList(
+    data
+      .objects('platforms')
+      .map((p) => platformName({ os: p.raw('os'), architecture: p.raw('architecture'), variant: p.raw('variant') })),
+  );
 }
 
 /** `library/ubuntu/latest/list.manifest.json` → image `library/ubuntu`, tag `latest`; else undefined. */

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import type { EventType, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
+import { kindOfManifest } from './artifact';
 import { asObject, Fields } from './fields';
 import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
 
@@ -76,6 +77,7 @@ export class DistributionParser implements RegistryProvider<DistributionOptions>
         repo: target?.repository('repository', true),
         tag: target?.tag('tag'),
         digest: target?.digest('digest'),
+        kind: kindOfManifest(target?.string('mediaType')),
         time: event.timestamp('timestamp'),
         host: event.object('request')?.string('host'),
         hostField: event.path('request.host'),
@@ -101,6 +103,7 @@ export class DistributionParser implements RegistryProvider<DistributionOptions>
       if (draft.repo !== undefined) event.repo = draft.repo;
       if (draft.tag !== undefined) event.tag = draft.tag;
       if (draft.digest !== undefined) event.digest = draft.digest;
+      if (draft.kind !== undefined) event.kind = draft.kind;
       return event;
     });
     return { kind: 'events', events };

@@ -1,5 +1,6 @@
 import type { EventType, RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
+import { kindOfManifest } from './artifact';
 import { asObject, describe, Fields } from './fields';
 import { isTag } from './identifiers';
 import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
@@ -47,6 +48,7 @@ export class EcrParser implements RegistryProvider {
     const repo = detail!.repository('repository-name', true);
     const digest = detail!.digest('image-digest');
     const tags = imageTags(detail!);
+    const kind = kindOfManifest(detail!.string('manifest-media-type'), detail!.string('artifact-media-type'));
     root.check();
 
     const registry = context.registry.resolve(host, 'account and region');
@@ -63,6 +65,7 @@ export class EcrParser implements RegistryProvider {
       };
       if (tag !== undefined) event.tag = tag;
       if (digest !== undefined) event.digest = digest;
+      if (kind !== undefined) event.kind = kind;
       return event;
     };
     const events = tags.length === 0 ? [make(undefined, 0)] : tags.map(make);

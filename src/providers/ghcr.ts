@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RegistryEvent } from '../model/event';
 import { PayloadError } from '../model/errors';
+import { kindOfManifest, platformList, platformName } from './artifact';
 import { canonicalJson } from './derived-id';
 import { asObject, Fields } from './fields';
 import { isRepository } from './identifiers';
@@ -76,6 +77,9 @@ export class GhcrParser implements RegistryProvider {
       };
     }
     const kind = pkg!.string('package_type') ?? pkg!.string('ecosystem');
+    if (kind?.toLowerCase() === 'docker' && isPackageRegistry(pkg!)) {
+      return { kind: 'events', events: [readPackageRegistryVersion(pkg!, request, context)] };
+    }
     if (kind?.toLowerCase() !== 'container') {
       return {
         kind: 'ignored',
@@ -98,6 +102,9 @@ function readContainerVersion(pkg: Fields, request: InboundRequest, context: Par
   const tagged = metadata?.object('tag');
   const tag = tagged?.tag('name');
   const digest = tagged?.has('digest') ? tagged.digest('digest') : metadata?.object('manifest')?.digest('digest');
+  const manifest = metadata?.object('manifest');
+  const kind = kindOfManifest(manifest?.string('media_type'), manifest?.object('config')?.string('media_type'));
+  const platforms = labelledPlatforms(metadata?.object('labels')?.raw('all_labels'));
   const updated = pkg.timestamp('updated_at');
   const id = request.headers[DELIVERY_HEADER];
   if (id === undefined || id === '') {
@@ -117,5 +124,95 @@ function readContainerVersion(pkg: Fields, request: InboundRequest, context: Par
   };
   if (tag !== undefined) event.tag = tag;
   if (digest !== undefined) event.digest = digest;
+  if (kind !== undefined) event.kind = kind;
+  if (platforms !== undefined) event.platforms = platforms;
   return event;
+}
+
+/**
+ * GHCR lists an index's platforms in the `github.internal.platforms` label, a JSON string of
+ * `{digest, architecture, os}` entries. A label that does not read as that names no platforms:
+ * it is GitHub's bookkeeping, not the sender's claim, so it never fails the delivery.
+ */
+function labelledPlatforms(labels: unknown): string[] | undefined {
+  const text = asObject(labels)?.['github.internal.platforms'];
+  if (typeof text !== 'string') return undefined;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(entries)) return undefined;
+  return platformList(entries.map((entry) => platformName(asObject(entry) ?? {})));
+}
+
+/** The GitHub Package Registry's docker host, before GHCR; GitHub Enterprise Server still sends it. */
+const PACKAGE_REGISTRY_HOST = 'docker.pkg.github.com';
+
+/** `registry.url` is `https://docker.pkg.github.com/<owner>/<repository>` in the older form. */
+function isPackageRegistry(pkg: Fields): boolean {
+  const url = pkg.object('registry')?.string('url');
+  return url !== undefined && hostOfUrl(url) === PACKAGE_REGISTRY_HOST;
+}
+
+function hostOfUrl(url: string): string | undefined {
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The earlier GitHub Package Registry form of `registry_package`: `package_type: docker`, no
+ * `container_metadata`. Images there are `docker.pkg.github.com/<owner>/<repository>/<name>`,
+ * the tag is `package_version.version`, and the only digest is inside the manifest text, whose
+ * bytes as GitHub stored them are not what the payload shows: so the event names no digest.
+ */
+function readPackageRegistryVersion(pkg: Fields, request: InboundRequest, context: ParseContext): RegistryEvent {
+  const name = pkg.requiredString('name');
+  const registry = pkg.object('registry', true);
+  const url = registry?.requiredString('url') ?? '';
+  const path = hostOfUrl(url) === undefined ? '' : new URL(url).pathname.replace(/^\/+|\/+$/g, '');
+  const repo = `${path}/${name}`.toLowerCase();
+  if (path === '' || !isRepository(repo)) {
+    pkg.fail(
+      `${registry?.path('url') ?? pkg.path('registry.url')} and ${pkg.path('name')} do not name an image (${repo})`,
+    );
+  }
+  const version = pkg.object('package_version', true);
+  const tag = version?.tag('version');
+  const id = request.headers[DELIVERY_HEADER];
+  if (id === undefined || id === '') {
+    pkg.fail('the X-GitHub-Delivery header is required: it is the id GitHub gives each delivery');
+  }
+  const updated = version?.timestamp('updated_at') ?? pkg.timestamp('updated_at');
+  pkg.check();
+
+  const event: RegistryEvent = {
+    id: id!,
+    provider: 'ghcr',
+    source: context.source,
+    type: 'push',
+    registry: context.registry.resolve(PACKAGE_REGISTRY_HOST, registry!.path('url')),
+    repo,
+    time: updated ?? new Date().toISOString(),
+    payload: request.body,
+  };
+  if (tag !== undefined) event.tag = tag;
+  const kind = kindOfManifest(manifestMediaType(version?.string('manifest')));
+  if (kind !== undefined) event.kind = kind;
+  return event;
+}
+
+/** The `mediaType` of the manifest text the older form carries; undefined when it does not read. */
+function manifestMediaType(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const mediaType = asObject(JSON.parse(text))?.mediaType;
+    return typeof mediaType === 'string' ? mediaType : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -9,7 +9,8 @@ import { GarParser } from './gar';
 import { GhcrParser } from './ghcr';
 import { HarborParser } from './harbor';
 import { QuayParser } from './quay';
-import type { InboundRequest, RegistryProvider } from './types';
+import { finishArtifact } from './artifact';
+import type { InboundRequest, ParseContext, ParseOutcome, RegistryProvider } from './types';
 
 /**
  * Every registry format the gateway understands, in auto-detection order for `POST /events`.
@@ -41,6 +42,16 @@ export function detectProvider(
   providers: readonly RegistryProvider[] = PROVIDERS,
 ): RegistryProvider | undefined {
   return providers.find((provider) => provider.matches(request));
+}
+
+/**
+ * What the gateway makes of a request to `provider`: its parser's events, each finished with its
+ * artifact kind (and a signature's or attestation's own event type) by the rules every registry
+ * shares, so no parser repeats them.
+ */
+export function readRequest(provider: RegistryProvider, request: InboundRequest, context: ParseContext): ParseOutcome {
+  const outcome = provider.parse(request, context);
+  return outcome.kind === 'events' ? { kind: 'events', events: outcome.events.map(finishArtifact) } : outcome;
 }
 
 /** The protocol headers `provider` reads, from the request's lower-cased headers (see `headers`). */

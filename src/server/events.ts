@@ -5,7 +5,7 @@ import type { EventIntake } from '../delivery/types';
 import { summarise } from '../model/event';
 import { PayloadError } from '../model/errors';
 import type { Metrics } from '../observability/metrics';
-import { detectProvider, protocolHeaders } from '../providers';
+import { detectProvider, protocolHeaders, readRequest } from '../providers';
 import { createParseContext } from '../providers/context';
 import type { InboundRequest, RegistryProvider } from '../providers/types';
 import { mediaType, parseJsonBody } from './body';
@@ -48,7 +48,8 @@ export function eventsHandler(deps: EventsHandlerDeps) {
     req.refusedStatus = parser.refusedStatus;
     checkProviderScope(scope, provider);
 
-    const outcome = parser.parse(
+    const outcome = readRequest(
+      parser,
       { ...inbound, headers: protocolHeaders(req.headers, [parser]) },
       createParseContext(parser, deps.config, scope.registries, req.id),
     );

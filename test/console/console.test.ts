@@ -117,6 +117,46 @@ describe('operator console (HTTP)', function () {
     expect(detail).to.include('&quot;&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;');
   });
 
+  it('shows the parts a tagged push absorbed, its kind, platforms and tag change', async () => {
+    await client.login();
+    const part = `sha256:${'d'.repeat(64)}`;
+    await gw.gateway.store.accept([
+      {
+        event: {
+          ...hostileEvent('x'),
+          id: 'part-of-push',
+          registry: 'reg.example.com',
+          repo: 'team/multi',
+          tag: undefined,
+          digest: part,
+        },
+        emitters: ['log'],
+      },
+    ]);
+    await gw.gateway.store.accept([
+      {
+        event: {
+          ...hostileEvent('x'),
+          id: 'tagged-push',
+          registry: 'reg.example.com',
+          repo: 'team/multi',
+          tag: 'v1',
+          digest: `sha256:${'e'.repeat(64)}`,
+          kind: 'index',
+          platforms: ['linux/amd64', 'linux/arm64'],
+        },
+        emitters: ['log'],
+      },
+    ]);
+    const detail = (
+      await client.get(`/console/events/${newestSeq((await client.get('/console/events?id=tagged-push')).data)}`)
+    ).data;
+    expect(detail).to.include('Parts absorbed (1)');
+    expect(detail).to.include(part);
+    expect(detail).to.include('linux/amd64, linux/arm64');
+    expect(detail).to.match(/<span>created<\/span>/);
+  });
+
   it('shows the attempts, the routing and what was sent, and never a token or target credential', async () => {
     await client.login();
     gw.broker.respondWith(400);

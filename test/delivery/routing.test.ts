@@ -4,6 +4,20 @@ import type { RegistryEvent } from '../../src/model/event';
 import { makeEvent } from './support';
 
 describe('routing', () => {
+  it('selects on what a push did to its tag, and lets events that carry no tag change through', () => {
+    const filter = { changes: ['created', 'moved'] };
+    expect(matchesFilter(makeEvent('a', { tagChange: 'created' }), filter)).to.equal(true);
+    expect(
+      matchesFilter(makeEvent('b', { tagChange: 'moved', previousDigest: 'sha256:' + '0'.repeat(64) }), filter),
+    ).to.equal(true);
+    expect(matchesFilter(makeEvent('c', { tagChange: 'unchanged' }), filter)).to.equal(false);
+    expect(matchesFilter(makeEvent('d', { type: 'delete' }), filter)).to.equal(true);
+    const targets: RouteTarget[] = [{ name: 'brigade', filter }];
+    expect(explain(makeEvent('c', { tagChange: 'unchanged' }), targets)).to.deep.equal([
+      { name: 'brigade', matched: false, reason: 'filter.changes does not list unchanged' },
+    ]);
+  });
+
   const push = makeEvent('e1', { registry: 'myreg.azurecr.io', repo: 'library/app' });
 
   describe('matchesFilter', () => {

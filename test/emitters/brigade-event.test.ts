@@ -51,6 +51,22 @@ const REPRESENTATIVE: Record<string, RegistryEvent> = {
   }),
   'tag with +': registryEvent({ repo: 'example-repo', tag: 'v1.0.0+build.5', digest: DIGEST }),
   'very long repo': registryEvent({ repo: LONG_REPO, tag: 'v1', digest: DIGEST }),
+  'signature of an index': registryEvent({
+    type: 'signed',
+    repo: 'example-repo',
+    tag: `sha256-${'ab'.repeat(32)}.sig`,
+    kind: 'signature',
+    subject: { digest: `sha256:${'ab'.repeat(32)}`, repo: 'example-repo', tag: 'v1' },
+  }),
+  'index that moved its tag': registryEvent({
+    repo: 'example-repo',
+    tag: 'v1',
+    digest: DIGEST,
+    kind: 'index',
+    platforms: ['linux/amd64', 'linux/arm64/v8'],
+    tagChange: 'moved',
+    previousDigest: `sha256:${'cd'.repeat(32)}`,
+  }),
   'distribution with a registry port': registryEvent({
     provider: 'distribution',
     source: 'brigade.sh/distribution',
@@ -68,6 +84,26 @@ function asPosted(event: object): object {
 const codePoints = (text: string | undefined) => Array.from(text ?? '').length;
 
 describe('toBrigadeEvent', () => {
+  it('labels the kind, the tag change, the subject and the platforms with values Brigade takes', () => {
+    expect(toBrigadeEvent(REPRESENTATIVE['index that moved its tag']).event.labels).to.deep.equal({
+      repo: 'example-repo',
+      tag: 'v1',
+      digest: DIGEST,
+      kind: 'index',
+      change: 'moved',
+      'previous-digest': `sha256:${'cd'.repeat(32)}`,
+      platforms: 'linux/amd64.linux/arm64/v8',
+    });
+    const signed = toBrigadeEvent(REPRESENTATIVE['signature of an index']);
+    expect(signed.droppedLabels).to.deep.equal([]);
+    expect(signed.event).to.include({ type: 'signed' });
+    expect(signed.event.labels).to.include({
+      kind: 'signature',
+      'subject-digest': `sha256:${'ab'.repeat(32)}`,
+      'subject-tag': 'v1',
+    });
+  });
+
   let brigadeProblems: (body: unknown) => string[];
 
   before(function () {

@@ -194,6 +194,35 @@ describe('CloudEvent encoding of RegistryEvents', () => {
     });
   });
 
+  describe('artifact facts', () => {
+    it('travel as extension attributes a Trigger can filter on, and in data', () => {
+      const moved: RegistryEvent = {
+        ...acrPush,
+        kind: 'index',
+        platforms: ['linux/amd64', 'linux/arm64'],
+        tagChange: 'moved',
+        previousDigest: `sha256:${'cd'.repeat(32)}`,
+      };
+      const cloudEvent = toCloudEvent(moved);
+      expect(cloudEvent.extensions).to.include({
+        kind: 'index',
+        change: 'moved',
+        previousdigest: `sha256:${'cd'.repeat(32)}`,
+        platforms: 'linux/amd64,linux/arm64',
+      });
+      for (const name of Object.keys(cloudEvent.extensions)) expect(isValidExtensionName(name), name).to.equal(true);
+      expect(cloudEvent.data).to.include({ kind: 'index', tagChange: 'moved' });
+      const signed = toCloudEvent({
+        ...acrPush,
+        type: 'signed',
+        kind: 'signature',
+        subject: { digest: `sha256:${'ab'.repeat(32)}`, repo: 'hello-world' },
+      });
+      expect(signed.type).to.equal('sh.brigade.acr.signed');
+      expect(signed.extensions).to.include({ kind: 'signature', subjectdigest: `sha256:${'ab'.repeat(32)}` });
+    });
+  });
+
   describe('extension names', () => {
     it('accepts lower-case letters and digits only, and no core attribute name', () => {
       expect(isValidExtensionName('registry')).to.equal(true);

@@ -29,6 +29,7 @@ describe('AcrParser', () => {
       tag: 'v2.3.1',
       digest: 'sha256:0d1c3b3e8f5a0f4e6c7b9a8d2e1f3c5b7a9d0e2f4a6c8e0b2d4f6a8c0e2b4d6f',
       time: '2024-05-02T09:15:30.1234567Z',
+      kind: 'image',
       payload: body,
     });
   });

@@ -79,6 +79,23 @@ export const MORE_REGISTRIES: Record<string, CorpusFolder> = {
           ignored: 'GitHub package "hello-world-npm" has package_type "npm": not a container image',
         },
       },
+      // The GitHub Package Registry form GitHub Enterprise Server still sends: a push of that
+      // registry's image, tag from package_version.version, no digest.
+      'registry-package-published-docker-pkg-github-real-keel-test.json': {
+        request: (body) => ({ body, headers: githubHeaders('registry_package') }),
+        expect: {
+          events: [
+            {
+              id: GITHUB_DELIVERY,
+              type: 'push',
+              registry: 'docker.pkg.github.com',
+              repo: 'dingggu/utaitebox/server',
+              tag: '1.2.3',
+              time: '2019-11-01T05:30:31Z',
+            },
+          ],
+        },
+      },
       // The beta-era event, sent with the only header its capture shows: GitHub no longer sends it.
       'package-v2-create-ghcr-beta-real-keel-test.json': {
         request: (body) => ({ body, headers: { 'x-github-event': 'package_v2' } }),

@@ -34,6 +34,7 @@ describe('DistributionParser', () => {
         tag: 'v2.3.1',
         digest: 'sha256:7777777777777777777777777777777777777777777777777777777777777777',
         time: '2024-05-02T09:15:29.900000000Z',
+        kind: 'image',
         payload: body.events[1],
       },
       {
@@ -45,6 +46,7 @@ describe('DistributionParser', () => {
         repo: 'team/web',
         digest: 'sha256:8888888888888888888888888888888888888888888888888888888888888888',
         time: '2024-05-02T09:15:30Z',
+        kind: 'index',
         payload: body.events[2],
       },
     ]);

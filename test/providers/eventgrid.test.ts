@@ -227,6 +227,7 @@ describe('EventGridParser', () => {
         tag: 'v2.3.1',
         digest: DIGEST,
         time: '2024-05-02T09:15:30.4567891Z',
+        kind: 'image',
         payload: body,
       });
     });
@@ -295,6 +296,7 @@ describe('EventGridParser', () => {
         repo: 'team/web',
         digest: DIGEST,
         time: '2024-05-02T10:00:00.5Z',
+        kind: 'image',
         payload: request.body,
       });
     });

@@ -9,6 +9,8 @@ export interface PreparedEvent {
   event: RegistryEvent;
   emitters: string[];
   body: string;
+  /** Routes the event again once the store added what only it knows (the tag change). */
+  route?: (event: RegistryEvent) => string[];
 }
 
 /** One `accept()` call's events: stored together or not at all, answered per event. */
@@ -65,11 +67,11 @@ export class CommitGroup {
     let call: AcceptCall;
     try {
       // Serialised here, outside the shared transaction, so one odd event fails only its own call.
-      call = routed.map(({ event, emitters }) => {
+      call = routed.map(({ event, emitters, route }) => {
         if (typeof event?.id !== 'string' || typeof event.source !== 'string') {
           throw new TypeError('an event to store needs a string id and source');
         }
-        return { event, emitters: [...new Set(emitters)], body: JSON.stringify(event) };
+        return { event, emitters: [...new Set(emitters)], body: JSON.stringify(event), route };
       });
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));

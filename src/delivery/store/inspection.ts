@@ -4,6 +4,8 @@ import type { AttemptRecord, DeliveryState, EventDetail, EventListPage, EventLis
 import type { TargetHealth, TargetRecord } from '../types';
 import { truncateError } from './commit-group';
 import { recordFromRow, type RecordRow } from './rows';
+import { DEFAULT_HELD_PART_PAGE, HELD_PART_COLUMNS, heldPartFromRow } from './held-parts';
+import type { HeldPart, HeldPartQuery, HeldPartRow } from './held-parts';
 
 /**
  * What separates the two engines' SQL here: how a parameter is written and a table named, and
@@ -11,7 +13,7 @@ import { recordFromRow, type RecordRow } from './rows';
  * queries are written once and behave the same on SQLite and PostgreSQL.
  */
 export interface Dialect {
-  table(name: 'events' | 'deliveries' | 'attempts'): string;
+  table(name: 'events' | 'deliveries' | 'attempts' | 'held_parts'): string;
   /** The placeholder of the n-th parameter, counted from 1. */
   param(n: number): string;
   /** `<column> <in list>` for a list bound as one parameter. */
@@ -145,6 +147,29 @@ export class StoreInspection {
         a.error === undefined ? null : truncateError(a.error),
       ],
     );
+  }
+
+  /** Held parts, newest first: the CLI's held list, and what one push absorbed for the console. */
+  async listHeldParts(query: HeldPartQuery): Promise<HeldPart[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: (placeholder: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(clause(this.sql.param(params.length)));
+    };
+    if (query.state) add((p) => `state = ${p}`, query.state);
+    if (query.push) {
+      add((p) => `push_source = ${p}`, query.push.source);
+      add((p) => `push_id = ${p}`, query.push.id);
+    }
+    params.push(query.limit ?? DEFAULT_HELD_PART_PAGE);
+    const rows = await this.run<HeldPartRow>(
+      `SELECT ${HELD_PART_COLUMNS} FROM ${this.sql.table('held_parts')}
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY accepted_at DESC, id LIMIT ${this.sql.param(params.length)}`,
+      params,
+    );
+    return rows.map(heldPartFromRow);
   }
 
   async listEvents(query: EventQuery): Promise<EventListPage> {
@@ -290,6 +315,10 @@ export abstract class InspectableStore {
 
   eventDetail(seq: number): Promise<EventDetail | undefined> {
     return this.inspection.eventDetail(seq);
+  }
+
+  listHeldParts(query: HeldPartQuery = {}): Promise<HeldPart[]> {
+    return this.inspection.listHeldParts(query);
   }
 
   /** The counts and last errors, with each target's circuit where the dispatcher recorded one. */

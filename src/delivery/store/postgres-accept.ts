@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import type { AcceptResult } from '../types';
 import { tooManyPending, type AcceptCall, type CallOutcome } from './commit-group';
+import type { Metrics } from '../../observability/metrics';
+import type { CollapseOptions } from './held-parts';
+import { assembleGroup } from './postgres-assembly';
 
 export interface AcceptContext {
   /** Quoted schema name. */
@@ -14,6 +17,8 @@ export interface AcceptContext {
   maxPending: number;
   /** Pending rows as last counted; refusal is decided per group, so a group may overshoot a little. */
   pending: number;
+  collapse?: CollapseOptions;
+  metrics?: Metrics;
 }
 
 interface Slot {
@@ -91,12 +96,25 @@ export async function commitAccepts(
   }
   if (stored.length === 0) return outcomes;
 
+  // Before the rows are written: tag state and held parts may add to an event and route it
+  // again, and a held part is stored in its own table rather than as an event.
+  const events = await assembleGroup(
+    client,
+    ctx.schema,
+    stored.map((s) => calls[s.call][s.index]),
+    ctx.now,
+    ctx.collapse,
+    ctx.metrics,
+  );
+  for (const slot of stored)
+    (outcomes[slot.call] as AcceptResult[])[slot.index].event = calls[slot.call][slot.index].event;
+  if (events.length === 0) return outcomes;
+
   // Sequence numbers first, so each delivery row can name its event in the same statement.
   const { rows: seqRows } = await client.query<{ seq: number }>(
     `SELECT nextval(pg_get_serial_sequence('${ctx.schema}.events', 'seq')) AS seq FROM generate_series(1, $1::int)`,
-    [stored.length],
+    [events.length],
   );
-  const events = stored.map((s) => calls[s.call][s.index]);
   const seqs = seqRows.map((r) => r.seq);
   const deliverySeqs: number[] = [];
   const deliveryEmitters: string[] = [];

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { EVENT_COLUMNS } from './event-columns';
 import { ident, inTransaction, longQuery } from './postgres-connection';
+import { heldPartsSchema } from './held-parts';
+import { tagStateSchema } from './tag-state';
 
 /**
  * Each entry moves the schema one version forward. Applied in order, once, under an advisory lock,
@@ -91,6 +93,10 @@ CREATE INDEX attempts_failed ON ${s}.attempts (emitter, id) WHERE NOT ok;`,
   // outlived its lease (its replica was frozen past it) can never settle a lease taken since.
   (s) => `
 ALTER TABLE ${s}.deliveries ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0;`,
+  // Version 5: the last digest of each tag (tag-state.ts) and the parts of a push held for its
+  // tagged push (held-parts.ts).
+  (s) => `${tagStateSchema(`${s}.tag_state`)}
+${heldPartsSchema(`${s}.held_parts`)}`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;

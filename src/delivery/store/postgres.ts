@@ -8,6 +8,8 @@ import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult
 import type { RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, truncateError } from './commit-group';
 import { commitAccepts } from './postgres-accept';
+import { releaseParts } from './postgres-assembly';
+import type { ReleaseResult } from './held-parts';
 import { nextDue } from './postgres-claims';
 import { PostgresLeases } from './postgres-leases';
 import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
@@ -184,6 +186,8 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
         dedupWindowMs: this.settings.dedupWindowSeconds * 1000,
         maxPending: this.settings.maxPending,
         pending: this.pending.count,
+        collapse: this.options.collapse,
+        metrics: this.options.metrics,
       }),
     );
     for (const outcome of outcomes) {
@@ -256,6 +260,14 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
 
   async counts(): Promise<DeliveryCounts[]> {
     return this.group.closed ? [] : countDeliveries(this.db);
+  }
+
+  releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
+    return this.db.withClient((client) =>
+      inTransaction(client, () =>
+        releaseParts(client, this.schema, this.channel, nowMs, this.options.collapse, this.options.metrics),
+      ),
+    );
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {

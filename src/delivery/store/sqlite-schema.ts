@@ -1,8 +1,10 @@
 import type Database from 'better-sqlite3';
 import { EVENT_COLUMNS } from './event-columns';
+import { heldPartsSchema } from './held-parts';
+import { tagStateSchema } from './tag-state';
 
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
-export const SQLITE_SCHEMA_VERSION = 3;
+export const SQLITE_SCHEMA_VERSION = 4;
 
 export const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -96,6 +98,10 @@ export function migrateSqlite(db: Database.Database, file: string): void {
       db.exec(`UPDATE events SET tag = json_extract(body, '$.tag')`);
     }
     db.exec(SQLITE_CONSOLE_SCHEMA);
+    // Version 4: the last digest of each tag (tag-state.ts).
+    db.exec(tagStateSchema('tag_state'));
+    // Version 4 too: the parts of a push held for its tagged push (held-parts.ts).
+    db.exec(heldPartsSchema('held_parts'));
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   }).immediate();
 }

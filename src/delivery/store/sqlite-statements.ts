@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { TargetState } from '../types';
+import type { RegistryEvent } from '../../model/event';
+import type { DueDelivery, TargetState } from '../types';
 
 export interface DueRow {
   id: number;
@@ -15,6 +16,17 @@ export interface TargetRow {
   since: number;
   last_error: string | null;
   updated_at: number;
+}
+
+/** A due row as the dispatcher takes it: the event parsed from the body stored at accept. */
+export function dueDelivery(row: DueRow): DueDelivery {
+  return {
+    id: row.id,
+    emitter: row.emitter,
+    attempts: row.attempts,
+    acceptedAt: row.accepted_at,
+    event: JSON.parse(row.body) as RegistryEvent,
+  };
 }
 
 const DUE_COLUMNS = `SELECT d.id, d.emitter, d.attempts, e.accepted_at, e.body

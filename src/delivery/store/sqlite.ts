@@ -3,7 +3,6 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
-import type { RegistryEvent } from '../../model/event';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
 import type { AttemptRecord, RoutedEvent, TargetRecord } from '../types';
@@ -14,7 +13,9 @@ import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from 
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
 import { VolumeHealth } from './sqlite-volume';
-import { prepareStatements, type DueRow, type Statements } from './sqlite-statements';
+import { SqliteHeldParts } from './sqlite-held-parts';
+import type { ReleaseResult } from './held-parts';
+import { dueDelivery, prepareStatements, type Statements } from './sqlite-statements';
 import type { DeliveryStore, StoreOptions } from './types';
 
 export const STORE_FILE = 'registry-gateway.db';
@@ -27,16 +28,6 @@ const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOM
 
 /** How long a write waits for another process (the operator CLI) to release the file. */
 const BUSY_TIMEOUT_MS = 5000;
-
-function dueDelivery(row: DueRow): DueDelivery {
-  return {
-    id: row.id,
-    emitter: row.emitter,
-    attempts: row.attempts,
-    acceptedAt: row.accepted_at,
-    event: JSON.parse(row.body) as RegistryEvent,
-  };
-}
 
 function isUnavailable(err: unknown): err is Error & { code: string } {
   return err instanceof Database.SqliteError && UNAVAILABLE_CODES.test(err.code);
@@ -62,6 +53,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
   private readonly volume: VolumeHealth;
+  private readonly heldParts: SqliteHeldParts;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
     mkdirSync(settings.dir, { recursive: true });
@@ -97,6 +89,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.volume = new VolumeHealth(file, () => db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`), this.logger);
 
     this.statements = prepareStatements(db);
+    this.heldParts = new SqliteHeldParts(db, options.collapse, options.metrics);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
       (calls) => this.write(() => this.commitCalls(calls)),
@@ -157,9 +150,11 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
         used += adding;
       }
       pending += newRows;
-      return call.map(({ event, emitters, body }, i) => {
-        if (!fresh[i]) return { event, duplicate: true };
-        if (dedup) s.dedupRemember.run(event.source, event.id, now);
+      return call.map((prepared, i) => {
+        if (!fresh[i]) return { event: prepared.event, duplicate: true };
+        if (dedup) s.dedupRemember.run(prepared.event.source, prepared.event.id, now);
+        if (!this.heldParts.accept(prepared, now)) return { event: prepared.event, duplicate: false };
+        const { event, emitters, body } = prepared;
         const seq = s.insertEvent.run(
           event.source,
           event.id,
@@ -270,6 +265,10 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     // Without waiting for the autocheckpoint, so that the WAL is cut back to journal_size_limit.
     this.db.pragma('wal_checkpoint(PASSIVE)');
     return result;
+  }
+
+  releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
+    return this.write(() => this.heldParts.release(nowMs));
   }
 
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */

@@ -4,6 +4,7 @@ import type { Metrics } from '../../observability/metrics';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage, DropFilter } from '../types';
 import type { DueDelivery, ListFilter, PruneResult, RoutedEvent, TargetRecord } from '../types';
 import type { AttemptRecord, EventDetail, EventListPage, EventQuery, TargetHealth } from '../types';
+import type { CollapseOptions, HeldPart, HeldPartQuery, ReleaseResult } from './held-parts';
 
 export interface StoreOptions {
   metrics?: Metrics;
@@ -20,6 +21,8 @@ export interface StoreOptions {
    * the background nor listens for notifications.
    */
   oneShot?: boolean;
+  /** One event per push of a tag (held-parts.ts); absent = every event delivered as it comes. */
+  collapse?: CollapseOptions;
 }
 
 /**
@@ -107,6 +110,14 @@ export interface DeliveryStore {
    * attempt, and its circuit where the store keeps one.
    */
   targetHealth(nowMs: number, recentMs: number): Promise<TargetHealth[]>;
+
+  /**
+   * Delivers (or drops, as `collapse.orphans` says) the held parts whose window has passed,
+   * whichever process held them. Each part is settled once across every process on the store.
+   */
+  releaseHeldParts(nowMs: number): Promise<ReleaseResult>;
+  /** Held parts, newest first: all, those in one state, or those one push absorbed. */
+  listHeldParts(query?: HeldPartQuery): Promise<HeldPart[]>;
 
   /** Calls `listener` with emitter names when another process stored or re-queued rows for them. */
   onWake(listener: (emitters: readonly string[]) => void): void;

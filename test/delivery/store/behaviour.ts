@@ -1,10 +1,12 @@
 import { expect } from 'chai';
-import type { DeliveryStore } from '../../../src/delivery/store';
+import type { DeliveryStore, StoreOptions } from '../../../src/delivery/store';
 import type { DeliveryRecord, DeliverySettings, ListFilter } from '../../../src/delivery/types';
 import { UnavailableError } from '../../../src/model/errors';
 import { Metrics } from '../../../src/observability/metrics';
 import { makeEvent } from '../support';
 import { inspectionBehaviour } from './inspection-behaviour';
+import { heldPartsBehaviour } from './held-parts-behaviour';
+import { tagStateBehaviour } from './tag-state-behaviour';
 
 export const HOUR = 3600_000;
 
@@ -14,7 +16,12 @@ export interface EngineHarness {
   /** Called before each test: a new, empty location (a file directory, a database schema). */
   fresh(): Promise<void>;
   /** A store on the current location, as a (re)started gateway would open it. */
-  open(clock: () => number, overrides?: Partial<DeliverySettings>, metrics?: Metrics): Promise<DeliveryStore>;
+  open(
+    clock: () => number,
+    overrides?: Partial<DeliverySettings>,
+    metrics?: Metrics,
+    options?: Partial<StoreOptions>,
+  ): Promise<DeliveryStore>;
 }
 
 export async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -477,6 +484,20 @@ export function storeBehaviour(harness: EngineHarness): void {
         await store.drop({ eventId: 'a' });
         expect((await store.prune(now)).events).to.equal(1);
       });
+    });
+
+    tagStateBehaviour({ open: (overrides) => open(overrides) });
+
+    heldPartsBehaviour({
+      open: async (options, metrics) => {
+        const store = await harness.open(clock, {}, metrics, options);
+        opened.push(store);
+        return store;
+      },
+      now: () => now,
+      advance: (ms) => {
+        now += ms;
+      },
     });
 
     inspectionBehaviour({

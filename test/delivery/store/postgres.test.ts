@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { PostgresStore } from '../../../src/delivery/store/postgres';
+import type { CollapseOptions } from '../../../src/delivery/store/held-parts';
 import { POSTGRES_SCHEMA_VERSION } from '../../../src/delivery/store/postgres-schema';
 import type { DeliverySettings } from '../../../src/delivery/types';
 import { KubeappsEmitter } from '../../../src/emitters/kubeapps';
@@ -39,7 +40,8 @@ describe('PostgreSQL store', function () {
       schema = `behaviour_${++schemas}`;
       return Promise.resolve();
     },
-    open: (clock, overrides, metrics) => PostgresStore.open(pgSettings(overrides), { clock, metrics }),
+    open: (clock, overrides, metrics, options) =>
+      PostgresStore.open(pgSettings(overrides), { clock, metrics, ...options }),
   });
 
   describe('across replicas', () => {
@@ -48,12 +50,13 @@ describe('PostgreSQL store', function () {
 
     async function replica(
       overrides: Partial<DeliverySettings> = {},
-      options: { clock?: () => number; owner?: string; metrics?: Metrics } = {},
+      options: { clock?: () => number; owner?: string; metrics?: Metrics; collapse?: CollapseOptions } = {},
     ) {
       const store = await PostgresStore.open(pgSettings(overrides), {
         clock: options.clock ?? (() => now),
         owner: options.owner,
         metrics: options.metrics,
+        collapse: options.collapse,
       });
       opened.push(store);
       return store;
@@ -87,11 +90,12 @@ describe('PostgreSQL store', function () {
       await first.close();
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
-      // What a version 1 schema had: none of version 2's targets, version 3's console tables or
-      // version 4's lease generation.
+      // What a version 1 schema had: none of version 2's targets, version 3's console tables,
+      // version 4's lease generation or version 5's tag state and held parts.
       await client.query(
         `DROP TABLE ${schema}.targets; DROP TABLE ${schema}.attempts; ALTER TABLE ${schema}.events DROP COLUMN tag;
          ALTER TABLE ${schema}.deliveries DROP COLUMN lease_generation;
+         DROP TABLE ${schema}.tag_state; DROP TABLE ${schema}.held_parts;
          DROP INDEX ${schema}.events_by_provider, ${schema}.events_by_registry, ${schema}.events_by_repo,
            ${schema}.events_by_type, ${schema}.deliveries_by_state_event;
          UPDATE ${schema}.schema_version SET version = 1`,
@@ -101,6 +105,72 @@ describe('PostgreSQL store', function () {
       expect((await rows(upgraded)).map((r) => r.eventId)).to.deep.equal(['kept']);
       await upgraded.saveTarget({ emitter: 'log', state: 'open', since: now, updatedAt: now });
       expect((await upgraded.targets()).map((t) => t.state)).to.deep.equal(['open']);
+    });
+
+    it('keeps one tag state across replicas pushing the same tag at once: one created, every other a move', async () => {
+      const [a, b] = await Promise.all([replica({}, { owner: 'replica-a' }), replica({}, { owner: 'replica-b' })]);
+      const digests = Array.from({ length: 16 }, (_, i) => `sha256:${i.toString(16).padStart(64, '0')}`);
+      const results = await Promise.all(
+        digests.map((digest, i) =>
+          (i % 2 ? a : b).accept([{ event: makeEvent(`p${i}`, { digest }), emitters: ['log'] }]),
+        ),
+      );
+      const events = results.map(([r]) => r.event);
+      expect(events.filter((e) => e.tagChange === 'created')).to.have.length(1);
+      expect(events.filter((e) => e.tagChange === 'moved')).to.have.length(digests.length - 1);
+      // Each move starts where another push left the tag: the moves chain every digest once.
+      const previous = events.map((e) => e.previousDigest).filter((d) => d !== undefined);
+      expect(new Set(previous).size).to.equal(digests.length - 1);
+      for (const digest of previous) expect(digests).to.include(digest);
+    });
+
+    it('collapses pushes whose parts and tag reach different replicas at once, whichever commits first', async () => {
+      let clock = now;
+      const collapse: CollapseOptions = { windowSeconds: 10, orphans: 'deliver' };
+      const [a, b] = await Promise.all([
+        replica({}, { owner: 'replica-a', collapse, clock: () => clock }),
+        replica({}, { owner: 'replica-b', collapse, clock: () => clock }),
+      ]);
+      const repos = Array.from({ length: 12 }, (_, i) => `team/app-${i}`);
+      const digest = (r: number, n: number) => `sha256:${(r * 100 + n).toString(16).padStart(64, '0')}`;
+      await Promise.all(
+        repos.flatMap((repo, r) => [
+          ...[1, 2, 3, 4].map((n) =>
+            (n % 2 ? a : b).accept([
+              {
+                event: makeEvent(`${repo}-m${n}`, { repo, tag: undefined, digest: digest(r, n) }),
+                emitters: ['brigade'],
+              },
+            ]),
+          ),
+          (r % 2 ? a : b).accept([
+            { event: makeEvent(`${repo}-index`, { repo, digest: digest(r, 0) }), emitters: ['brigade'] },
+          ]),
+        ]),
+      );
+      clock += 60_000;
+      const [ra, rb] = await Promise.all([a.releaseHeldParts(clock), b.releaseHeldParts(clock)]);
+      expect(ra.released + rb.released, 'no part left over as an orphan').to.equal(0);
+      expect((await rows(a)).map((r) => r.eventId).sort()).to.deep.equal(repos.map((repo) => `${repo}-index`).sort());
+      expect(await a.listHeldParts({ state: 'absorbed', limit: 1000 })).to.have.length(repos.length * 4);
+    });
+
+    it('releases the parts a replica held when it is gone, from another replica, once', async () => {
+      let clock = now;
+      const collapse: CollapseOptions = { windowSeconds: 10, orphans: 'deliver' };
+      const a = await replica({}, { owner: 'replica-a', collapse, clock: () => clock });
+      const b = await replica({}, { owner: 'replica-b', collapse, clock: () => clock });
+      await a.accept([
+        { event: makeEvent('lone', { tag: undefined, digest: `sha256:${'1'.repeat(64)}` }), emitters: ['brigade'] },
+      ]);
+      await a.close();
+      clock += 10_000;
+      const c = await replica({}, { owner: 'replica-c', collapse, clock: () => clock });
+      const results = await Promise.all([b.releaseHeldParts(clock), c.releaseHeldParts(clock)]);
+      expect(results.map((r) => r.released).sort()).to.deep.equal([0, 1]);
+      expect((await rows(b)).map((r) => [r.eventId, r.emitter, r.state])).to.deep.equal([
+        ['lone', 'brigade', 'pending'],
+      ]);
     });
 
     it('a probe claim never takes a row another replica holds, even when nothing else is pending', async () => {

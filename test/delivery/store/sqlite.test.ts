@@ -18,8 +18,8 @@ storeBehaviour({
     tmp = tempDir();
     return Promise.resolve();
   },
-  open: (clock, overrides, metrics) =>
-    Promise.resolve(SqliteStore.open(settings(tmp!.dir, overrides), { clock, metrics })),
+  open: (clock, overrides, metrics, options) =>
+    Promise.resolve(SqliteStore.open(settings(tmp!.dir, overrides), { clock, metrics, ...options })),
 });
 
 after(() => tmp?.cleanup());
