@@ -131,7 +131,18 @@ export class Gateway implements LiveConfigTarget {
       ? createServer(config, createApp(deps, { webhooks: false, admin: true }))
       : undefined;
 
-    gateway = new Gateway(config, logger, metrics, store, dispatcher, releaser, emitters, server, credentials, adminServer);
+    gateway = new Gateway(
+      config,
+      logger,
+      metrics,
+      store,
+      dispatcher,
+      releaser,
+      emitters,
+      server,
+      credentials,
+      adminServer,
+    );
     if (config.server.tls.enabled) gateway.reloadTls();
     dispatcher.start();
     releaser.start();
