@@ -76,7 +76,23 @@ const CHART_KEYS: Json = {
   serviceMonitor: obj({ enabled: bool, interval: str, scrapeTimeout: str, labels: stringMap }),
   extraEnv: { type: 'array', items: { type: 'object', required: ['name'] } },
   tokensSecret: secretRef,
-  existingSecrets: obj({ brigadeApiToken: secretRef, knativeBrokerURL: secretRef, kubeappsToken: secretRef }),
+  existingSecrets: obj({
+    brigadeApiToken: secretRef,
+    knativeBrokerURL: secretRef,
+    kubeappsToken: secretRef,
+    // One environment variable per webhook endpoint secret, read with secretFrom: {env}.
+    webhookSecrets: {
+      type: 'array',
+      items: obj(
+        {
+          env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+          name: { type: 'string', minLength: 1 },
+          key: { type: 'string', minLength: 1 },
+        },
+        { required: ['env', 'name', 'key'] },
+      ),
+    },
+  }),
   tls: obj({
     mode: { enum: ['none', 'selfSigned', 'secret', 'certManager'] },
     secretName: str,
