@@ -85,7 +85,12 @@ export const webhookSettings: Joi.StrictSchemaMap<OwnSettings<WebhookSection>> =
     .items(endpointSchema)
     .unique('name')
     .default([])
-    .messages({ 'array.unique': '{{#label}} repeats the endpoint name {{#value.name}}' }),
+    // An enabled section without endpoints would accept events and deliver them nowhere.
+    .when('enabled', { is: true, then: Joi.array().min(1) })
+    .messages({
+      'array.unique': '{{#label}} repeats the endpoint name {{#value.name}}',
+      'array.min': '{{#label}}: the webhook emitter is enabled, so list at least one endpoint',
+    }),
 };
 
 /** An endpoint as the emitter uses it: defaults filled, its secret read and decoded. */

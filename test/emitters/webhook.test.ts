@@ -245,6 +245,10 @@ describe('WebhookEmitter', () => {
         /repeats the endpoint name a/,
       ],
     ];
+    it('refuses an enabled section without endpoints', () => {
+      expect(() => parseConfig(values([]))).to.throw(/list at least one endpoint/);
+    });
+
     for (const [what, endpoints, message] of refusals) {
       it(`refuses ${what}`, () => {
         expect(() => parseConfig(values(endpoints))).to.throw(message);
