@@ -100,6 +100,18 @@ const CHART_KEYS: Json = {
     knativeBrokerURL: secretRef,
     kubeappsToken: secretRef,
     consoleTokens: secretRef,
+    // One environment variable per webhook endpoint secret, read with secretFrom: {env}.
+    webhookSecrets: {
+      type: 'array',
+      items: obj(
+        {
+          env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+          name: { type: 'string', minLength: 1 },
+          key: { type: 'string', minLength: 1 },
+        },
+        { required: ['env', 'name', 'key'] },
+      ),
+    },
   }),
   tls: obj({
     mode: { enum: ['none', 'selfSigned', 'secret', 'certManager'] },

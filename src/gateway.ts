@@ -38,17 +38,22 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   return readConfigFile<Config>(configSchema, file, env);
 }
 
+function isEmitterList(created: Emitter | readonly Emitter[]): created is readonly Emitter[] {
+  return Array.isArray(created);
+}
+
 /** One plugin's emitter from its own section; generic so the section's type follows the key. */
 function createEmitter<Key extends AnyEmitterPlugin['key']>(
-  plugin: EmitterPlugin<Key, EmitterSections[Key]>,
+  plugin: EmitterPlugin<Key, EmitterSections[Key], Emitter | readonly Emitter[]>,
   sections: EmitterSections,
   logger: Logger,
   sharedWindows?: SharedWindows,
-): (Emitter & RouteTarget) | undefined {
+): (Emitter & RouteTarget)[] {
   const section = sections[plugin.key];
-  if (!section.enabled) return undefined;
-  const emitter = plugin.create(section, { logger: logger.child({ emitter: plugin.key }), sharedWindows });
-  return Object.assign(emitter, { filter: section.filter });
+  if (!section.enabled) return [];
+  const created = plugin.create(section, { logger: logger.child({ emitter: plugin.key }), sharedWindows });
+  const emitters: readonly Emitter[] = isEmitterList(created) ? created : [created];
+  return emitters.map((emitter) => Object.assign(emitter, { filter: section.filter }));
 }
 
 /** Builds every enabled emitter with its routing filter. */
@@ -57,7 +62,7 @@ export function createEmitters(
   logger: Logger,
   sharedWindows?: SharedWindows,
 ): (Emitter & RouteTarget)[] {
-  return EMITTER_PLUGINS.flatMap((plugin) => createEmitter(plugin, config.emitters, logger, sharedWindows) ?? []);
+  return EMITTER_PLUGINS.flatMap((plugin) => createEmitter(plugin, config.emitters, logger, sharedWindows));
 }
 
 /**

@@ -23,3 +23,10 @@ export interface ConfigParts {
   providers: readonly ProviderConfigPart[];
   emitters: readonly EmitterConfigPart[];
 }
+
+/**
+ * The id the routing filter's schema carries at the root of the values schema, so an emitter
+ * whose section lists several endpoints gives each the very same filter (`Joi.link('#…')`)
+ * without the config importing the emitter or the emitter knowing the provider list.
+ */
+export const EVENT_FILTER_SCHEMA_ID = 'eventFilter';

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { EVENT_TYPES, TAG_CHANGES } from '../model/event';
-import type { ConfigParts, EmitterConfigPart, ProviderConfigPart } from './parts';
+import { EVENT_FILTER_SCHEMA_ID, type ConfigParts, type EmitterConfigPart, type ProviderConfigPart } from './parts';
 import { consoleSchema } from './console';
 import { parseSize } from './size';
 import { tokensSchema } from './tokens-file';
@@ -201,7 +201,9 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     registries: stringList,
     repos: stringList,
     changes: Joi.array().items(Joi.string().valid(...TAG_CHANGES)),
-  }).default({});
+  })
+    .default({})
+    .id(EVENT_FILTER_SCHEMA_ID);
 
   const { sources, defaultRegistry, providers } = providerSections(parts.providers);
   return Joi.object<GatewayConfig, true>({
@@ -221,6 +223,7 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     logLevel: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace').default('info'),
   })
     .keys(Object.fromEntries(CHART_KEYS.map((k) => [k, Joi.any()])))
+    .shared(filter)
     .custom((config: GatewayConfig, helpers) => {
       // Sections refused above leave holes: these checks run on whatever is there.
       const { port, adminPort } = config.server ?? {};

@@ -20,6 +20,18 @@ export interface LaneContext {
   attemptTimeoutMs: number;
 }
 
+/**
+ * The wait before the next attempt: the backoff's jittered delay, or longer when the target
+ * said how long to wait (Retry-After), but never past the backoff ceiling, so a target cannot
+ * park a row for a day with one header.
+ */
+function retryDelayMs(ctx: LaneContext, attempt: number, failure: unknown): number {
+  const jittered = fullJitterDelayMs(ctx.backoff, attempt, ctx.random);
+  const asked = failure instanceof DeliveryError ? failure.retryAfterMs : undefined;
+  if (asked === undefined || !(asked > jittered)) return jittered;
+  return Math.min(asked, ctx.backoff.maxMs);
+}
+
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
@@ -184,7 +196,7 @@ export class EmitterLane {
       } else if (probe && retryable) {
         // The target's failure, not the row's (the circuit has established that): the row keeps
         // its attempt budget, so an outage never dead-letters what was waiting for it.
-        const delayMs = fullJitterDelayMs(this.ctx.backoff, Math.max(1, row.attempts), this.ctx.random);
+        const delayMs = retryDelayMs(this.ctx, Math.max(1, row.attempts), failure);
         await this.ctx.store.markRetry(row.id, row.attempts, this.ctx.clock() + delayMs, message);
         metrics?.deliveries.inc({ emitter: name, outcome: 'retried' });
       } else {
@@ -218,7 +230,7 @@ export class EmitterLane {
       metrics?.deliveries.inc({ emitter: name, outcome: 'dead_lettered' });
       log?.error({ error: message, status }, 'delivery out of attempts; dead-lettered');
     } else {
-      const delayMs = fullJitterDelayMs(this.ctx.backoff, attempts, this.ctx.random);
+      const delayMs = retryDelayMs(this.ctx, attempts, failure);
       await this.ctx.store.markRetry(row.id, attempts, this.ctx.clock() + delayMs, message);
       metrics?.deliveries.inc({ emitter: name, outcome: 'retried' });
       log?.warn({ error: message, status, retryInMs: delayMs }, 'delivery failed; will retry');

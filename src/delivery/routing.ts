@@ -5,7 +5,13 @@ import type { RegistryEvent } from '../model/event';
 /** An emitter as routing sees it: its name, its configured filter and its own opinion. */
 export interface RouteTarget {
   readonly name: string;
+  /** The section's `filter`. */
   readonly filter?: EventFilter;
+  /**
+   * A narrower filter of one endpoint among several in a section (a webhook endpoint's own
+   * `filter`): the event must pass both.
+   */
+  readonly endpointFilter?: EventFilter;
   accepts?(event: RegistryEvent): boolean;
 }
 
@@ -60,7 +66,7 @@ export function matchesFilter(event: RegistryEvent, filter: EventFilter | undefi
 export function route(event: RegistryEvent, targets: readonly RouteTarget[]): string[] {
   const names: string[] = [];
   for (const target of targets) {
-    if (!matchesFilter(event, target.filter)) continue;
+    if (!matchesFilter(event, target.filter) || !matchesFilter(event, target.endpointFilter)) continue;
     if (target.accepts && !target.accepts(event)) continue;
     names.push(target.name);
   }
@@ -76,21 +82,21 @@ export interface RouteDecision {
 }
 
 /** The filter dimension that excludes the event, or undefined when the filter lets it through. */
-function excludedBy(event: RegistryEvent, filter: EventFilter | undefined): string | undefined {
+function excludedBy(event: RegistryEvent, filter: EventFilter | undefined, label = 'filter'): string | undefined {
   if (!filter) return undefined;
   const listed = (values: string[] | undefined) => (values && values.length > 0 ? values : undefined);
   const { providers, types, registries, repos, changes } = filter;
   if (listed(providers) && !compileFilter({ providers })(event)) {
-    return `filter.providers does not list ${event.provider}`;
+    return `${label}.providers does not list ${event.provider}`;
   }
-  if (listed(types) && !compileFilter({ types })(event)) return `filter.types does not list ${event.type}`;
+  if (listed(types) && !compileFilter({ types })(event)) return `${label}.types does not list ${event.type}`;
   if (listed(registries) && !compileFilter({ registries })(event)) {
-    return `filter.registries matches no glob for ${event.registry}`;
+    return `${label}.registries matches no glob for ${event.registry}`;
   }
   if (listed(repos) && !compileFilter({ repos })(event)) {
     return event.repo === undefined
-      ? 'filter.repos asks for a repository; this event has none'
-      : `filter.repos matches no glob for ${event.repo}`;
+      ? `${label}.repos asks for a repository; this event has none`
+      : `${label}.repos matches no glob for ${event.repo}`;
   }
   if (listed(changes) && !compileFilter({ changes })(event)) {
     return `filter.changes does not list ${event.tagChange}`;
@@ -106,6 +112,7 @@ export function explain(event: RegistryEvent, targets: readonly RouteTarget[]): 
   return targets.map((target) => {
     const reason =
       excludedBy(event, target.filter) ??
+      excludedBy(event, target.endpointFilter, 'the endpoint filter') ??
       (target.accepts && !target.accepts(event) ? `the ${target.name} emitter's own rules decline it` : undefined);
     return reason ? { name: target.name, matched: false, reason } : { name: target.name, matched: true };
   });

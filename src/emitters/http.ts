@@ -18,10 +18,26 @@ export interface FailurePolicy {
    * an option), so no retry can cure it; every other transport failure is retried.
    */
   readonly permanentErrorCodes?: readonly string[];
+  /**
+   * Whether a retried answer's Retry-After sets the least wait before the next attempt. Off
+   * where the target never sends one on purpose, so those emitters keep their plain backoff.
+   */
+  readonly honourRetryAfter?: boolean;
 }
 
 /** Request-setup failures from axios: the URL or an option is unusable, not the network. */
 export const REQUEST_SETUP_ERROR_CODES = ['ERR_INVALID_URL', 'ERR_BAD_OPTION', 'ERR_BAD_OPTION_VALUE'];
+
+/**
+ * A receiver that is only an HTTP endpoint (the `webhook` target), by the rules Standard Webhooks
+ * senders share: besides the common ones, 409 (a conflicting write in progress) and 425 (too
+ * early) mean "not yet"; the receiver's Retry-After is honoured; a bad address never heals.
+ */
+export const HTTP_RECEIVER_POLICY: FailurePolicy = {
+  retryStatuses: [409, 425],
+  permanentErrorCodes: REQUEST_SETUP_ERROR_CODES,
+  honourRetryAfter: true,
+};
 
 export function isRetryableStatus(status: number, policy: FailurePolicy = {}): boolean {
   if (policy.permanentStatuses?.includes(status)) return false;
@@ -32,6 +48,33 @@ export function isRetryableStatus(status: number, policy: FailurePolicy = {}): b
 /** A refusal answer as a DeliveryError, retryable or not by the target's policy. */
 export function statusFailure(message: string, status: number, policy: FailurePolicy = {}): DeliveryError {
   return new DeliveryError(message, isRetryableStatus(status, policy), status);
+}
+
+/**
+ * A Retry-After value (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as milliseconds from
+ * `nowMs`; undefined when absent or unreadable, 0 for a date already past.
+ */
+export function retryAfterMs(value: unknown, nowMs: number): number | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/**
+ * An answer outside 2xx as a DeliveryError: retryable or not by the policy and, where the policy
+ * honours it, carrying the answer's Retry-After for the lane.
+ */
+export function answerFailure(
+  message: string,
+  answer: { status: number; headers?: Record<string, unknown> },
+  policy: FailurePolicy = {},
+  nowMs = Date.now(),
+): DeliveryError {
+  const retryable = isRetryableStatus(answer.status, policy);
+  const wait = retryable && policy.honourRetryAfter ? retryAfterMs(answer.headers?.['retry-after'], nowMs) : undefined;
+  return new DeliveryError(message, retryable, answer.status, wait);
 }
 
 /** The error code of a transport failure (its own, or its cause's), if it has one. */

@@ -1,17 +1,28 @@
 import Joi from 'joi';
 import type { Logger } from 'pino';
-import type { EmitterSectionBase } from '../config/types';
+import type { EmitterSectionBase, EventFilter } from '../config/types';
 import type { RegistryEvent } from '../model/event';
 import type { TargetRequest } from './preview';
 
 export type { EmitterSectionBase, EventFilter } from '../config/types';
 
-/** A target the gateway delivers events to. One instance per enabled `emitters.<key>` section. */
+/**
+ * A target the gateway delivers events to. One instance per enabled `emitters.<key>` section,
+ * or per endpoint of a section that lists several.
+ */
 export interface Emitter {
-  /** The config key (`brigade`, `knative`, ...): also the delivery row's emitter name. */
+  /**
+   * The config key (`brigade`, `knative`, ...), or `<key>/<endpoint>` for one endpoint of
+   * several: also the delivery row's emitter name.
+   */
   readonly name: string;
   /** Resolves when the target took the event; throws DeliveryError otherwise. */
   deliver(event: RegistryEvent): Promise<void>;
+  /**
+   * One endpoint's own routing filter when a section configures several endpoints, each its own
+   * emitter (`webhook/<name>`); the section's `filter` applies as well.
+   */
+  readonly endpointFilter?: EventFilter;
   /** Whether this emitter wants the event at all, beyond the routing filter (Kubeapps rules). */
   accepts?(event: RegistryEvent): boolean;
   /**
@@ -32,6 +43,11 @@ export class DeliveryError extends Error {
     message: string,
     readonly retryable: boolean,
     readonly status?: number,
+    /**
+     * How long the target asked to be left alone (its Retry-After), in milliseconds. The lane
+     * waits at least this long before the next attempt, never longer than its backoff ceiling.
+     */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'DeliveryError';
@@ -62,7 +78,11 @@ export type OwnSettings<Section extends EmitterSectionBase> = Omit<Section, keyo
  * One target kind: its config section and how to build it. Adding a target is a new module
  * exporting one of these plus a line in `emitters/index.ts`.
  */
-export interface EmitterPlugin<Key extends string = string, Section extends EmitterSectionBase = EmitterSectionBase> {
+export interface EmitterPlugin<
+  Key extends string = string,
+  Section extends EmitterSectionBase = EmitterSectionBase,
+  Created extends Emitter | readonly Emitter[] = Emitter,
+> {
   readonly key: Key;
   /**
    * The section's keys besides `enabled` and `filter`, each with its default: the one place the
@@ -70,7 +90,11 @@ export interface EmitterPlugin<Key extends string = string, Section extends Emit
    */
   readonly settings: Joi.StrictSchemaMap<OwnSettings<Section>>;
   readonly enabledByDefault: boolean;
-  create(section: Section, deps: EmitterDeps): Emitter;
+  /**
+   * The section's emitter, or one per endpoint where a section lists several (each with its own
+   * name, and so its own lane, circuit and dead letters).
+   */
+  create(section: Section, deps: EmitterDeps): Created;
 }
 
 /**

@@ -40,6 +40,16 @@ const EXAMPLES = readdirSync(EXAMPLES_DIR)
 const TOKEN = { tokens: { ci: 'chart-test-token-5b7e0c2d9a' } };
 const POSTGRES = { delivery: { store: 'postgres', postgres: { urlSecret: { name: 'db-app', key: 'uri' } } } };
 
+const WEBHOOK = {
+  emitters: {
+    webhook: {
+      enabled: true,
+      endpoints: [{ name: 'tekton', url: 'http://el-registry.ci.svc:8080', secretFrom: { env: 'WEBHOOK_SECRET_TEKTON' } }],
+    },
+  },
+  existingSecrets: { webhookSecrets: [{ env: 'WEBHOOK_SECRET_TEKTON', name: 'webhooks', key: 'tekton' }] },
+};
+
 /** Each mode the chart switches on, rendered over the defaults. */
 const MODES: Record<string, ValuesInput> = {
   'defaults (generated token)': {},
@@ -79,6 +89,7 @@ const MODES: Record<string, ValuesInput> = {
       },
     },
   },
+  'webhook endpoints with secrets from a Secret': { values: WEBHOOK },
   'image digest': { set: [`image.digest=sha256:${'a'.repeat(64)}`, `image.tag=${'1.2.3-rc.1+build.'.padEnd(80, '7')}`] },
 };
 
@@ -250,6 +261,14 @@ describe('charts/registry-gateway with helm', function () {
       expect(kinds(objects)).to.not.include('StatefulSet');
       // The webhook Service and the admin one; no headless Service without a StatefulSet.
       expect(objects.filter((o) => o.kind === 'Service').map((s) => (s.metadata as Tree).name)).to.deep.equal([FULLNAME, `${FULLNAME}-admin`]);
+    });
+
+    it('webhook endpoint secrets: each entry of existingSecrets.webhookSecrets is the variable its endpoint reads', () => {
+      const objects = render({ values: { ...TOKEN, ...WEBHOOK } });
+      expect(envFrom(objects, 'WEBHOOK_SECRET_TEKTON')).to.deep.equal({
+        name: 'WEBHOOK_SECRET_TEKTON',
+        valueFrom: { secretKeyRef: { name: 'webhooks', key: 'tekton' } },
+      });
     });
 
     it('PostgreSQL with autoscaling: an HPA owns the replica count', () => {

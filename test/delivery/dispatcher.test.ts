@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Dispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher';
 import { SqliteStore } from '../../src/delivery/store/sqlite';
 import type { DeliverySettings } from '../../src/delivery/types';
-import type { Emitter } from '../../src/emitters/types';
+import { DeliveryError, type Emitter } from '../../src/emitters/types';
 import { Metrics } from '../../src/observability/metrics';
 import { FlakyEmitter, hang, permanent, retryable, succeed } from '../fakes/flaky-emitter';
 import { capturingLogger, makeEvent, settings, sleep, tempDir, waitFor } from './support';
@@ -135,6 +135,29 @@ describe('Dispatcher', () => {
     await sleep(300);
     expect(brigade.calls).to.have.length(1);
   });
+
+  for (const [asked, expected, what] of [
+    [
+      90_000,
+      (now0) => now0 + 90_000,
+      'waits as long as the target asks (Retry-After) when that is past the jittered delay',
+    ],
+    [3_600_000, (now0) => now0 + 600_000, 'caps a Retry-After at maxBackoffSeconds'],
+    [1_000, (now0) => now0 + 30_000, 'keeps the jittered delay when the Retry-After is shorter'],
+  ] as [number, (now: number) => number, string][]) {
+    it(what, async () => {
+      const now = Date.parse('2024-05-01T12:00:00Z');
+      const clock = () => now;
+      setup({ initialBackoffSeconds: 60, maxBackoffSeconds: 600 }, clock);
+      const error = new DeliveryError('webhook/ci answered 429', true, 429, asked);
+      const hook = new FlakyEmitter('webhook/ci', [{ kind: 'throw', error }]);
+      const d = dispatcher([hook], { clock, random: () => 0.5 });
+      await accept(['e1'], ['webhook/ci'], d);
+
+      await waitFor('first attempt recorded', async () => (await row('e1', 'webhook/ci')).attempts === 1);
+      expect(await row('e1', 'webhook/ci')).to.include({ state: 'pending', nextAttemptAt: expected(now) });
+    });
+  }
 
   it('dead-letters a permanent failure at once with its error', async () => {
     setup();

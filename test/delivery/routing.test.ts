@@ -110,6 +110,27 @@ describe('routing', () => {
     });
   });
 
+  describe('endpoints of one section (webhook/<name>)', () => {
+    const targets: RouteTarget[] = [
+      { name: 'webhook/all', filter: { registries: ['*.azurecr.io'] } },
+      { name: 'webhook/deletes', filter: { registries: ['*.azurecr.io'] }, endpointFilter: { types: ['delete'] } },
+      { name: 'webhook/elsewhere', filter: { registries: ['other.io'] }, endpointFilter: { types: ['push'] } },
+    ];
+
+    it("routes an event to each endpoint whose own filter and the section's both match", () => {
+      expect(route(push, targets)).to.deep.equal(['webhook/all']);
+      expect(route(makeEvent('e2', { type: 'delete' }), targets)).to.deep.equal(['webhook/all', 'webhook/deletes']);
+    });
+
+    it('names the filter that turned an endpoint away', () => {
+      expect(explain(push, targets).map((d) => d.reason)).to.deep.equal([
+        undefined,
+        'the endpoint filter.types does not list push',
+        'filter.registries matches no glob for myreg.azurecr.io',
+      ]);
+    });
+  });
+
   describe('explain', () => {
     it('gives every target in order, and the rule that turned each excluded one away', () => {
       const targets: RouteTarget[] = [

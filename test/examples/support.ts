@@ -102,7 +102,12 @@ export function withExampleSecrets(values: Tree): { values: Tree; env: NodeJS.Pr
     writeFileSync(file, `${missing.join('\n')}\n`);
     out.tokensFile = file;
   }
-  const secrets = (values.existingSecrets ?? {}) as Record<string, { name?: string }>;
+  const secrets = (values.existingSecrets ?? {}) as Record<string, { name?: string }> & {
+    webhookSecrets?: { env: string }[];
+  };
+  for (const { env: variable } of secrets.webhookSecrets ?? []) {
+    env[variable] = `whsec_${randomBytes(32).toString('base64')}`;
+  }
   const names: Record<string, string> = {
     brigadeApiToken: 'BRIGADE_API_TOKEN',
     knativeBrokerURL: 'KNATIVE_BROKER_URL',

@@ -62,6 +62,9 @@ spec:
       {{- $env = append $env (dict "name" $name "valueFrom" (dict "secretKeyRef" (dict "name" $ref.name "key" $ref.key))) }}
       {{- end }}
       {{- end }}
+      {{- range .Values.existingSecrets.webhookSecrets }}
+      {{- $env = append $env (dict "name" .env "valueFrom" (dict "secretKeyRef" (dict "name" .name "key" .key))) }}
+      {{- end }}
       {{- $env = concat $env .Values.extraEnv }}
       {{- with $env }}
       env:
