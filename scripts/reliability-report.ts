@@ -6,22 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-
-interface Figures {
-  scenario: string;
-  seconds: number;
-  sent: number;
-  rate: number;
-  acked: number;
-  delivered: number;
-  lost: number;
-  duplicates: number;
-  unavailable: number;
-  noAnswer: number;
-  slowestAnswerSeconds: number;
-  recoverSeconds: number;
-  duplicateBound: number;
-}
+import type { Figures } from '../test/helpers/chaos';
 
 const START = '<!-- figures:start -->';
 const END = '<!-- figures:end -->';
