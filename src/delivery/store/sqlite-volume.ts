@@ -1,9 +1,17 @@
+import { statfsSync } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 
 /** Failures of the volume itself (full, I/O errors, remounted read-only), as opposed to contention. */
 const VOLUME_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/;
 /** While the volume refuses writes, how often a write is tried to learn that it takes them again. */
 const WRITE_PROBE_INTERVAL_MS = 1000;
+/**
+ * Free space a full volume must have again before the store counts it as writable: a few pages
+ * freed by a WAL truncation let one small write through, and resuming on that alone would flap,
+ * each time delivering rows whose marks then fail again.
+ */
+const RESUME_FREE_BYTES = 1024 * 1024;
 
 /**
  * Whether the volume under the SQLite file takes writes. Space the store's own budget never
@@ -50,10 +58,20 @@ export class VolumeHealth {
 
   /** A write got through. */
   succeeded(): void {
-    if (this.failure === undefined) return;
+    if (this.failure === undefined || !this.hasRoom()) return;
     this.failure = undefined;
     this.close();
     this.logger?.info({ store: this.file }, 'the store can write again: taking new events');
+  }
+
+  private hasRoom(): boolean {
+    try {
+      const fs = statfsSync(path.dirname(this.file));
+      return fs.bavail * fs.bsize >= RESUME_FREE_BYTES;
+    } catch {
+      // No statfs (an unusual file system): the write that got through is all there is to go on.
+      return true;
+    }
   }
 
   close(): void {
