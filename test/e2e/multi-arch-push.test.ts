@@ -1,11 +1,12 @@
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
 import { FakeKnativeBroker, type ReceivedCloudEvent } from '../fakes/knative-broker';
+import { have, DistributionRegistry } from '../helpers/distribution-registry';
 import { freePort, GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
 import { writeOciImage } from '../helpers/oci-image';
 
@@ -14,10 +15,6 @@ const BRIGADE_TOKEN = 'brigade-sa-token-multiarch';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-
-function have(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
-}
 
 interface Descriptor {
   mediaType: string;
@@ -135,11 +132,10 @@ function writeSignatureLayout(dir: string, tag: string, subject: string): void {
  */
 describe('e2e: one push per tag from a real registry (multi-platform, signature, re-push, moved tag)', function () {
   this.timeout(180_000);
-  let registry: ChildProcess | undefined;
+  let registry: DistributionRegistry | undefined;
   let gateway: GatewayProcess | undefined;
   let brigade: FakeBrigadeApi | undefined;
   let knative: FakeKnativeBroker | undefined;
-  let registryLog = '';
 
   before(function () {
     if (!have('docker-registry') || !have('skopeo')) {
@@ -149,7 +145,7 @@ describe('e2e: one push per tag from a real registry (multi-platform, signature,
   });
 
   after(async () => {
-    registry?.kill('SIGKILL');
+    registry?.kill();
     await gateway?.kill9();
     await brigade?.close();
     await knative?.close();
@@ -177,38 +173,17 @@ collapse:
 delivery: {dir: $DIR}
 server: {port: $PORT}
 `);
-    writeFileSync(
-      path.join(dir, 'config.yml'),
-      `version: 0.1
-log: {level: info}
-storage:
-  filesystem: {rootdirectory: ${path.join(dir, 'storage')}}
-  delete: {enabled: true}
-http:
-  addr: ${registryHost}
-notifications:
-  endpoints:
-    - name: registry-gateway
-      url: ${gateway.url}/events
-      headers:
-        Authorization: [Bearer ${TOKEN}]
-      timeout: 2s
-      threshold: 5
-      backoff: 1s
-`,
-    );
-    registry = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    registry.stdout!.on('data', (d) => (registryLog += d));
-    registry.stderr!.on('data', (d) => (registryLog += d));
-    await waitFor(
-      async () => (await axios.get(`http://${registryHost}/v2/`, { validateStatus: () => true })).status === 200,
-      'the registry',
-      20_000,
-    );
+    registry = await DistributionRegistry.start({
+      dir,
+      notifyUrl: `${gateway.url}/events`,
+      token: TOKEN,
+      deletes: true,
+      port: registryPort,
+    });
     const diagnose = (err: Error) =>
       new Error(
         `${err.message}\nBrigade got: ${JSON.stringify(brigade!.createdEvents.map((e) => [e.type, e.labels]))}\n` +
-          `gateway:\n${gateway!.stderr.slice(-6000)}\nregistry:\n${registryLog.slice(-3000)}`,
+          `gateway:\n${gateway!.stderr.slice(-6000)}\nregistry:\n${registry!.tail(3000)}`,
       );
     const skopeo = (args: string[]) => {
       const run = spawnSync('skopeo', ['copy', '--dest-tls-verify=false', ...args], {

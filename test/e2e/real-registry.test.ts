@@ -1,16 +1,12 @@
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import axios from 'axios';
-import { freePort, GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
+import { have, DistributionRegistry } from '../helpers/distribution-registry';
+import { GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
 import { writeOciImage } from '../helpers/oci-image';
 
 const TOKEN = 'registry-notify-token-9c2e';
-
-function have(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
-}
 
 /**
  * The suite's proof against a sender nobody here wrote: Debian's CNCF Distribution registry
@@ -19,9 +15,8 @@ function have(command: string): boolean {
  */
 describe('e2e: a real CNCF Distribution registry sends notifications', function () {
   this.timeout(120_000);
-  let registry: ChildProcess | undefined;
+  let registry: DistributionRegistry | undefined;
   let gateway: GatewayProcess | undefined;
-  let registryLog = '';
 
   before(function () {
     if (!have('docker-registry') || !have('skopeo')) {
@@ -31,7 +26,7 @@ describe('e2e: a real CNCF Distribution registry sends notifications', function 
   });
 
   after(async () => {
-    registry?.kill('SIGKILL');
+    registry?.kill();
     await gateway?.kill9();
   });
 
@@ -47,38 +42,8 @@ delivery: {dir: $DIR}
 server: {port: $PORT}
 `);
 
-    const registryPort = await freePort();
-    const registryHost = `127.0.0.1:${registryPort}`;
-    const configPath = path.join(dir, 'config.yml');
-    writeFileSync(
-      configPath,
-      `version: 0.1
-log: {level: info}
-storage:
-  filesystem: {rootdirectory: ${path.join(dir, 'storage')}}
-http:
-  addr: ${registryHost}
-notifications:
-  endpoints:
-    - name: registry-gateway
-      url: ${gateway.url}/events
-      headers:
-        Authorization: [Bearer ${TOKEN}]
-      timeout: 2s
-      threshold: 5
-      backoff: 1s
-`,
-    );
-    registry = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    registry.stdout!.on('data', (d) => (registryLog += d));
-    registry.stderr!.on('data', (d) => (registryLog += d));
-    await waitFor(
-      async () => (await axios.get(`http://${registryHost}/v2/`, { validateStatus: () => true })).status === 200,
-      'the registry',
-      20_000,
-    ).catch((err) => {
-      throw new Error(`${err.message}\n${registryLog}`);
-    });
+    registry = await DistributionRegistry.start({ dir, notifyUrl: `${gateway.url}/events`, token: TOKEN });
+    const registryHost = registry.host;
 
     const image = path.join(dir, 'image');
     writeOciImage(image, 'v1', dir);
@@ -97,9 +62,7 @@ notifications:
 
     const pushes = () => gateway!.events().filter((e) => e.type === 'push');
     await waitFor(() => pushes().length >= 1, 'the push event at the log emitter', 30_000).catch((err) => {
-      throw new Error(
-        `${err.message}\ngateway:\n${gateway!.stderr.slice(-4000)}\nregistry:\n${registryLog.slice(-4000)}`,
-      );
+      throw new Error(`${err.message}\ngateway:\n${gateway!.stderr.slice(-4000)}\nregistry:\n${registry!.tail()}`);
     });
     // The registry sends each blob upload as its own notification; give those time to arrive
     // too, so "exactly one" is checked after the whole push has been reported.
