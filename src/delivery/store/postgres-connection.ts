@@ -108,6 +108,11 @@ export function createPool(settings: PostgresSettings, applicationName: string):
     // a few seconds is on a connection that will never answer (a dead node, a dropped path), and
     // timing it out is what frees the connection for one that works.
     query_timeout: QUERY_TIMEOUT_MS,
+    // The gateway's transactions run their statements back to back. One left idle for seconds
+    // belongs to a replica that stopped mid-transaction (a long pause, SIGSTOP, a frozen node)
+    // while holding row and advisory locks every other replica's commits wait on: the server
+    // ends that session, which releases them, and the stalled replica's commit fails (a 503).
+    idle_in_transaction_session_timeout: QUERY_TIMEOUT_MS,
     keepAlive: true,
     application_name: applicationName,
     types,
