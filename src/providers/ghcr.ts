@@ -106,10 +106,7 @@ function readContainerVersion(pkg: Fields, request: InboundRequest, context: Par
   const kind = kindOfManifest(manifest?.string('media_type'), manifest?.object('config')?.string('media_type'));
   const platforms = labelledPlatforms(metadata?.object('labels')?.raw('all_labels'));
   const updated = pkg.timestamp('updated_at');
-  const id = request.headers[DELIVERY_HEADER];
-  if (id === undefined || id === '') {
-    pkg.fail('the X-GitHub-Delivery header is required: it is the id GitHub gives each delivery');
-  }
+  const id = deliveryId(pkg, request);
   pkg.check();
 
   const event: RegistryEvent = {
@@ -134,6 +131,15 @@ function readContainerVersion(pkg: Fields, request: InboundRequest, context: Par
  * `{digest, architecture, os}` entries. A label that does not read as that names no platforms:
  * it is GitHub's bookkeeping, not the sender's claim, so it never fails the delivery.
  */
+/** X-GitHub-Delivery, the id GitHub gives each delivery and keeps on a redelivery: the event id. */
+function deliveryId(pkg: Fields, request: InboundRequest): string | undefined {
+  const id = request.headers[DELIVERY_HEADER];
+  if (id === undefined || id === '') {
+    pkg.fail('the X-GitHub-Delivery header is required: it is the id GitHub gives each delivery');
+  }
+  return id;
+}
+
 function labelledPlatforms(labels: unknown): string[] | undefined {
   const text = asObject(labels)?.['github.internal.platforms'];
   if (typeof text !== 'string') return undefined;
@@ -183,10 +189,7 @@ function readPackageRegistryVersion(pkg: Fields, request: InboundRequest, contex
   }
   const version = pkg.object('package_version', true);
   const tag = version?.tag('version');
-  const id = request.headers[DELIVERY_HEADER];
-  if (id === undefined || id === '') {
-    pkg.fail('the X-GitHub-Delivery header is required: it is the id GitHub gives each delivery');
-  }
+  const id = deliveryId(pkg, request);
   const updated = version?.timestamp('updated_at') ?? pkg.timestamp('updated_at');
   pkg.check();
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import axios from 'axios';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
 import { FakeKnativeBroker, type ReceivedCloudEvent } from '../fakes/knative-broker';
-import { have, DistributionRegistry } from '../helpers/distribution-registry';
+import { DistributionRegistry, requireRegistryTools } from '../helpers/distribution-registry';
 import { freePort, GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
 import { writeOciImage } from '../helpers/oci-image';
 
@@ -138,10 +138,7 @@ describe('e2e: one push per tag from a real registry (multi-platform, signature,
   let knative: FakeKnativeBroker | undefined;
 
   before(function () {
-    if (!have('docker-registry') || !have('skopeo')) {
-      if (process.env.CI) throw new Error('docker-registry and skopeo are required in CI (make system-deps)');
-      this.skip();
-    }
+    requireRegistryTools(this);
   });
 
   after(async () => {

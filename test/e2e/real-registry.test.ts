@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import axios from 'axios';
-import { have, DistributionRegistry } from '../helpers/distribution-registry';
+import { DistributionRegistry, requireRegistryTools } from '../helpers/distribution-registry';
 import { GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
 import { writeOciImage } from '../helpers/oci-image';
 
@@ -19,10 +19,7 @@ describe('e2e: a real CNCF Distribution registry sends notifications', function 
   let gateway: GatewayProcess | undefined;
 
   before(function () {
-    if (!have('docker-registry') || !have('skopeo')) {
-      if (process.env.CI) throw new Error('docker-registry and skopeo are required in CI (make system-deps)');
-      this.skip();
-    }
+    requireRegistryTools(this);
   });
 
   after(async () => {

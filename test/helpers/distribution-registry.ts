@@ -5,8 +5,18 @@ import axios from 'axios';
 import { freePort, waitFor } from './gateway-process';
 
 /** Whether a command is on PATH. */
-export function have(command: string): boolean {
+function have(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}
+
+/**
+ * Skips the calling suite where Distribution or skopeo is missing, except under CI, where
+ * `make test` installs both (make system-deps) and a missing one is a broken setup that must fail.
+ */
+export function requireRegistryTools(ctx: Mocha.Context): void {
+  if (have('docker-registry') && have('skopeo')) return;
+  if (process.env.CI) throw new Error('docker-registry and skopeo are required in CI (make system-deps)');
+  ctx.skip();
 }
 
 /**
