@@ -84,7 +84,14 @@ const CHART_KEYS: Json = {
   podAnnotations: stringMap,
   podSecurityContext: anyMap,
   securityContext: anyMap,
-  serviceAccount: obj({ create: bool, name: str, annotations: stringMap, kubeappsRole: bool, knativeSinkRole: bool }),
+  serviceAccount: obj({
+    create: bool,
+    name: str,
+    annotations: stringMap,
+    kubeappsRole: bool,
+    knativeSinkRole: bool,
+    gitopsRoles: bool,
+  }),
   serviceMonitor: obj({
     enabled: bool,
     interval: str,
@@ -99,6 +106,7 @@ const CHART_KEYS: Json = {
     brigadeApiToken: secretRef,
     knativeBrokerURL: secretRef,
     kubeappsToken: secretRef,
+    fluxReceiverToken: secretRef,
     consoleTokens: secretRef,
     // One environment variable per webhook endpoint secret, read with secretFrom: {env}.
     webhookSecrets: {

@@ -18,6 +18,7 @@ export const ENV_OVERRIDES: readonly { names: string[]; path: string[]; json?: b
   // Set by a SinkBinding (or a ContainerSource) on its subject, as JSON.
   { names: ['K_CE_OVERRIDES'], path: ['emitters', 'knative', 'ceOverrides'], json: true },
   { names: ['KUBEAPPS_TOKEN'], path: ['emitters', 'kubeapps', 'token'] },
+  { names: ['FLUX_RECEIVER_TOKEN'], path: ['emitters', 'flux', 'receiver', 'token'] },
 ];
 
 /**

@@ -63,17 +63,19 @@ function targetRows(deps: ConsoleDeps, health: TargetHealth[]) {
 /** What each emitter that has, or would have, a delivery of the event is sent for it. */
 function previews(deps: ConsoleDeps, detail: EventDetail) {
   const relevant = new Set(detail.deliveries.map((d) => d.emitter));
-  return deps.emitters
-    .filter((emitter) => relevant.has(emitter.name))
-    .map((emitter) => {
-      if (!emitter.preview)
-        return { emitter: emitter.name, requests: [], error: 'This target cannot show its request.' };
-      try {
-        return { emitter: emitter.name, requests: emitter.preview(detail.event) };
-      } catch (err) {
-        return { emitter: emitter.name, requests: [], error: `Cannot be sent: ${(err as Error).message}` };
-      }
-    });
+  return Promise.all(
+    deps.emitters
+      .filter((emitter) => relevant.has(emitter.name))
+      .map(async (emitter) => {
+        if (!emitter.preview)
+          return { emitter: emitter.name, requests: [], error: 'This target cannot show its request.' };
+        try {
+          return { emitter: emitter.name, requests: await emitter.preview(detail.event) };
+        } catch (err) {
+          return { emitter: emitter.name, requests: [], error: `Cannot be sent: ${(err as Error).message}` };
+        }
+      }),
+  );
 }
 
 export function pageRoutes(deps: ConsoleDeps, clock: () => number): Router {
@@ -123,7 +125,7 @@ export function pageRoutes(deps: ConsoleDeps, clock: () => number): Router {
       title: `Event ${detail.event.id}`,
       nav: 'events',
       routing: explain(detail.event, deps.emitters),
-      previews: previews(deps, detail),
+      previews: await previews(deps, detail),
       // The pushes by digest this tagged push stands for: held, then absorbed instead of delivered.
       parts: await deps.store.listHeldParts({ push: { source: detail.event.source, id: detail.event.id } }),
     });

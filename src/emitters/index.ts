@@ -1,4 +1,6 @@
 import { brigadeEmitterPlugin } from './brigade';
+import { fluxEmitterPlugin } from './flux';
+import { kargoEmitterPlugin } from './kargo';
 import { knativeEmitterPlugin } from './knative';
 import { kubeappsEmitterPlugin } from './kubeapps';
 import { logEmitterPlugin } from './log';
@@ -12,6 +14,8 @@ export const EMITTER_PLUGINS = [
   knativeEmitterPlugin,
   kubeappsEmitterPlugin,
   webhookEmitterPlugin,
+  fluxEmitterPlugin,
+  kargoEmitterPlugin,
 ] as const;
 
 export type AnyEmitterPlugin = (typeof EMITTER_PLUGINS)[number];

@@ -6,7 +6,7 @@ import { RefreshEndpoint } from './kubeapps-endpoint';
 import type { AppRepositoryRefresher } from './kubeapps-refresher';
 import { ResyncRequestsBump } from './kubeapps-resync';
 import { appRepositoriesFor, appRepositoryKey, type AppRepositoryRef, type AppRepositoryRule } from './kubeapps-rules';
-import { RefreshWindows } from './kubeapps-windows';
+import { RefreshWindows } from './refresh-windows';
 import {
   KUBERNETES_CONNECTION_SETTINGS,
   KubernetesClient,
@@ -81,7 +81,7 @@ export class KubeappsEmitter implements Emitter {
   readonly name = 'kubeapps';
   private readonly rules: AppRepositoryRule[];
   private readonly refresher: AppRepositoryRefresher;
-  private readonly windows: RefreshWindows;
+  private readonly windows: RefreshWindows<AppRepositoryRef>;
   private readonly logger?: Logger;
 
   constructor(given: KubeappsSettings, deps?: Partial<EmitterDeps>, env: NodeJS.ProcessEnv = process.env) {
@@ -115,7 +115,7 @@ export class KubeappsEmitter implements Emitter {
 
   async deliver(event: RegistryEvent): Promise<void> {
     const targets = appRepositoriesFor(this.rules, event);
-    const outcomes = await Promise.allSettled(targets.map((ref) => this.windows.join(ref)));
+    const outcomes = await Promise.allSettled(targets.map((ref) => this.windows.join(appRepositoryKey(ref), ref)));
     const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [asDeliveryError(o.reason)] : []));
     if (failures.length === 0) return;
     if (failures.length === 1) throw failures[0];

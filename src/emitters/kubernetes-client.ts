@@ -82,8 +82,8 @@ export function inClusterApiServer(env: NodeJS.ProcessEnv = process.env): string
 }
 
 /**
- * Just enough of a Kubernetes API client for reading and replacing one object: the official
- * client brings a large dependency tree for two requests. Every answer is returned as it came
+ * Just enough of a Kubernetes API client for reading, listing, replacing and patching objects:
+ * the official client brings a large dependency tree for a handful of requests. Every answer is returned as it came
  * (callers classify statuses); only transport failures throw.
  */
 export class KubernetesClient {
@@ -120,15 +120,25 @@ export class KubernetesClient {
     return this.request('PUT', path, body);
   }
 
+  /** A JSON merge patch (RFC 7386): sets only the fields it names, so it never conflicts with other writers. */
+  mergePatch(path: string, body: unknown): Promise<KubernetesResponse> {
+    return this.request('PATCH', path, body, 'application/merge-patch+json');
+  }
+
   close(): void {
     this.client.close();
   }
 
-  private async request(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<KubernetesResponse> {
+  private async request(
+    method: 'GET' | 'PUT' | 'PATCH',
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<KubernetesResponse> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     const token = await this.readToken();
     if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (body !== undefined) headers['Content-Type'] = contentType;
     const response = await this.client.http.request({ method, url: path, data: body, headers });
     return { status: response.status, body: response.data };
   }

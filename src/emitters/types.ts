@@ -28,8 +28,10 @@ export interface Emitter {
   /**
    * The requests `deliver` would send for the event, rendered without sending them, for the
    * console. Never carries a credential (see `preview.ts`). May throw what `deliver` would.
+   * Targets that find their objects by listing them (Flux, Kargo) list them here too, so the
+   * preview names the very objects a delivery would patch.
    */
-  preview?(event: RegistryEvent): TargetRequest[];
+  preview?(event: RegistryEvent): TargetRequest[] | Promise<TargetRequest[]>;
   close?(): Promise<void>;
 }
 

@@ -14,8 +14,8 @@ metadata:
     {{- end }}
 spec:
   serviceAccountName: {{ include "registry-gateway.serviceAccountName" . }}
-  # Only Kubeapps kubernetes mode and a Knative sink.ref talk to the Kubernetes API.
-  automountServiceAccountToken: {{ if or (include "registry-gateway.kubeappsKubernetesMode" .) (include "registry-gateway.knativeSinkRef" .) }}true{{ else }}false{{ end }}
+  # Only Kubeapps, Flux and Kargo kubernetes mode and a Knative sink.ref talk to the Kubernetes API.
+  automountServiceAccountToken: {{ if or (include "registry-gateway.kubeappsKubernetesMode" .) (include "registry-gateway.knativeSinkRef" .) (include "registry-gateway.gitopsKubernetesMode" .) }}true{{ else }}false{{ end }}
   # preStop sleep + the gateway's own drain (server.shutdownTimeoutSeconds) + slack, so the
   # kubelet never kills the process while it is still closing the store.
   terminationGracePeriodSeconds: {{ add .Values.server.shutdownTimeoutSeconds 15 }}
@@ -52,7 +52,7 @@ spec:
           containerPort: {{ include "registry-gateway.adminPort" . }}
           protocol: TCP
       {{- $env := list }}
-      {{- $secrets := dict "BRIGADE_API_TOKEN" .Values.existingSecrets.brigadeApiToken "KNATIVE_BROKER_URL" .Values.existingSecrets.knativeBrokerURL "KUBEAPPS_TOKEN" .Values.existingSecrets.kubeappsToken }}
+      {{- $secrets := dict "BRIGADE_API_TOKEN" .Values.existingSecrets.brigadeApiToken "KNATIVE_BROKER_URL" .Values.existingSecrets.knativeBrokerURL "KUBEAPPS_TOKEN" .Values.existingSecrets.kubeappsToken "FLUX_RECEIVER_TOKEN" .Values.existingSecrets.fluxReceiverToken }}
       {{- if include "registry-gateway.postgres" . }}
       {{- $_ := set $secrets "DATABASE_URL" .Values.delivery.postgres.urlSecret }}
       {{- end }}
