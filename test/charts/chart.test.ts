@@ -25,7 +25,7 @@ import {
   startGateway,
   type Tree,
 } from '../examples/support';
-import { find, FULLNAME, gatewayContainer, podInputs, podSpec, render } from './helm';
+import { find, FULLNAME, gatewayContainer, podInputs, podSpec, render, validateObject } from './helm';
 
 const TEMPLATES_DIR = path.join(CHART_DIR, 'templates');
 const A_TOKEN: Tree = { tokens: { ci: 'chart-test-token-0123456789' } };
@@ -272,6 +272,47 @@ describe('charts/registry-gateway', () => {
         ]);
         expect(podSpec(rendered).automountServiceAccountToken).to.equal(true);
         expect(podSpec(objects).automountServiceAccountToken).to.equal(false);
+      });
+
+      it('grants get, list and patch on exactly the kinds the enabled GitOps targets touch', async () => {
+        const roles = (rendered: Tree[], kind: string) =>
+          rendered
+            .filter((o) => o.kind === kind)
+            .map((o) => [(o.metadata as Tree).namespace ?? '', (o.metadata as Tree).name, o.rules]);
+        const flux = render({ values: { ...A_TOKEN, emitters: { flux: { enabled: true, namespaces: ['apps', 'web'] } } } });
+        const imageRepositories = [
+          { apiGroups: ['image.toolkit.fluxcd.io'], resources: ['imagerepositories'], verbs: ['get', 'list', 'patch'] },
+        ];
+        expect(roles(flux, 'Role')).to.deep.equal([
+          ['apps', `${FULLNAME}-flux`, imageRepositories],
+          ['web', `${FULLNAME}-flux`, imageRepositories],
+        ]);
+        expect(roles(flux, 'ClusterRole')).to.deep.equal([]);
+        expect(podSpec(flux).automountServiceAccountToken).to.equal(true);
+
+        const kargo = render({ values: { ...A_TOKEN, emitters: { kargo: { enabled: true } } } });
+        expect(roles(kargo, 'Role')).to.deep.equal([]);
+        expect(roles(kargo, 'ClusterRole')).to.deep.equal([
+          [
+            '',
+            `${FULLNAME}-kargo`,
+            [
+              { apiGroups: ['kargo.akuity.io'], resources: ['warehouses'], verbs: ['get', 'list', 'patch'] },
+              { apiGroups: [''], resources: ['namespaces'], verbs: ['list'] },
+            ],
+          ],
+        ]);
+        const binding = find(kargo, 'ClusterRoleBinding', `${FULLNAME}-kargo`);
+        expect(binding.subjects).to.deep.equal([{ kind: 'ServiceAccount', name: FULLNAME, namespace: 'registry-gateway' }]);
+        // RBAC objects against Kubernetes' own schemas.
+        for (const object of [...flux, ...kargo].filter((o) => String(o.kind).includes('Role'))) {
+          await validateObject(object);
+        }
+
+        const receiver = { flux: { enabled: true, mode: 'receiver', receiver: { url: 'http://r.example.com/hook/x', token: 't' } } };
+        const none = render({ values: { ...A_TOKEN, emitters: receiver } });
+        expect(none.filter((o) => String(o.kind).includes('Role'))).to.deep.equal([]);
+        expect(podSpec(none).automountServiceAccountToken).to.equal(false);
       });
 
       it('scrapes /metrics on the admin port, through the admin Service alone', () => {

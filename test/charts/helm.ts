@@ -98,6 +98,7 @@ function modelModule(apiVersion: string, kind: string): string {
   if (group === 'monitoring.coreos.com') return `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`;
   if (group.endsWith('cert-manager.io')) return `@kubernetes-models/cert-manager/${apiVersion}/${kind}`;
   if (group.endsWith('knative.dev')) return `@kubernetes-models/knative/${apiVersion}/${kind}`;
+  if (group.endsWith('toolkit.fluxcd.io')) return `@kubernetes-models/flux-cd/${apiVersion}/${kind}`;
   if (group === 'gateway.networking.k8s.io') return `@kubernetes-models/gateway-api/${apiVersion}/${kind}`;
   return `kubernetes-models/${apiVersion}/${kind}`;
 }

@@ -116,7 +116,7 @@ describe('examples/values-*.yaml', () => {
     const stores = VALUES_FILES.map((f) => exampleConfig(f).delivery as unknown as { store: string });
     expect(stores.map((d) => d.store)).to.include.members(['sqlite', 'postgres']);
     const enabled = new Set(VALUES_FILES.flatMap((f) => enabledEmitters(exampleConfig(f))));
-    expect([...enabled].sort()).to.deep.equal(['brigade', 'knative', 'kubeapps', 'log', 'webhook']);
+    expect([...enabled].sort()).to.deep.equal(['brigade', 'flux', 'kargo', 'knative', 'kubeapps', 'log', 'webhook']);
   });
 
   describe('values-postgres-ha.yaml and its CloudNativePG Cluster', () => {

@@ -70,6 +70,11 @@ and at most 63 of them, so a digest never makes the object invalid.
 {{- if and .Values.emitters.kubeapps.enabled (eq .Values.emitters.kubeapps.mode "kubernetes") }}true{{ end }}
 {{- end }}
 
+{{/* Flux (kubernetes mode) or Kargo: the pod lists and annotates objects with its own credentials. */}}
+{{- define "registry-gateway.gitopsKubernetesMode" -}}
+{{- if or (and .Values.emitters.flux.enabled (eq .Values.emitters.flux.mode "kubernetes")) .Values.emitters.kargo.enabled }}true{{ end }}
+{{- end }}
+
 {{/* Knative sink.ref: the pod reads the referenced object with its own credentials. */}}
 {{- define "registry-gateway.knativeSinkRef" -}}
 {{- if and .Values.emitters.knative.enabled .Values.emitters.knative.sink.ref.name }}true{{ end }}
