@@ -9,7 +9,8 @@ import type { RegistryEvent } from '../../src/model/event';
 import { Metrics } from '../../src/observability/metrics';
 import { requirePostgres, sharedPostgres } from '../helpers/postgres';
 import { FlakyEmitter, retryable, succeed } from '../fakes/flaky-emitter';
-import { capturingLogger, makeEvent, settings, tempDir, waitFor } from './support';
+import { capturingLogger, makeEvent, settings, tempDir } from './support';
+import { waitFor } from '../helpers/wait';
 
 describe('TargetCircuit', () => {
   const settings = { failureThreshold: 3, probeInitialMs: 1000, probeMaxMs: 4000 };
