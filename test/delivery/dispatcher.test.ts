@@ -273,6 +273,26 @@ describe('Dispatcher', () => {
     expect((await row('c', 'log')).state).to.equal('pending');
   });
 
+  it('idle() waits for the attempts in flight and the pumps their outcomes queue', async () => {
+    setup();
+    const log = new FlakyEmitter('log', [hang]);
+    const d = dispatcher([log]);
+    await accept(['a', 'b'], ['log'], d);
+    await waitFor('a hanging attempt and a delivered one', () => log.hanging === 1 && log.delivered.length === 1);
+
+    let idle = false;
+    const idling = d.idle().then(() => (idle = true));
+    // A store round trip: time enough for an idle() that ignored the hanging attempt to resolve.
+    await accept(['c'], ['log'], d);
+    await waitFor('c delivered', () => log.delivered.length === 2);
+    expect(idle).to.equal(false);
+
+    log.release();
+    await idling;
+    expect(log.delivered.map((e) => e.id).sort()).to.deep.equal(['a', 'b', 'c']);
+    expect((await row('a', 'log')).state).to.equal('delivered');
+  });
+
   it('stop() gives up at its timeout and leaves unfinished rows pending for the next run', async () => {
     setup();
     const log = new FlakyEmitter('log', [], hang);
