@@ -9,17 +9,19 @@ export async function waitFor<T>(
   timeoutMs = 20_000,
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
+  // Quick for in-process conditions, then no more than 20 looks a second at a gateway's endpoints.
+  let pauseMs = 5;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
       if (value) return value;
-      last = undefined;
     } catch (err) {
       last = err;
     }
     if (Date.now() > deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    pauseMs = Math.min(50, pauseMs * 2);
   }
   const cause = last instanceof Error ? ` (last error: ${last.message})` : '';
   throw new Error(`timed out waiting for ${what}${cause}`);
