@@ -31,6 +31,7 @@ export function attemptRecord(row: DueDelivery, attempt: number, outcome: Attemp
 /**
  * Writes the attempt to the store's history without holding the delivery up: the history is
  * for people reading the console, and a failure to write it must never turn into a retry.
+ * The returned promise never rejects; it tells when the history has the attempt.
  */
 export function noteAttempt(
   store: DeliveryStore,
@@ -38,8 +39,8 @@ export function noteAttempt(
   attempt: number,
   outcome: AttemptOutcome,
   logger?: Logger,
-): void {
-  store
+): Promise<void> {
+  return store
     .recordAttempt(attemptRecord(row, attempt, outcome))
     .catch((err: unknown) => logger?.warn({ err, deliveryId: row.id }, 'cannot record the attempt in its history'));
 }

@@ -54,6 +54,8 @@ export class Dispatcher {
   private readonly reportedUnknown = new Set<string>();
   private running = false;
   private stopping?: Promise<number>;
+  /** Housekeeping rounds in progress (prune, report unknown emitters), for idle(). */
+  private readonly chores = new Set<Promise<void>>();
 
   constructor(
     store: DeliveryStore,
@@ -93,8 +95,8 @@ export class Dispatcher {
   start(): void {
     if (this.running || this.stopping) return;
     this.running = true;
-    void this.reportUnknownEmitters();
-    this.pruneTimer = setInterval(() => void this.housekeeping(), this.pruneIntervalMs);
+    this.chore(this.reportUnknownEmitters());
+    this.pruneTimer = setInterval(() => this.chore(this.housekeeping()), this.pruneIntervalMs);
     this.pruneTimer.unref();
     this.notify();
   }
@@ -116,6 +118,19 @@ export class Dispatcher {
       if (circuit.lastError !== undefined) health.lastError = circuit.lastError;
       return health;
     });
+  }
+
+  /**
+   * Resolves once every lane is idle (no pump running or queued, no attempt in flight) and no
+   * housekeeping round is running: everything this dispatcher was told to do is done. Tests
+   * wait on it instead of a fixed sleep to show that something did not happen.
+   */
+  async idle(): Promise<void> {
+    const lanes = [...this.lanes.values()];
+    // A lane woken by another's outcome (the store's wake) makes the first pass stale: look again.
+    do {
+      await Promise.all([...lanes.map((lane) => lane.idle()), ...this.chores]);
+    } while (this.chores.size > 0 || lanes.some((lane) => !lane.isIdle));
   }
 
   /** Attempts in flight across all emitters. */
@@ -151,6 +166,11 @@ export class Dispatcher {
       return unfinished;
     });
     return this.stopping;
+  }
+
+  private chore(work: Promise<void>): void {
+    this.chores.add(work);
+    void work.finally(() => this.chores.delete(work));
   }
 
   private async housekeeping(): Promise<void> {

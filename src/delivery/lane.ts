@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import { DeliveryError, type Emitter } from '../emitters/types';
 import type { Metrics } from '../observability/metrics';
 import { noteAttempt } from './attempts';
-import { fullJitterDelayMs, type BackoffPolicy } from './backoff';
+import type { BackoffPolicy } from './backoff';
 import { TargetCircuit, type CircuitSettings } from './circuit';
+import { describeFailure, settleAttempt } from './settle';
 import type { DeliveryStore } from './store/types';
 import type { DeliverySettings, DueDelivery, TargetState } from './types';
 
@@ -18,23 +19,6 @@ export interface LaneContext {
   random: () => number;
   pollIntervalMs: number;
   attemptTimeoutMs: number;
-}
-
-/**
- * The wait before the next attempt: the backoff's jittered delay, or longer when the target
- * said how long to wait (Retry-After), but never past the backoff ceiling, so a target cannot
- * park a row for a day with one header.
- */
-function retryDelayMs(ctx: LaneContext, attempt: number, failure: unknown): number {
-  const jittered = fullJitterDelayMs(ctx.backoff, attempt, ctx.random);
-  const asked = failure instanceof DeliveryError ? failure.retryAfterMs : undefined;
-  if (asked === undefined || !(asked > jittered)) return jittered;
-  return Math.min(asked, ctx.backoff.maxMs);
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
 }
 
 /** Resolves or rejects as `work` does, or rejects with a retryable DeliveryError after `ms`. */
@@ -58,6 +42,10 @@ export class EmitterLane {
   private pumping = false;
   private stopped = false;
   private probing = false;
+  /** History writes still on their way to the store (they do not hold the delivery up). */
+  private readonly notes = new Set<Promise<void>>();
+  /** idle() callers, resolved when neither a pump nor an attempt is pending. */
+  private idleWaiters: (() => void)[] = [];
   /** What the store says about this target; written when it differs from the circuit. */
   private recorded?: TargetState;
   private readonly logger?: Logger;
@@ -84,10 +72,32 @@ export class EmitterLane {
     setImmediate(() => void this.pump());
   }
 
+  /**
+   * Resolves once no pump is running or queued and no attempt is in flight: what a lane does in
+   * response to what it has been told is done. A later poll or backoff timer may start it again.
+   */
+  idle(): Promise<void> {
+    if (this.isIdle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  get isIdle(): boolean {
+    // A wake queued after stop() never runs, so it is not pending work.
+    const pumpPending = this.pumping || (this.wakeQueued && !this.stopped);
+    return !pumpPending && this.inFlight.size === 0 && this.notes.size === 0;
+  }
+
+  /** Called wherever work may have ended: the end of a pump, of an attempt, of the lane. */
+  private settleIdleWaiters(): void {
+    if (!this.isIdle) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
   /** Stops taking rows; resolves when the attempts already started have settled. */
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.settleIdleWaiters();
     return Promise.allSettled([...this.inFlight.values()]).then(() => undefined);
   }
 
@@ -104,6 +114,11 @@ export class EmitterLane {
     } finally {
       this.pumping = false;
     }
+    this.scheduleNextPump(sleepMs);
+    this.settleIdleWaiters();
+  }
+
+  private scheduleNextPump(sleepMs: number): void {
     if (this.stopped) return;
     if (this.wakeQueued) {
       // Woken while the store answered: look again now rather than after the sleep.
@@ -153,8 +168,17 @@ export class EmitterLane {
       this.inFlight.delete(row.id);
       if (probe) this.probing = false;
       this.wake();
+      this.settleIdleWaiters();
     });
     this.inFlight.set(row.id, attempt);
+  }
+
+  private note(written: Promise<void>): void {
+    this.notes.add(written);
+    void written.then(() => {
+      this.notes.delete(written);
+      this.settleIdleWaiters();
+    });
   }
 
   private async attempt(row: DueDelivery, probe: boolean): Promise<void> {
@@ -181,60 +205,15 @@ export class EmitterLane {
     }
     const durationMs = performance.now() - started;
     metrics?.attemptDuration.observe({ emitter: name }, durationMs / 1000);
-    noteAttempt(this.ctx.store, row, attempts, { succeeded, failure, endedAt: this.ctx.clock(), durationMs }, log);
-    const message = succeeded ? '' : describe(failure);
+    this.note(
+      noteAttempt(this.ctx.store, row, attempts, { succeeded, failure, endedAt: this.ctx.clock(), durationMs }, log),
+    );
+    const message = succeeded ? '' : describeFailure(failure);
     // Anything but a DeliveryError is an emitter bug or a network surprise: worth another try.
     const retryable = !succeeded && (!(failure instanceof DeliveryError) || failure.retryable);
     if (probe) metrics?.targetProbes.inc({ emitter: name, outcome: retryable ? 'failed' : 'answered' });
-
-    try {
-      if (succeeded) {
-        await this.ctx.store.markDelivered(row.id, attempts);
-        metrics?.deliveries.inc({ emitter: name, outcome: 'succeeded' });
-        metrics?.deliveryLatency.observe({ emitter: name }, Math.max(0, this.ctx.clock() - row.acceptedAt) / 1000);
-        log?.info('delivered');
-      } else if (probe && retryable) {
-        // The target's failure, not the row's (the circuit has established that): the row keeps
-        // its attempt budget, so an outage never dead-letters what was waiting for it.
-        const delayMs = retryDelayMs(this.ctx, Math.max(1, row.attempts), failure);
-        await this.ctx.store.markRetry(row.id, row.attempts, this.ctx.clock() + delayMs, message);
-        metrics?.deliveries.inc({ emitter: name, outcome: 'retried' });
-      } else {
-        await this.settleFailure(row, attempts, message, failure, retryable, log);
-      }
-    } catch (err) {
-      // The row stays pending and is attempted again: a duplicate delivery, never a lost one.
-      log?.error({ err, delivered: succeeded }, 'cannot record the delivery outcome in the store');
-      await this.ctx.store.release(row.id).catch(() => undefined);
-    }
+    await settleAttempt(this.ctx, name, { row, attempts, succeeded, failure, retryable, message, probe }, log);
     await this.judgeTarget(row, probe, retryable, message);
-  }
-
-  private async settleFailure(
-    row: DueDelivery,
-    attempts: number,
-    message: string,
-    failure: unknown,
-    retryable: boolean,
-    log?: Logger,
-  ): Promise<void> {
-    const { metrics } = this.ctx;
-    const name = this.emitter.name;
-    const status = failure instanceof DeliveryError ? failure.status : undefined;
-    if (!retryable) {
-      await this.ctx.store.markDead(row.id, attempts, message);
-      metrics?.deliveries.inc({ emitter: name, outcome: 'dead_lettered' });
-      log?.error({ error: message, status }, 'delivery refused for good; dead-lettered');
-    } else if (attempts >= this.ctx.settings.maxAttempts) {
-      await this.ctx.store.markDead(row.id, attempts, `exhausted after ${attempts} attempts: ${message}`);
-      metrics?.deliveries.inc({ emitter: name, outcome: 'dead_lettered' });
-      log?.error({ error: message, status }, 'delivery out of attempts; dead-lettered');
-    } else {
-      const delayMs = retryDelayMs(this.ctx, attempts, failure);
-      await this.ctx.store.markRetry(row.id, attempts, this.ctx.clock() + delayMs, message);
-      metrics?.deliveries.inc({ emitter: name, outcome: 'retried' });
-      log?.warn({ error: message, status, retryInMs: delayMs }, 'delivery failed; will retry');
-    }
   }
 
   /** Feeds one attempt's outcome to the circuit; logs, counts and records any change of state. */

@@ -10,7 +10,8 @@ import { ConfigReloader } from '../../src/config/reload';
 import { Gateway, loadConfig } from '../../src/gateway';
 import { SESSION_COOKIE } from '../../src/console/session';
 import { ConsoleClient } from '../console/support';
-import { tempDir, waitFor } from '../helpers/gateway-process';
+import { tempDir } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { memoryLogger } from '../helpers/logger';
 
 const WEBHOOK = 'webhook-token-5e7a9c1b3d5f';
@@ -69,7 +70,7 @@ describe('config: console tokens from a Secret, reloaded', function () {
     expect(await loggedIn(ALICE)).to.equal(true);
     expect(await loggedIn(BOB)).to.equal(false);
     swap(`bob: ${BOB}\n`);
-    await waitFor(() => loggedIn(BOB), 'bob let in after the swap');
+    await waitFor('bob let in after the swap', () => loggedIn(BOB));
     expect(await loggedIn(ALICE)).to.equal(false);
   });
 });

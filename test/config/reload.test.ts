@@ -17,7 +17,8 @@ import {
   type ReloadTiming,
 } from '../../src/config/reload';
 import { Gateway } from '../../src/gateway';
-import { freePort, GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
+import { freePort, GatewayProcess, tempDir } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { memoryLogger } from '../helpers/logger';
 
 const KEEP = 'keep-token-7c1d9e2f4a6b8c0d';
@@ -112,14 +113,16 @@ describe('config/reload', function () {
           for (const r of batch) statuses.push(r.status === 'fulfilled' ? r.value : String(r.reason));
         }
       })();
-      await new Promise((r) => setTimeout(r, 100));
+      await waitFor('requests before the swap', () => statuses.length >= 16);
       tokens.write({ 'tokens.yaml': `keep: ${KEEP}\nnew: ${NEW}\nscoped: ${SCOPED}\n` });
-      await waitFor(() => log.text().includes('"msg":"config reloaded"'), 'the reload log line', 10_000);
-      await new Promise((r) => setTimeout(r, 100));
+      await waitFor('the reload log line', () => log.text().includes('"msg":"config reloaded"'), 10_000);
+      // Requests sent after the swap, not only during it, must be answered with the new set too.
+      const atReload = statuses.length;
+      await waitFor('requests after the swap', () => statuses.length >= atReload + 16);
       stop = true;
       await traffic;
 
-      expect(statuses.length).to.be.greaterThan(8);
+      expect(statuses.length).to.be.at.least(32);
       expect(
         statuses.filter((s) => s !== 200),
         'requests during the reload',
@@ -141,11 +144,11 @@ describe('config/reload', function () {
       let writes = 0;
       const writer = setInterval(() => writeFileSync(churn, String(++writes)), 20);
       try {
-        await waitFor(() => writes > 5, 'the churn to start');
+        await waitFor('the churn to start', () => writes > 5);
         tokens.write({ 'tokens.yaml': `keep: ${KEEP}\nnew: ${NEW}\nscoped: ${SCOPED}\n` });
-        await waitFor(async () => (await ping(url, NEW)) === 200, 'the rotated token, during the churn', 4_000);
+        await waitFor('the rotated token, during the churn', async () => (await ping(url, NEW)) === 200, 4_000);
         const during = writes;
-        await waitFor(() => writes > during, 'the churn to go on after the reload');
+        await waitFor('the churn to go on after the reload', () => writes > during);
       } finally {
         clearInterval(writer);
       }
@@ -156,17 +159,17 @@ describe('config/reload', function () {
       const { tokens, log, url } = await start({ debounceMs: 20, rereadMs: 100 });
       // Written in place inside the versioned directory: nothing the directory watch reports.
       writeFileSync(path.join(tokens.dir, '..data', 'tokens.yaml'), `keep: ${KEEP}\nnew: ${NEW}\nscoped: ${SCOPED}\n`);
-      await waitFor(async () => (await ping(url, NEW)) === 200, 'the re-read to take the new token');
+      await waitFor('the re-read to take the new token', async () => (await ping(url, NEW)) === 200);
       const reloaded = log.records.find((r) => r.msg === 'config reloaded')!;
       expect(reloaded).to.deep.include({ reason: 'periodic re-read', tokensAdded: ['new'], tokensRemoved: ['old'] });
 
       // Rounds that find nothing new stay at debug; a broken file is told once, not every round.
       const unchanged = () => log.records.filter((r) => r.msg === 'config unchanged; nothing to reload');
-      await waitFor(() => unchanged().length >= 2, 'two quiet rounds');
+      await waitFor('two quiet rounds', () => unchanged().length >= 2);
       expect(unchanged().map((r) => r.level)).to.deep.equal(unchanged().map(() => 20));
       writeFileSync(path.join(tokens.dir, '..data', 'tokens.yaml'), 'keep: [unterminated\n');
       const refusals = () => log.records.filter((r) => r.msg === 'config reload refused; the running config stays');
-      await waitFor(() => refusals().length >= 3, 'three refused rounds');
+      await waitFor('three refused rounds', () => refusals().length >= 3);
       expect(refusals().map((r) => r.level)).to.deep.equal([
         50,
         ...refusals()
@@ -206,7 +209,7 @@ describe('config/reload', function () {
     it('refuses a bad new tokens file with a log line, and keeps serving the old tokens', async () => {
       const { tokens, log, url } = await start();
       tokens.write({ 'tokens.yaml': `keep: ${KEEP}\nold: changeme-${OLD}\nscoped: ${SCOPED}\n` });
-      await waitFor(() => log.text().includes('config reload refused'), 'the refusal log line', 10_000);
+      await waitFor('the refusal log line', () => log.text().includes('config reload refused'), 10_000);
       const refusal = log.lines().find((l) => l.includes('config reload refused'))!;
       expect(JSON.parse(refusal).problems).to.deep.equal([
         'tokens.old looks like a placeholder, not a token: generate one with `openssl rand -hex 32`',
@@ -216,8 +219,8 @@ describe('config/reload', function () {
 
       tokens.write({ 'tokens.yaml': 'keep: [unterminated\n' });
       await waitFor(
-        () => log.lines().filter((l) => l.includes('config reload refused')).length >= 2,
         'a second refusal',
+        () => log.lines().filter((l) => l.includes('config reload refused')).length >= 2,
         10_000,
       );
       expect(await ping(url, OLD)).to.equal(200);
@@ -232,7 +235,7 @@ describe('config/reload', function () {
           'registryAliases: {"a.example.com": b.example.com}\nlogLevel: debug\n',
         ),
       });
-      await waitFor(() => log.text().includes('config reloaded'), 'the reload', 10_000);
+      await waitFor('the reload', () => log.text().includes('config reloaded'), 10_000);
       expect(gateway!.config.registryAliases).to.deep.equal({ 'a.example.com': 'b.example.com' });
       expect(gateway!.config.logLevel).to.equal('info');
       const line = JSON.parse(log.lines().find((l) => l.includes('config reloaded'))!);
@@ -283,18 +286,18 @@ describe('config/reload', function () {
       expect(await ping(gw.url, OLD)).to.equal(200);
 
       tokens.write({ 'tokens.yaml': `new: ${NEW}\nscoped: ${KEEP}\n` });
-      await waitFor(async () => (await ping(gw!.url, NEW)) === 200, 'the new token to work');
+      await waitFor('the new token to work', async () => (await ping(gw!.url, NEW)) === 200);
       expect(await ping(gw.url, OLD)).to.equal(401);
 
       // A file written in place (no symlink swap, no watch event guaranteed): SIGHUP reloads.
       writeFileSync(path.join(root, 'tokens', '..data', 'tokens.yaml'), `third: ${THIRD}\nscoped: ${KEEP}\n`);
       gw.signal('SIGHUP');
-      await waitFor(async () => (await ping(gw!.url, THIRD)) === 200, 'the SIGHUP reload');
+      await waitFor('the SIGHUP reload', async () => (await ping(gw!.url, THIRD)) === 200);
       gw.signal('SIGHUP');
-      await waitFor(() => gw!.stderr.includes('config unchanged; nothing to reload'), 'SIGHUP saying nothing changed');
+      await waitFor('SIGHUP saying nothing changed', () => gw!.stderr.includes('config unchanged; nothing to reload'));
 
       tokens.write({ 'tokens.yaml': 'nothing: short\n' });
-      await waitFor(() => gw!.stderr.includes('config reload refused'), 'the refusal');
+      await waitFor('the refusal', () => gw!.stderr.includes('config reload refused'));
       expect(await ping(gw.url, THIRD)).to.equal(200);
       expect(gw.exitCode).to.equal(undefined);
       expect(gw.stderr + gw.stdout).to.not.include(NEW);

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { REPO_ROOT, waitFor } from '../helpers/gateway-process';
+import { REPO_ROOT } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { ConsoleGateway, HOSTILE, hostileEvent, OPERATOR_TOKEN } from './support';
 
 /** Debian's Chromium (`make system-deps` installs it); playwright-core brings no browser of its own. */
@@ -71,7 +72,7 @@ describe('operator console (in Chromium)', function () {
         target: { ...(ACR_PUSH.target as object), tag },
       });
     }
-    await waitFor(() => gw.broker.received.length >= 2, 'the earlier pushes to be delivered');
+    await waitFor('the earlier pushes to be delivered', () => gw.broker.received.length >= 2);
     gw.broker.respondWith(400);
     await gw.postAcr({ ...ACR_PUSH, id: 'browser-push-1' });
     // The list refreshes itself (live.js): no reload.

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { waitFor } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import {
   BRIGADE_TOKEN,
   BROKER_PASSWORD,
@@ -163,10 +163,10 @@ describe('operator console (HTTP)', function () {
     const body = { ...ACR_PUSH, id: 'failing-push-1' };
     expect((await gw.postAcr(body)).status).to.equal(202);
     const seq = newestSeq((await client.get('/console/events?id=failing-push-1')).data);
-    const detail = await waitFor(async () => {
+    const detail = await waitFor('the knative delivery to be dead-lettered', async () => {
       const html = (await client.get(`/console/events/${seq}`)).data;
       return html.includes('knative sink answered 400') && html.includes('state-dead') ? html : undefined;
-    }, 'the knative delivery to be dead-lettered');
+    });
     expect(detail).to.include('filter.types does not list push');
     expect(detail).to.include('ce-type: sh.brigade.acr.push');
     expect(detail).to.include(`POST ${gw.broker.url}`);
@@ -183,7 +183,7 @@ describe('operator console (HTTP)', function () {
     gw.broker.respondWith(400);
     await gw.postAcr({ ...ACR_PUSH, id: 'replayed-push-1' });
     const seq = newestSeq((await client.get('/console/events?id=replayed-push-1')).data);
-    await waitFor(async () => (await client.get(`/console/events/${seq}`)).data.includes('state-dead'), 'dead-letter');
+    await waitFor('dead-letter', async () => (await client.get(`/console/events/${seq}`)).data.includes('state-dead'));
     gw.broker.respondWith(undefined);
 
     const confirm = await client.get(`/console/actions/replay-event?seq=${seq}`);
@@ -193,8 +193,8 @@ describe('operator console (HTTP)', function () {
     expect(done.status).to.equal(303);
     expect(done.headers.location).to.equal(`/console/events/${seq}?done=replayed&n=1`);
     await waitFor(
-      async () => !(await client.get(`/console/events/${seq}?fragment=1`)).data.match(/state-(dead|pending)/),
       'the replayed delivery to go out',
+      async () => !(await client.get(`/console/events/${seq}?fragment=1`)).data.match(/state-(dead|pending)/),
     );
     const logged = gw.log.records.find((r) => r.action === 'replay-event');
     expect(logged).to.include({ operator: 'alice', seq, eventId: 'replayed-push-1', deliveries: 1 });

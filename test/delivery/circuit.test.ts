@@ -9,7 +9,8 @@ import type { RegistryEvent } from '../../src/model/event';
 import { Metrics } from '../../src/observability/metrics';
 import { requirePostgres, sharedPostgres } from '../helpers/postgres';
 import { FlakyEmitter, retryable, succeed } from '../fakes/flaky-emitter';
-import { capturingLogger, makeEvent, settings, tempDir, waitFor } from './support';
+import { capturingLogger, makeEvent, settings, tempDir } from './support';
+import { waitFor } from '../helpers/wait';
 
 describe('TargetCircuit', () => {
   const settings = { failureThreshold: 3, probeInitialMs: 1000, probeMaxMs: 4000 };
@@ -167,6 +168,8 @@ for (const engine of ENGINES) {
 
       target.otherwise = succeed;
       await waitFor('every event delivered', () => target.delivered.length === 12);
+      // The last outcomes are being recorded: count once nothing is left in flight.
+      await dispatcher.idle();
       expect(new Set(target.delivered.map((e) => e.id)).size).to.equal(12);
       expect(dispatcher.targets()[0].state).to.equal('closed');
       expect((await metrics.targetState.get()).values[0].value).to.equal(0);

@@ -5,7 +5,8 @@ import type { DeliverySettings } from '../../src/delivery/types';
 import { DeliveryError, type Emitter } from '../../src/emitters/types';
 import { Metrics } from '../../src/observability/metrics';
 import { FlakyEmitter, hang, permanent, retryable, succeed } from '../fakes/flaky-emitter';
-import { capturingLogger, makeEvent, settings, sleep, tempDir, waitFor } from './support';
+import { capturingLogger, makeEvent, settings, tempDir } from './support';
+import { waitFor } from '../helpers/wait';
 
 describe('Dispatcher', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -117,8 +118,9 @@ describe('Dispatcher', () => {
     expect(await deliveries('knative', 'succeeded')).to.equal(1);
   });
 
-  it('schedules the retry with full-jitter backoff and keeps the error', async () => {
-    const now = Date.parse('2024-05-01T12:00:00Z');
+  it('schedules the retry with full-jitter backoff, keeps the error, and retries when it is due', async () => {
+    const start = Date.parse('2024-05-01T12:00:00Z');
+    let now = start;
     const clock = () => now;
     setup({ initialBackoffSeconds: 60, maxBackoffSeconds: 600 }, clock);
     const brigade = new FlakyEmitter('brigade', [retryable('HTTP 502', 502)]);
@@ -129,11 +131,19 @@ describe('Dispatcher', () => {
     // Ceiling after the first failure is the initial backoff; half of it with random() = 0.5.
     expect(await row('e1', 'brigade')).to.include({
       state: 'pending',
-      nextAttemptAt: now + 30_000,
+      nextAttemptAt: start + 30_000,
       lastError: 'HTTP 502',
     });
-    await sleep(300);
+    // A millisecond before the row is due, a look at the store finds nothing to do.
+    now = start + 29_999;
+    d.notify(['brigade']);
+    await d.idle();
     expect(brigade.calls).to.have.length(1);
+    // Once it is due, the next look delivers it.
+    now = start + 30_000;
+    d.notify(['brigade']);
+    await waitFor('the retry', async () => (await row('e1', 'brigade')).state === 'delivered');
+    expect(brigade.calls).to.have.length(2);
   });
 
   for (const [asked, expected, what] of [
@@ -246,18 +256,41 @@ describe('Dispatcher', () => {
     const stopping = d.stop(30_000).then((n) => {
       unfinished = n;
     });
-    await sleep(100);
+    // Stored after stop(): it must stay pending. The store's round trip also gives a stop()
+    // that does not wait for the hanging attempts every chance to resolve early.
+    await accept(['c'], ['log'], d);
     expect(unfinished).to.equal(undefined);
 
-    await accept(['c'], ['log'], d);
     log.release();
     await stopping;
+    // 0 and not 2: stop() settled after the attempts did, not when it was called.
     expect(unfinished).to.equal(0);
     expect((await row('a', 'log')).state).to.equal('delivered');
     expect((await row('b', 'log')).state).to.equal('delivered');
-    await sleep(200);
+    // Each finished attempt wakes its lane: a stopped lane must not answer by claiming 'c'.
+    await d.idle();
     expect(log.calls.map((e) => e.id)).to.deep.equal(['a', 'b']);
     expect((await row('c', 'log')).state).to.equal('pending');
+  });
+
+  it('idle() waits for the attempts in flight and the pumps their outcomes queue', async () => {
+    setup();
+    const log = new FlakyEmitter('log', [hang]);
+    const d = dispatcher([log]);
+    await accept(['a', 'b'], ['log'], d);
+    await waitFor('a hanging attempt and a delivered one', () => log.hanging === 1 && log.delivered.length === 1);
+
+    let idle = false;
+    const idling = d.idle().then(() => (idle = true));
+    // A store round trip: time enough for an idle() that ignored the hanging attempt to resolve.
+    await accept(['c'], ['log'], d);
+    await waitFor('c delivered', () => log.delivered.length === 2);
+    expect(idle).to.equal(false);
+
+    log.release();
+    await idling;
+    expect(log.delivered.map((e) => e.id).sort()).to.deep.equal(['a', 'b', 'c']);
+    expect((await row('a', 'log')).state).to.equal('delivered');
   });
 
   it('stop() gives up at its timeout and leaves unfinished rows pending for the next run', async () => {
@@ -288,9 +321,17 @@ describe('Dispatcher', () => {
     setup();
     const { logger, lines } = capturingLogger();
     await accept(['e1', 'e2'], ['kubeapps']);
-    dispatcher([new FlakyEmitter('log')], { logger, pruneIntervalMs: 20 });
+    // Each housekeeping round reads the counts: three rounds give the warning three chances.
+    let rounds = 0;
+    const counts = store.counts.bind(store);
+    store.counts = () => {
+      rounds++;
+      return counts();
+    };
+    const d = dispatcher([new FlakyEmitter('log')], { logger, pruneIntervalMs: 20 });
 
-    await sleep(300);
+    await waitFor('three housekeeping rounds', () => rounds >= 3);
+    await d.idle();
     const warnings = lines.filter((l) => l.emitter === 'kubeapps' && l.level === 40);
     expect(warnings).to.have.length(1);
     expect(warnings[0].pending).to.equal(2);

@@ -49,24 +49,6 @@ export function makeEvent(id: string, overrides: Partial<RegistryEvent> = {}): R
   return event;
 }
 
-/**
- * Polls until `check` returns true. Generous by default: these tests assert what happens, not
- * how fast, so a loaded CI machine only makes them slower, never red.
- */
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The shared in-memory logger at debug level, its parsed lines as `lines`. */
 export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const { logger, records } = memoryLogger('debug');

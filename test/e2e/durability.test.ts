@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import type { DeliveryRecord } from '../../src/delivery/types';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
 import { FakeKnativeBroker } from '../fakes/knative-broker';
-import { freePort, GatewayProcess, runCli, tempDir, waitFor, cleanupAfterEach } from '../helpers/gateway-process';
+import { freePort, GatewayProcess, runCli, tempDir, cleanupAfterEach } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { post } from '../helpers/http';
 
 const TOKEN = 'e2e-token-5f1c0d9a';
@@ -60,7 +61,7 @@ describe('e2e: durable delivery (real gateway process)', function () {
     const again = await GatewayProcess.start(config(address), { dir });
     cleanup.push(() => again.kill9());
 
-    await waitFor(() => new Set(createdIds(api)).size === N, `${N} events at Brigade`, 60_000);
+    await waitFor(`${N} events at Brigade`, () => new Set(createdIds(api)).size === N, 60_000);
     expect(new Set(createdIds(api))).to.deep.equal(new Set(Array.from({ length: N }, (_, i) => `e2e-${i}-v${i}`)));
   });
 
@@ -78,7 +79,7 @@ describe('e2e: durable delivery (real gateway process)', function () {
     expect(first.data.events[0].duplicate).to.equal(undefined);
     expect(second.data.events[0].duplicate).to.equal(true);
 
-    await waitFor(() => api.createdEvents.length === 1, 'the delivery');
+    await waitFor('the delivery', () => api.createdEvents.length === 1);
     const list = await runCli(['deliveries', 'list', '--config', gw.configPath, '--json']);
     expect(list.code).to.equal(0);
     const rows = list.stdout
@@ -102,7 +103,7 @@ describe('e2e: durable delivery (real gateway process)', function () {
     cleanup.push(() => gw.kill9());
 
     expect((await post(`${gw.url}/events`, acrPush(7), auth)).status).to.equal(202);
-    const dead = await waitFor(async () => {
+    const dead = await waitFor('the dead-lettered delivery', async () => {
       const r = await runCli(['deliveries', 'list', '--config', gw.configPath, '--state', 'dead', '--json']);
       return r.stdout.trim()
         ? r.stdout
@@ -110,7 +111,7 @@ describe('e2e: durable delivery (real gateway process)', function () {
             .split('\n')
             .map((l) => JSON.parse(l) as DeliveryRecord)
         : undefined;
-    }, 'the dead-lettered delivery');
+    });
     expect(dead).to.have.length(1);
     expect(dead[0].attempts).to.equal(1);
     expect(dead[0].lastError).to.include('labels.repo: bad');
@@ -119,7 +120,7 @@ describe('e2e: durable delivery (real gateway process)', function () {
     const replay = await runCli(['deliveries', 'replay', '--config', gw.configPath, '--emitter', 'brigade']);
     expect(replay.code).to.equal(0);
     expect(replay.stdout).to.include('re-queued 1 dead-lettered delivery');
-    await waitFor(() => api.createdEvents.length === 1, 'the replayed delivery');
+    await waitFor('the replayed delivery', () => api.createdEvents.length === 1);
     expect(createdIds(api)).to.deep.equal(['e2e-7-v7']);
   });
 
@@ -139,7 +140,7 @@ describe('e2e: durable delivery (real gateway process)', function () {
     cleanup.push(() => api.close());
     const again = await GatewayProcess.start(config(address), { dir });
     cleanup.push(() => again.kill9());
-    await waitFor(() => new Set(createdIds(api)).size === 5, 'the 5 events after restart');
+    await waitFor('the 5 events after restart', () => new Set(createdIds(api)).size === 5);
   });
 
   it('with two targets, one down never delays the other', async () => {
@@ -155,11 +156,11 @@ describe('e2e: durable delivery (real gateway process)', function () {
     cleanup.push(() => gw.kill9());
 
     for (let i = 0; i < 5; i++) expect((await post(`${gw.url}/events`, acrPush(200 + i), auth)).status).to.equal(202);
-    await waitFor(() => new Set(createdIds(api)).size === 5, 'Brigade to get all 5 while the broker is down', 15_000);
+    await waitFor('Brigade to get all 5 while the broker is down', () => new Set(createdIds(api)).size === 5, 15_000);
     expect(broker.received).to.have.length(0);
     expect(broker.requests.length).to.be.greaterThan(0);
 
     broker.respondWith(undefined);
-    await waitFor(() => new Set(broker.received.map((e) => e.attributes.id)).size === 5, 'the broker to catch up');
+    await waitFor('the broker to catch up', () => new Set(broker.received.map((e) => e.attributes.id)).size === 5);
   });
 });

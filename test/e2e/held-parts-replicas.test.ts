@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
 import { BRIGADE_TOKEN, startReplicas, TOKEN } from '../helpers/chaos';
-import { cleanupAfterEach, waitFor } from '../helpers/gateway-process';
+import { cleanupAfterEach } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { post } from '../helpers/http';
 import { requirePostgres, sharedPostgres } from '../helpers/postgres';
 
@@ -54,17 +55,17 @@ describe('e2e: held parts across replicas on PostgreSQL, one killed while holdin
     const tagged = await post(`${survivor.url}/events/acr`, acrPush('tagged', INDEX, digest(99), 'v1'), auth);
     expect(tagged.status).to.equal(202);
 
-    await waitFor(() => api.createdEvents.length >= 1, 'the push at Brigade');
+    await waitFor('the push at Brigade', () => api.createdEvents.length >= 1);
     const [event] = api.createdEvents;
     expect(event.type).to.equal('push');
     expect((event.labels as Record<string, string>).parts).to.equal('4');
     expect(JSON.parse(event.payload as string)).to.deep.include({ id: 'tagged' });
     // All four parts were absorbed by the tagged push (counted where it was accepted), so none
     // is left to be released as a push of its own: Brigade has the one push and nothing else.
-    await waitFor(async () => {
+    await waitFor('four parts counted absorbed', async () => {
       const metrics = String((await fetch(`${survivor.url}/metrics`).then((r) => r.text())) ?? '');
       return /registry_gateway_push_parts_total\{outcome="absorbed"\} 4/.test(metrics);
-    }, 'four parts counted absorbed');
+    });
     expect(api.createdEvents.map((e) => e.type)).to.deep.equal(['push']);
   });
 });

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parse } from 'yaml';
-import { freePort, GatewayProcess, REPO_ROOT, runCli, tempDir, waitFor } from '../helpers/gateway-process';
+import { freePort, GatewayProcess, REPO_ROOT, runCli, tempDir } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 
 /**
  * What a newcomer does first: `make run` (serve examples/values-local.yaml) and post the sample
@@ -40,7 +41,7 @@ describe('e2e: make run and the README walkthrough', function () {
     expect(sent.code, sent.stderr).to.equal(0);
     expect(sent.stdout).to.include('202');
 
-    const [event] = await waitFor(() => (gw!.events().length > 0 ? gw!.events() : undefined), 'the event on stdout');
+    const [event] = await waitFor('the event on stdout', () => (gw!.events().length > 0 ? gw!.events() : undefined));
     const body = JSON.parse(readFileSync(path.join(REPO_ROOT, 'examples', 'payloads', 'acr-push.json'), 'utf8'));
     expect(event).to.deep.include({
       id: body.id,

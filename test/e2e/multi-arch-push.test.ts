@@ -7,7 +7,8 @@ import axios from 'axios';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
 import { FakeKnativeBroker, type ReceivedCloudEvent } from '../fakes/knative-broker';
 import { DistributionRegistry, requireRegistryTools } from '../helpers/distribution-registry';
-import { freePort, GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
+import { freePort, GatewayProcess, tempDir } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { writeOciImage } from '../helpers/oci-image';
 
 const TOKEN = 'registry-notify-token-5d1f';
@@ -211,19 +212,19 @@ server: {port: $PORT}
 
     const seenAt: Record<string, number> = {};
     await waitFor(
+      'the push at Brigade and at Knative',
       () => {
         if (brigadeEvents().length >= 1) seenAt.brigade ??= Date.now();
         if (knativeEvents().length >= 1) seenAt.knative ??= Date.now();
         return seenAt.brigade !== undefined && seenAt.knative !== undefined;
       },
-      'the push at Brigade and at Knative',
       30_000,
     ).catch((err: Error) => {
       throw diagnose(err);
     });
     // Every part accounted for (held, and absorbed by the tagged push): nothing is left to
     // release as a push of its own later.
-    await waitFor(async () => (await partsCounted('absorbed')) === 4, 'four parts absorbed', 15_000).catch(
+    await waitFor('four parts absorbed', async () => (await partsCounted('absorbed')) === 4, 15_000).catch(
       (err: Error) => {
         throw diagnose(err);
       },
@@ -261,8 +262,8 @@ server: {port: $PORT}
     writeSignatureLayout(signature, sigTag, indexDigest);
     skopeo([`oci:${signature}:${sigTag}`, `docker://${registryHost}/team/app:${sigTag}`]);
     await waitFor(
-      () => brigadeEvents().length === 2 && knativeEvents().length === 2,
       'the signature event',
+      () => brigadeEvents().length === 2 && knativeEvents().length === 2,
       30_000,
     ).catch((err: Error) => {
       throw diagnose(err);
@@ -280,12 +281,12 @@ server: {port: $PORT}
 
     // 3. The same push again: one push, marked unchanged.
     skopeo(['--all', `oci:${layout}:v1`, `docker://${registryHost}/team/app:v1`]);
-    await waitFor(() => brigadeEvents().length === 3 && knativeEvents().length === 3, 'the re-push', 30_000).catch(
+    await waitFor('the re-push', () => brigadeEvents().length === 3 && knativeEvents().length === 3, 30_000).catch(
       (err: Error) => {
         throw diagnose(err);
       },
     );
-    await waitFor(async () => (await partsCounted('absorbed')) === 8, 'the re-push parts absorbed', 15_000).catch(
+    await waitFor('the re-push parts absorbed', async () => (await partsCounted('absorbed')) === 8, 15_000).catch(
       (err: Error) => {
         throw diagnose(err);
       },
@@ -297,7 +298,7 @@ server: {port: $PORT}
     writeOciImage(single, 'v1', `${dir} single`);
     skopeo([`oci:${single}:v1`, `docker://${registryHost}/team/app:v1`]);
     const movedTo = await digestOf('v1', OCI_MANIFEST);
-    await waitFor(() => brigadeEvents().length === 4 && knativeEvents().length === 4, 'the moved tag', 30_000).catch(
+    await waitFor('the moved tag', () => brigadeEvents().length === 4 && knativeEvents().length === 4, 30_000).catch(
       (err: Error) => {
         throw diagnose(err);
       },

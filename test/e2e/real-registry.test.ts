@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import axios from 'axios';
 import { DistributionRegistry, requireRegistryTools } from '../helpers/distribution-registry';
-import { GatewayProcess, tempDir, waitFor } from '../helpers/gateway-process';
+import { GatewayProcess, tempDir } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { writeOciImage } from '../helpers/oci-image';
 
 const TOKEN = 'registry-notify-token-9c2e';
@@ -58,14 +59,14 @@ server: {port: $PORT}
     expect(manifestDigest).to.match(/^sha256:[0-9a-f]{64}$/);
 
     const pushes = () => gateway!.events().filter((e) => e.type === 'push');
-    await waitFor(() => pushes().length >= 1, 'the push event at the log emitter', 30_000).catch((err) => {
+    await waitFor('the push event at the log emitter', () => pushes().length >= 1, 30_000).catch((err) => {
       throw new Error(`${err.message}\ngateway:\n${gateway!.stderr.slice(-4000)}\nregistry:\n${registry!.tail()}`);
     });
     // The registry sends each blob upload as its own notification; give those time to arrive
     // too, so "exactly one" is checked after the whole push has been reported.
     await waitFor(
-      () => (gateway!.stderr.match(/"msg":"ignored"/g) ?? []).length >= 2,
       'the blob notifications (answered 200 ignored)',
+      () => (gateway!.stderr.match(/"msg":"ignored"/g) ?? []).length >= 2,
       15_000,
     );
 

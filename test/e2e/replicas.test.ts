@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
-import { cleanupAfterEach, freePort, GatewayProcess, runCli, waitFor } from '../helpers/gateway-process';
+import { cleanupAfterEach, freePort, GatewayProcess, runCli } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { post } from '../helpers/http';
 import { nothingPending } from '../helpers/chaos';
 import { POSTGRES_PASSWORD, PostgresCluster, requirePostgres, sharedPostgres } from '../helpers/postgres';
@@ -67,9 +68,9 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
       const flags = [ra.data.events[0].duplicate === true, rb.data.events[0].duplicate === true];
       expect(flags.sort()).to.deep.equal([false, true]);
     }
-    await waitFor(() => new Set(createdIds(api)).size === 10, '10 deliveries');
+    await waitFor('10 deliveries', () => new Set(createdIds(api)).size === 10);
     // Count once nothing is left to deliver, so a stray second delivery would be counted.
-    await waitFor(() => nothingPending([a, b]), 'no pending deliveries');
+    await waitFor('no pending deliveries', () => nothingPending([a, b]));
     expect(createdIds(api)).to.have.length(10);
     expectNoPassword([a, b]);
   });
@@ -94,7 +95,7 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
     await api.start(brigadePort);
     cleanup.push(() => api.close());
     // The dead replica's leases lapse (3 s) and the others take its rows.
-    await waitFor(() => new Set(createdIds(api)).size === 600, 'all 600 at Brigade', 120_000);
+    await waitFor('all 600 at Brigade', () => new Set(createdIds(api)).size === 600, 120_000);
     expect(new Set(createdIds(api))).to.deep.equal(new Set(ids));
     const duplicates = createdIds(api).length - 600;
     // At-least-once: only attempts in flight at the kill may repeat, at most a replica's concurrency.
@@ -133,8 +134,8 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
     const acked = [...(await client.stop()).acked];
     expect(acked.length).to.be.greaterThan(100);
     await waitFor(
-      () => acked.every((id) => createdIds(api).includes(id)),
       'every acknowledged event at Brigade',
+      () => acked.every((id) => createdIds(api).includes(id)),
       60_000,
     );
     expectNoPassword(gateways);
@@ -168,11 +169,11 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
       await client.acknowledged(30);
 
       cluster.stop('fast');
-      await waitFor(() => client.tally.unavailable >= 10, '503s while the database is down');
-      const notReady = await waitFor(async () => {
+      await waitFor('503s while the database is down', () => client.tally.unavailable >= 10);
+      const notReady = await waitFor('readyz to turn 503', async () => {
         const res = await fetch(`${gateways[0].url}/readyz`);
         return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
-      }, 'readyz to turn 503');
+      });
       expect(notReady.reason).to.match(/database/);
       expect(client.tally.unexpected).to.deep.equal([]);
 
@@ -182,8 +183,8 @@ describe('e2e: several replicas on one PostgreSQL database', function () {
       for (const gw of gateways) expect(gw.exitCode).to.equal(undefined);
 
       await waitFor(
-        () => acked.every((id) => createdIds(api).includes(id)),
         'every acknowledged event at Brigade',
+        () => acked.every((id) => createdIds(api).includes(id)),
         60_000,
       );
       expectNoPassword(gateways);

@@ -1,7 +1,8 @@
 import axios from 'axios';
 import { expect } from 'chai';
 import { FakeBrigadeApi } from '../fakes/brigade-api';
-import { GatewayProcess, runCli, waitFor, cleanupAfterEach } from '../helpers/gateway-process';
+import { GatewayProcess, runCli, cleanupAfterEach } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { post } from '../helpers/http';
 
 const TOKEN = 'e2e-token-headroom-31c8';
@@ -57,23 +58,21 @@ server: {port: $PORT}
     expect(ready.data.reason).to.match(/store is full/);
 
     // The operator sees the target paused as down.
-    await waitFor(
-      async () =>
-        /target brigade: DOWN since/.test(
-          (await runCli(['deliveries', 'list', '--config', gw.configPath, '--limit', '1'])).stderr,
-        ),
-      'the circuit in `deliveries list`',
+    await waitFor('the circuit in `deliveries list`', async () =>
+      /target brigade: DOWN since/.test(
+        (await runCli(['deliveries', 'list', '--config', gw.configPath, '--limit', '1'])).stderr,
+      ),
     );
 
     api.answer = 'created';
     const created = () => new Set(api.createdEvents.map((e) => JSON.parse(e.payload as string).id as string));
-    await waitFor(() => acked.every((id) => created().has(id)), 'every acked event at Brigade', 60_000);
+    await waitFor('every acked event at Brigade', () => acked.every((id) => created().has(id)), 60_000);
     await waitFor(
-      async () => (await axios.get(`${gw.url}/readyz`, { validateStatus: () => true })).status === 200,
       'ready again',
+      async () => (await axios.get(`${gw.url}/readyz`, { validateStatus: () => true })).status === 200,
       30_000,
     );
     expect((await post(`${gw.url}/events/acr`, push(99_999), auth)).status).to.equal(202);
-    await waitFor(() => created().has('room-99999'), 'the new event delivered');
+    await waitFor('the new event delivered', () => created().has('room-99999'));
   });
 });

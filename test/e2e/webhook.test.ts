@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
 import { FakeWebhookReceiver } from '../fakes/webhook-receiver';
 import { post } from '../helpers/http';
-import { GatewayProcess, REPO_ROOT, tempDir, waitFor } from '../helpers/gateway-process';
+import { GatewayProcess, REPO_ROOT, tempDir } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 
 const DOCS_PAGE = path.join(REPO_ROOT, 'docs', 'targets', 'webhook.md');
 
@@ -64,7 +65,7 @@ describe('e2e: the webhook target as docs/targets/webhook.md configures it', fun
     expect(accepted.status, JSON.stringify(accepted.data)).to.equal(202);
     const eventId = accepted.data.events[0].id as string;
 
-    await waitFor(() => tekton.received.length >= 2 && argo.received.length >= 1, 'both endpoints to take the event');
+    await waitFor('both endpoints to take the event', () => tekton.received.length >= 2 && argo.received.length >= 1);
 
     expect(tekton.received).to.have.length(2);
     for (const request of tekton.received) {
@@ -81,13 +82,13 @@ describe('e2e: the webhook target as docs/targets/webhook.md configures it', fun
     expect(JSON.parse(cloudEvent.body)).to.deep.include({ specversion: '1.0', id: eventId, repo: 'team/web' });
 
     // Each endpoint is its own target: its own delivery row, the retry counted on the Tekton one.
-    const metrics = await waitFor(async () => {
+    const metrics = await waitFor('both deliveries counted', async () => {
       const text = (await axios.get<string>(`${gw!.url}/metrics`, { responseType: 'text' })).data;
       return text.includes('emitter="webhook/argo",outcome="succeeded"} 1') &&
         text.includes('emitter="webhook/tekton",outcome="succeeded"} 1')
         ? text
         : undefined;
-    }, 'both deliveries counted');
+    });
     expect(metrics).to.include('emitter="webhook/tekton",outcome="retried"} 1');
     expect(gw.stderr).not.to.include(tektonSecret.slice(6)).and.not.to.include(argoSecret.slice(6));
   });

@@ -12,7 +12,8 @@ import { KnativeEmitter, type KnativeSettings } from '../../src/emitters/knative
 import { ReferencedSink, type SinkReference } from '../../src/emitters/knative-sink';
 import { KubernetesClient } from '../../src/emitters/kubernetes-client';
 import { Metrics } from '../../src/observability/metrics';
-import { makeEvent, settings, tempDir, waitFor } from '../delivery/support';
+import { makeEvent, settings, tempDir } from '../delivery/support';
+import { waitFor } from '../helpers/wait';
 import { FakeKnativeBroker } from '../fakes/knative-broker';
 import { FakeKubernetesApi, type KubernetesObject } from '../fakes/kubernetes-api';
 import { deliveryError } from '../helpers/delivery';

@@ -2,7 +2,8 @@ import { appendFileSync } from 'node:fs';
 import axios from 'axios';
 import { expect } from 'chai';
 import type { FakeBrigadeApi } from '../fakes/brigade-api';
-import { GatewayProcess, waitFor } from './gateway-process';
+import { GatewayProcess } from './gateway-process';
+import { waitFor } from './wait';
 import { POSTGRES_PASSWORD } from './postgres';
 import type { LoadTally, SteadyLoad } from './steady-load';
 
@@ -70,13 +71,13 @@ export function createdIds(api: FakeBrigadeApi): string[] {
 export async function allReady(gateways: GatewayProcess[], timeoutMs = 60_000): Promise<number> {
   const started = Date.now();
   await waitFor(
+    'every replica ready',
     async () => {
       const answers = await Promise.all(
         gateways.map((g) => axios.get(`${g.url}/readyz`, { validateStatus: () => true, timeout: 2000 })),
       );
       return answers.every((a) => a.status === 200);
     },
-    'every replica ready',
     timeoutMs,
   );
   return (Date.now() - started) / 1000;
@@ -85,6 +86,7 @@ export async function allReady(gateways: GatewayProcess[], timeoutMs = 60_000): 
 /** Resolves once some replica answers /readyz 503 (it noticed the fault); its reason. */
 export async function someNotReady(gateways: GatewayProcess[], timeoutMs = 30_000): Promise<string> {
   return waitFor(
+    'a replica to report not ready',
     async () => {
       for (const g of gateways) {
         const res = await axios.get(`${g.url}/readyz`, { validateStatus: () => true, timeout: 2000 });
@@ -92,7 +94,6 @@ export async function someNotReady(gateways: GatewayProcess[], timeoutMs = 30_00
       }
       return undefined;
     },
-    'a replica to report not ready',
     timeoutMs,
   );
 }
@@ -135,16 +136,16 @@ export async function settle(
   const acked = [...tally.acked];
   expect(acked.length).to.be.greaterThan(0);
   await waitFor(
+    'every acknowledged event at Brigade',
     () => {
       const created = new Set(createdIds(api));
       return acked.every((id) => created.has(id));
     },
-    'every acknowledged event at Brigade',
     120_000,
   );
   // Rows still pending may yet be delivered (a repeat of an attempt whose answer was lost):
   // count duplicates once no replica has anything left to deliver.
-  await waitFor(() => nothingPending(gateways), 'no pending deliveries on any replica', 120_000);
+  await waitFor('no pending deliveries on any replica', () => nothingPending(gateways), 120_000);
   const ids = createdIds(api);
   const created = new Set(ids);
   const figures: Figures = {

@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
-import { freePort, waitFor } from './gateway-process';
+import { freePort } from './gateway-process';
+import { waitFor } from './wait';
 
 /** Whether a command is on PATH. */
 function have(command: string): boolean {
@@ -68,8 +69,8 @@ notifications:
     const child = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     const registry = new DistributionRegistry(child, host);
     await waitFor(
-      async () => (await axios.get(`http://${host}/v2/`, { validateStatus: () => true })).status === 200,
       'the registry',
+      async () => (await axios.get(`http://${host}/v2/`, { validateStatus: () => true })).status === 200,
       20_000,
     ).catch((err: Error) => {
       child.kill('SIGKILL');

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import axios from 'axios';
+import { waitFor } from './wait';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -17,26 +18,6 @@ export async function freePort(): Promise<number> {
 
 export function tempDir(prefix = 'rg-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
-/** Polls until `check` returns a truthy value; generous by default for a loaded CI box. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
 /** Runs the CLI from source (no build step needed) and collects its output. */
@@ -103,12 +84,12 @@ export class GatewayProcess {
     );
     const gw = new GatewayProcess(child, `http://127.0.0.1:${port}`, configPath);
     await waitFor(
+      'the gateway to be ready',
       async () => {
         if (gw.exitCode !== undefined) throw new Error(`gateway exited ${gw.exitCode}: ${gw.stderr}`);
         const res = await axios.get(`${gw.url}/readyz`, { validateStatus: () => true, timeout: 1000 });
         return res.status === 200;
       },
-      'the gateway to be ready',
       // Generous: tsx compiles the sources at start, slowly on a loaded 2-core CI machine.
       60_000,
     ).catch((err) => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from './gateway-process';
+import { waitFor } from './wait';
 
 /** Distinctive on purpose: tests grep every log byte for it. */
 export const POSTGRES_PASSWORD = 'pg-Secret-4b9e1c77';
@@ -114,11 +115,11 @@ export class PostgresCluster {
     process.once('exit', () => standby.destroy());
     await this.sql(`ALTER SYSTEM SET synchronous_standby_names = '*'`);
     await this.sql('SELECT pg_reload_conf()');
-    const deadline = Date.now() + 30_000;
-    while ((await this.sql(`SELECT 1 FROM pg_stat_replication WHERE sync_state = 'sync'`)).length === 0) {
-      if (Date.now() > deadline) throw new Error('the standby did not become synchronous');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(
+      'the standby to become synchronous',
+      async () => (await this.sql(`SELECT 1 FROM pg_stat_replication WHERE sync_state = 'sync'`)).length > 0,
+      30_000,
+    );
     return standby;
   }
 

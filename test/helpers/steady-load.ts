@@ -1,4 +1,5 @@
 import { post } from './http';
+import { waitFor } from './wait';
 
 /** What a registry sees of the gateway while faults come and go. */
 export interface LoadTally {
@@ -84,11 +85,7 @@ export class SteadyLoad {
   /** Resolves once `n` more events have been acknowledged than when it was called. */
   async acknowledged(n: number, timeoutMs = 60_000): Promise<void> {
     const target = this.tally.acked.size + n;
-    const deadline = Date.now() + timeoutMs;
-    while (this.tally.acked.size < target) {
-      if (Date.now() > deadline) throw new Error(`fewer than ${n} more acks within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(`${n} more acks`, () => this.tally.acked.size >= target, timeoutMs);
   }
 
   private async work(worker: number): Promise<void> {

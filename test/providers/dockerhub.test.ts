@@ -44,6 +44,11 @@ describe('providers/dockerhub', () => {
 
     it('never calls callback_url', async () => {
       const callback = nock('https://registry.hub.docker.com').post(/.*/).reply(200).get(/.*/).reply(200);
+      // Every request leaving the process, answered or not, seen when it is sent.
+      const outbound: string[] = [];
+      const seen = (req: { method?: string; path?: string }) => outbound.push(`${req.method} ${req.path}`);
+      callback.on('request', seen);
+      nock.emitter.on('no match', seen);
       const edge = await startEdge({ config: parseConfig('tokens: {ci: dockerhub-test-token-9a8b7c6d}') });
       nock.enableNetConnect('127.0.0.1');
       try {
@@ -51,12 +56,15 @@ describe('providers/dockerhub', () => {
           Authorization: 'Bearer dockerhub-test-token-9a8b7c6d',
         });
         expect(res.status).to.equal(202);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        expect(callback.isDone()).to.equal(false);
-        expect(callback.pendingMocks()).to.have.length(2);
+        expect(edge.intake.accepted).to.have.length(1);
       } finally {
+        // The edge holds no background work: once closed, whatever it was going to send is sent.
         await edge.close();
+        nock.emitter.removeListener('no match', seen);
       }
+      expect(outbound.filter((r) => !r.includes('/events/dockerhub'))).to.deep.equal([]);
+      expect(callback.isDone()).to.equal(false);
+      expect(callback.pendingMocks()).to.have.length(2);
     });
   });
 });

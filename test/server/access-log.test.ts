@@ -8,7 +8,8 @@ import path from 'node:path';
 import axios from 'axios';
 import { parseConfig } from '../../src/gateway';
 import { startEdge, type Edge } from '../helpers/edge';
-import { REPO_ROOT, waitFor } from '../helpers/gateway-process';
+import { REPO_ROOT } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { post } from '../helpers/http';
 
 const TOKEN = 'access-log-token-3a5c7e9b1d';
@@ -33,7 +34,7 @@ describe('server/access log', () => {
     await post(`${edge.url}/events`, ACR_PUSH, { Authorization: `Bearer ${TOKEN}` });
     // The events request finished last, so every access line is written once its own is.
     const access = () => edge.log.records.filter((r) => r.msg === 'request');
-    await waitFor(() => access().some((r) => r.path === '/events'), 'the access line of the last request');
+    await waitFor('the access line of the last request', () => access().some((r) => r.path === '/events'));
     expect(access().map((r) => [r.method, r.path, r.status, r.level])).to.deep.equal([
       ['GET', '/healthz', 200, 20],
       ['HEAD', '/readyz', 200, 20],

@@ -4,6 +4,7 @@ import path from 'node:path';
 import axios from 'axios';
 import { parseConfig } from '../../src/gateway';
 import { UnavailableError } from '../../src/model/errors';
+import { PROVIDERS } from '../../src/providers';
 import { startEdge, type RecordingIntake } from '../helpers/edge';
 import { post, type Listening } from '../helpers/http';
 import type { MemoryLog } from '../helpers/logger';
@@ -212,7 +213,7 @@ server: {bodyLimit: 4kb${extra}}
       const shape = await post(`${server.url}/events`, { hello: 'world' }, auth());
       expect(shape.status).to.equal(400);
       expect(shape.data.errors[0]).to.include(
-        'matches no accepted webhook shape (eventgrid, ghcr, harbor, distribution, dockerhub, quay, artifactory, gar, ecr, acr)',
+        `matches no accepted webhook shape (${PROVIDERS.map((p) => p.name).join(', ')})`,
       );
     });
 

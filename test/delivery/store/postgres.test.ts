@@ -10,7 +10,8 @@ import { UnavailableError } from '../../../src/model/errors';
 import { Metrics } from '../../../src/observability/metrics';
 import { FakeKubeappsApi } from '../../fakes/kubeapps-api';
 import { POSTGRES_PASSWORD, PostgresCluster, requirePostgres, sharedPostgres } from '../../helpers/postgres';
-import { capturingLogger, makeEvent, settings, tempDir, waitFor } from '../support';
+import { capturingLogger, makeEvent, settings, tempDir } from '../support';
+import { waitFor } from '../../helpers/wait';
 import { rejection, rows, storeBehaviour } from './behaviour';
 
 let databaseUrl = '';

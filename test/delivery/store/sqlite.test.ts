@@ -6,7 +6,8 @@ import { SqliteStore, STORE_FILE } from '../../../src/delivery/store/sqlite';
 import { SQLITE_SCHEMA, SQLITE_SCHEMA_VERSION } from '../../../src/delivery/store/sqlite-schema';
 import type { DeliverySettings } from '../../../src/delivery/types';
 import { UnavailableError } from '../../../src/model/errors';
-import { makeEvent, settings, tempDir, waitFor } from '../support';
+import { makeEvent, settings, tempDir } from '../support';
+import { waitFor } from '../../helpers/wait';
 import { rows, storeBehaviour } from './behaviour';
 
 let tmp: ReturnType<typeof tempDir> | undefined;

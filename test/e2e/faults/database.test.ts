@@ -10,7 +10,8 @@ import {
   viaPort,
 } from '../../helpers/chaos';
 import { FaultProxy } from '../../helpers/fault-proxy';
-import { cleanupAfterEach, waitFor, type GatewayProcess } from '../../helpers/gateway-process';
+import { cleanupAfterEach, type GatewayProcess } from '../../helpers/gateway-process';
+import { waitFor } from '../../helpers/wait';
 import { PostgresCluster, requirePostgres } from '../../helpers/postgres';
 import { SteadyLoad } from '../../helpers/steady-load';
 
@@ -116,9 +117,8 @@ describe('faults: the database under steady load (2 replicas on PostgreSQL)', fu
     primary.stop('immediate');
     proxy.switchTo(standby.port);
     // The replicas reach the standby and find it read-only (25006): not ready, for that reason.
-    await waitFor(
-      async () => /read-only/.test(await someNotReady(gateways)),
-      'a replica to report the standby read-only',
+    await waitFor('a replica to report the standby read-only', async () =>
+      /read-only/.test(await someNotReady(gateways)),
     );
     await new Promise((r) => setTimeout(r, phaseMs(1)));
     standby.promote();

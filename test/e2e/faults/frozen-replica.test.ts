@@ -11,7 +11,8 @@ import {
   TOKEN,
 } from '../../helpers/chaos';
 import { FaultProxy } from '../../helpers/fault-proxy';
-import { cleanupAfterEach, waitFor, type GatewayProcess } from '../../helpers/gateway-process';
+import { cleanupAfterEach, type GatewayProcess } from '../../helpers/gateway-process';
+import { waitFor } from '../../helpers/wait';
 import { requirePostgres, sharedPostgres } from '../../helpers/postgres';
 import { SteadyLoad } from '../../helpers/steady-load';
 
@@ -63,13 +64,13 @@ describe('faults: a replica frozen past its lease (2 replicas on PostgreSQL)', f
     load.start();
     cleanup.push(() => load.stop());
     await load.acknowledged(50);
-    await waitFor(async () => (await metric(frozen, 'registry_gateway_store_leases_held')) >= 2, 'leases in flight');
+    await waitFor('leases in flight', async () => (await metric(frozen, 'registry_gateway_store_leases_held')) >= 2);
 
     serving.delete(frozen);
     frozen.signal('SIGSTOP');
     await waitFor(
-      async () => (await metric(other, 'registry_gateway_store_lease_takeovers_total')) > 0,
       'the other replica to take over the frozen one’s rows',
+      async () => (await metric(other, 'registry_gateway_store_lease_takeovers_total')) > 0,
       60_000,
     );
     await new Promise((r) => setTimeout(r, phaseMs(3)));
@@ -80,8 +81,8 @@ describe('faults: a replica frozen past its lease (2 replicas on PostgreSQL)', f
     await load.acknowledged(30);
     // The answers to its old attempts were waiting: it tried to record them, and was refused.
     await waitFor(
-      async () => (await metric(frozen, 'registry_gateway_store_stale_marks_total')) > 0,
       'stale marks refused',
+      async () => (await metric(frozen, 'registry_gateway_store_stale_marks_total')) > 0,
     );
     const recovered = (Date.now() - started) / 1000;
 

@@ -1,7 +1,8 @@
 import { FakeBrigadeApi } from '../../fakes/brigade-api';
 import { allReady, BRIGADE_TOKEN, createdIds, phaseMs, settle, startReplicas, TOKEN } from '../../helpers/chaos';
 import { FaultProxy } from '../../helpers/fault-proxy';
-import { cleanupAfterEach, waitFor } from '../../helpers/gateway-process';
+import { cleanupAfterEach } from '../../helpers/gateway-process';
+import { waitFor } from '../../helpers/wait';
 import { requirePostgres, sharedPostgres } from '../../helpers/postgres';
 import { SteadyLoad } from '../../helpers/steady-load';
 
@@ -46,8 +47,8 @@ describe('faults: the target under steady load (2 replicas on PostgreSQL)', func
     await new Promise((r) => setTimeout(r, phaseMs(4)));
     // However busy the machine, the phase lasts until the faults have really been met.
     await waitFor(
-      () => proxy.resets.random >= 3 && proxy.exchanges >= exchanges + 20,
       'requests to the target made and reset',
+      () => proxy.resets.random >= 3 && proxy.exchanges >= exchanges + 20,
       120_000,
     );
     proxy.set({ blackhole: true, resetRate: 0, latencyMs: [0, 0] });
@@ -56,7 +57,7 @@ describe('faults: the target under steady load (2 replicas on PostgreSQL)', func
     // Open connections saw their bytes swallowed: the gateway drops them as its attempts time out.
     const started = Date.now();
     const before = createdIds(api).length;
-    await waitFor(() => createdIds(api).length > before + 20, 'deliveries flowing again', 60_000);
+    await waitFor('deliveries flowing again', () => createdIds(api).length > before + 20, 60_000);
     const recovered = (Date.now() - started) / 1000;
     await allReady(gateways);
     await settle(
