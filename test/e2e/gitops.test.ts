@@ -4,7 +4,8 @@ import axios from 'axios';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
 import { FakeGitOpsApi } from '../fakes/gitops-api';
-import { cleanupAfterEach, GatewayProcess, REPO_ROOT, tempDir, waitFor } from '../helpers/gateway-process';
+import { cleanupAfterEach, GatewayProcess, REPO_ROOT, tempDir } from '../helpers/gateway-process';
+import { waitFor } from '../helpers/wait';
 import { post } from '../helpers/http';
 import { requirePostgres, sharedPostgres } from '../helpers/postgres';
 
@@ -75,7 +76,7 @@ describe('e2e: the flux and kargo targets as their docs pages configure them, tw
   }
 
   async function delivered(gateways: GatewayProcess[], emitter: string): Promise<void> {
-    await waitFor(async () => {
+    await waitFor(`both deliveries to ${emitter} to succeed`, async () => {
       let total = 0;
       for (const gw of gateways) {
         const text = (await axios.get<string>(`${gw.url}/metrics`, { responseType: 'text' })).data;
@@ -83,7 +84,7 @@ describe('e2e: the flux and kargo targets as their docs pages configure them, tw
         total += line ? Number(line[1]) : 0;
       }
       return total === 2;
-    }, `both deliveries to ${emitter} to succeed`);
+    });
   }
 
   it('flux: one patch of the example ImageRepository for two pushes taken by two replicas', async () => {
