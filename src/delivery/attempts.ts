@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { DeliveryError } from '../emitters/types';
-import type { DeliveryStore } from './store/types';
+import type { Queue } from './store/types';
 import type { AttemptRecord, DueDelivery } from './types';
 
 /** What one attempt came to, as the dispatcher knows it when the emitter has settled. */
@@ -33,7 +33,7 @@ export function attemptRecord(row: DueDelivery, attempt: number, outcome: Attemp
  * for people reading the console, and a failure to write it must never turn into a retry.
  */
 export function noteAttempt(
-  store: DeliveryStore,
+  store: Queue,
   row: DueDelivery,
   attempt: number,
   outcome: AttemptOutcome,

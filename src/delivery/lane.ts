@@ -4,11 +4,11 @@ import type { Metrics } from '../observability/metrics';
 import { noteAttempt } from './attempts';
 import { fullJitterDelayMs, type BackoffPolicy } from './backoff';
 import { TargetCircuit, type CircuitSettings } from './circuit';
-import type { DeliveryStore } from './store/types';
+import type { Queue } from './store/types';
 import type { DeliverySettings, DueDelivery, TargetState } from './types';
 
 export interface LaneContext {
-  store: DeliveryStore;
+  store: Queue;
   settings: DeliverySettings;
   backoff: BackoffPolicy;
   circuit: CircuitSettings;

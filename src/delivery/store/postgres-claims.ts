@@ -1,6 +1,6 @@
 import type { RegistryEvent } from '../../model/event';
 import type { DueDelivery } from '../types';
-import type { Sql } from './postgres-operator';
+import type { SchemaSql } from './postgres-connection';
 
 interface ClaimRow {
   id: number;
@@ -32,7 +32,7 @@ export interface LeasedDelivery extends DueDelivery {
   generation: number;
 }
 
-export async function leaseDue(db: Sql, r: LeaseRequest): Promise<LeasedDelivery[]> {
+export async function leaseDue(db: SchemaSql, r: LeaseRequest): Promise<LeasedDelivery[]> {
   const s = db.schema;
   const rows = await db.query<ClaimRow>(
     `WITH due AS (
@@ -65,7 +65,7 @@ export async function leaseDue(db: Sql, r: LeaseRequest): Promise<LeasedDelivery
 }
 
 /** Unleased rows by their due time; rows leased by another replica when that lease lapses. */
-export async function nextDue(db: Sql, emitter: string, owner: string): Promise<number | undefined> {
+export async function nextDue(db: SchemaSql, emitter: string, owner: string): Promise<number | undefined> {
   const s = db.schema;
   const rows = await db.query<{ at: number | null }>(
     `SELECT min(at) AS at FROM (

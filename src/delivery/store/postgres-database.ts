@@ -2,14 +2,14 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PostgresSettings } from '../../config/types';
 import { createPool, describeLocation, isConnectionFailure, isReadOnly, Redactor } from './postgres-connection';
-import type { Sql } from './postgres-operator';
+import type { SchemaSql } from './postgres-connection';
 
 /**
  * The pool, and what the replica knows of the database's health. Every round trip goes through
  * `withClient`, so health follows what actually happened: a connection-class failure marks the
  * database unavailable, the next success marks it back.
  */
-export class PostgresDatabase implements Sql {
+export class PostgresDatabase implements SchemaSql {
   readonly location: string;
   readonly redact: Redactor;
   private readonly pool: pg.Pool;

@@ -13,15 +13,19 @@ import type { ReleaseResult } from './held-parts';
 import { nextDue } from './postgres-claims';
 import { PostgresLeases } from './postgres-leases';
 import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
-import { InspectableStore, postgresDialect, StoreInspection } from './inspection';
+import { postgresDialect, type Sql } from './dialect';
+import { InspectableStore, StoreInspection } from './inspection';
 import { PostgresDatabase } from './postgres-database';
 import { WakeListener } from './postgres-listener';
 import { PostgresWindows } from './postgres-windows';
-import { countDeliveries, dropDeliveries, listDeliveries, pruneStore, replayDeliveries } from './postgres-operator';
+import { countDeliveries, dropDeliveries, listDeliveries, listTargets, replayDeliveries } from './operator';
+import { resumeTarget, saveTarget } from './operator';
+import { pruneShared } from './postgres-prune';
 import { migrate } from './postgres-schema';
-import { listTargets, resumeTarget, saveTarget } from './postgres-targets';
-import type { DeliveryStore, StoreOptions } from './types';
+import type { DeliveryStore, StoreOptions, StoreStats } from './types';
 
+/** A row given back to the queue is no longer leased by anyone. */
+const LEASE_CLEARED = ', lease_owner = NULL, lease_until = NULL';
 /** How often an unreachable database is tried again, and a reachable one checked. */
 const HEALTH_INTERVAL_MS = 1000;
 /**
@@ -51,6 +55,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   readonly owner: string;
   private readonly db: PostgresDatabase;
   protected readonly inspection: StoreInspection;
+  private readonly sql: Sql;
   readonly sharedWindows: PostgresWindows;
   private readonly schema: string;
   private readonly channel: string;
@@ -113,7 +118,8 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
       metrics: options.metrics,
       logger: this.logger,
     });
-    this.inspection = new StoreInspection(postgresDialect(this.schema), (text, params) => this.db.query(text, params));
+    this.sql = { dialect: postgresDialect(this.schema), run: (text, params) => this.db.query(text, params) };
+    this.inspection = new StoreInspection(this.sql);
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
       (err) => this.refusal(err),
@@ -131,13 +137,9 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     }
   }
 
-  /** Connections in the pool, for the metrics. */
-  get poolStats(): { total: number; idle: number; waiting: number } {
-    return this.db.poolStats;
-  }
-
-  get leasesHeld(): number {
-    return this.leases.size;
+  /** The pool and this replica's leases, for the metrics. */
+  stats(): StoreStats {
+    return { pool: this.db.poolStats, leasesHeld: this.leases.size };
   }
 
   notReadyReason(): string | undefined {
@@ -234,32 +236,38 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     return this.leases.release(id);
   }
 
-  resumeTarget(emitter: string, nowMs: number): Promise<number> {
-    return resumeTarget(this.db, emitter, nowMs, this.channel);
+  /** The target is back: every replica's dispatcher for it is woken, after the rows are committed. */
+  async resumeTarget(emitter: string, nowMs: number): Promise<number> {
+    const resumed = await resumeTarget(this.sql, emitter, nowMs);
+    if (resumed > 0) await this.wake([emitter]);
+    return resumed;
   }
 
   saveTarget(target: TargetRecord): Promise<void> {
-    return saveTarget(this.db, target);
+    return saveTarget(this.sql, target);
   }
 
   targets(): Promise<TargetRecord[]> {
-    return listTargets(this.db);
+    return listTargets(this.sql);
   }
 
   list(filter: ListFilter = {}): Promise<DeliveryPage> {
-    return listDeliveries(this.db, filter);
+    return listDeliveries(this.sql, filter);
   }
 
-  replay(filter: DeliveryFilter = {}): Promise<number> {
-    return replayDeliveries(this.db, filter, this.clock(), this.channel);
+  /** Re-queues dead rows and then wakes every replica's dispatcher for them. */
+  async replay(filter: DeliveryFilter = {}): Promise<number> {
+    const emitters = await replayDeliveries(this.sql, filter, this.clock(), LEASE_CLEARED);
+    await this.wake(emitters);
+    return emitters.length;
   }
 
   drop(filter: DropFilter = {}): Promise<number> {
-    return dropDeliveries(this.db, filter);
+    return dropDeliveries(this.sql, filter);
   }
 
   async counts(): Promise<DeliveryCounts[]> {
-    return this.group.closed ? [] : countDeliveries(this.db);
+    return this.group.closed ? [] : countDeliveries(this.sql);
   }
 
   releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
@@ -271,7 +279,12 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
-    return this.db.withClient((client) => pruneStore(client, this.schema, this.settings, nowMs));
+    const cutoffs = {
+      nowMs,
+      deliveredBefore: nowMs - this.settings.deliveredRetentionSeconds * 1000,
+      dedupUntil: nowMs - this.settings.dedupWindowSeconds * 1000,
+    };
+    return this.db.withClient((client) => pruneShared(client, this.sql.dialect, this.schema, cutoffs));
   }
 
   onWake(listener: (emitters: readonly string[]) => void): void {
@@ -322,6 +335,21 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     } finally {
       this.checking = false;
     }
+  }
+
+  /**
+   * Wakes every replica's dispatcher for `emitters`, in a statement of its own after the change
+   * committed: a NOTIFY inside the writing transaction takes a lock at commit that serialises
+   * every commit on the instance. A wake that fails loses nothing: every dispatcher also polls.
+   */
+  private async wake(emitters: readonly string[]): Promise<void> {
+    if (emitters.length === 0) return;
+    const payload = [...new Set(emitters)].join(',');
+    await this.db
+      .query('SELECT pg_notify($1, $2)', [this.channel, payload])
+      .catch((err) =>
+        this.logger?.warn({ err: this.db.redact.error(err) }, 'cannot wake the other replicas; they poll'),
+      );
   }
 
   private refusal(err: unknown): Error {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RegistryEvent } from '../../model/event';
-import type { DueDelivery, TargetState } from '../types';
+import type { DueDelivery } from '../types';
 
 export interface DueRow {
   id: number;
@@ -8,14 +8,6 @@ export interface DueRow {
   attempts: number;
   accepted_at: number;
   body: string;
-}
-
-export interface TargetRow {
-  emitter: string;
-  state: TargetState;
-  since: number;
-  last_error: string | null;
-  updated_at: number;
 }
 
 /** A due row as the dispatcher takes it: the event parsed from the body stored at accept. */
@@ -87,30 +79,6 @@ export function prepareStatements(db: Database.Database) {
     markDead: db.prepare<[number, string, number, number]>(
       `UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ?, updated_at = ?
         WHERE id = ? AND state = 'pending'`,
-    ),
-    resume: db.prepare<[number, string, number]>(
-      `UPDATE deliveries SET next_attempt_at = ?
-        WHERE emitter = ? AND state = 'pending' AND next_attempt_at > ?`,
-    ),
-    saveTarget: db.prepare<[string, TargetState, number, string | null, number]>(
-      `INSERT INTO targets (emitter, state, since, last_error, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (emitter) DO UPDATE SET state = excluded.state, since = excluded.since,
-              last_error = excluded.last_error, updated_at = excluded.updated_at`,
-    ),
-    targets: db.prepare<[], TargetRow>(
-      'SELECT emitter, state, since, last_error, updated_at FROM targets ORDER BY emitter',
-    ),
-    counts: db.prepare<[], { emitter: string; state: 'pending' | 'dead'; n: number }>(
-      `SELECT emitter, state, count(*) AS n FROM deliveries
-        WHERE state IN ('pending', 'dead') GROUP BY state, emitter`,
-    ),
-    pruneDelivered: db.prepare<[number]>(`DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < ?`),
-    pruneEvents: db.prepare(
-      `DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`,
-    ),
-    pruneDedup: db.prepare<[number]>(`DELETE FROM dedup_keys WHERE seen_at <= ?`),
-    pruneAttempts: db.prepare(
-      `DELETE FROM attempts WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = attempts.delivery_id)`,
     ),
   };
 }

@@ -7,16 +7,17 @@ import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, Delive
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
 import type { AttemptRecord, RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallOutcome } from './commit-group';
-import { countsByEmitter } from './rows';
-import { dropDeliveries, listDeliveries, replayDeliveries, saveTargetRow, targetRows } from './sqlite-operator';
-import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from './inspection';
+import { SQLITE_DIALECT, sqliteRunner, type Sql } from './dialect';
+import { InspectableStore, StoreInspection } from './inspection';
+import { countDeliveries, dropDeliveries, listDeliveries, listTargets, pruneStatements } from './operator';
+import { replayDeliveries, resumeTarget, saveTarget } from './operator';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
 import { VolumeHealth } from './sqlite-volume';
 import { SqliteHeldParts } from './sqlite-held-parts';
 import type { ReleaseResult } from './held-parts';
 import { dueDelivery, prepareStatements, type Statements } from './sqlite-statements';
-import type { DeliveryStore, StoreOptions } from './types';
+import type { DeliveryStore, StoreOptions, StoreStats } from './types';
 
 export const STORE_FILE = 'registry-gateway.db';
 
@@ -49,6 +50,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly group: CommitGroup;
   private readonly claimed = new Set<number>();
   protected readonly inspection: StoreInspection;
+  private readonly sql: Sql;
   private readonly statements: Statements;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
@@ -83,7 +85,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     migrateSqlite(db, file);
-    this.inspection = new StoreInspection(SQLITE_DIALECT, sqliteRunner(db));
+    this.sql = { dialect: SQLITE_DIALECT, run: sqliteRunner(db) };
+    this.inspection = new StoreInspection(this.sql);
     this.space = new StoreSpace(db, settings.dir, settings.maxStoreBytes, this.logger);
     // Rewriting the schema version changes nothing, yet is a real write through the WAL.
     this.volume = new VolumeHealth(file, () => db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`), this.logger);
@@ -220,31 +223,32 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   resumeTarget(emitter: string, nowMs: number): Promise<number> {
-    return this.write(() => this.statements.resume.run(nowMs, emitter, nowMs).changes);
+    return this.write(() => resumeTarget(this.sql, emitter, nowMs));
   }
 
   saveTarget(t: TargetRecord): Promise<void> {
-    return this.write(() => saveTargetRow(this.statements, t));
+    return this.write(() => saveTarget(this.sql, t));
   }
 
   targets(): Promise<TargetRecord[]> {
-    return this.run(() => targetRows(this.statements));
+    return this.run(() => listTargets(this.sql));
   }
 
   list(filter: ListFilter = {}): Promise<DeliveryPage> {
-    return this.run(() => listDeliveries(this.db, filter));
+    return this.run(() => listDeliveries(this.sql, filter));
   }
 
+  /** A running gateway picks replayed rows up on its next poll: only it reads the file for delivery. */
   replay(filter: DeliveryFilter = {}): Promise<number> {
-    return this.write(() => replayDeliveries(this.db, filter, this.clock()));
+    return this.write(async () => (await replayDeliveries(this.sql, filter, this.clock(), '')).length);
   }
 
   drop(filter: DropFilter = {}): Promise<number> {
-    return this.write(() => dropDeliveries(this.db, filter));
+    return this.write(() => dropDeliveries(this.sql, filter));
   }
 
   counts(): Promise<DeliveryCounts[]> {
-    return this.run(() => (this.group.closed ? [] : countsByEmitter(this.statements.counts.all())));
+    return this.group.closed ? Promise.resolve([]) : this.run(() => countDeliveries(this.sql));
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
@@ -252,15 +256,14 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   private pruneNow(deliveredBefore: number, nowMs: number): PruneResult {
-    const s = this.statements;
+    const dedupUntil = nowMs - this.settings.dedupWindowSeconds * 1000;
+    const q = pruneStatements(SQLITE_DIALECT, { deliveredBefore, dedupUntil });
+    const removed = (statement: { text: string; params: unknown[] }) =>
+      this.db.prepare(statement.text).run(...statement.params).changes;
     const result = this.db.transaction(() => {
-      const deliveries = s.pruneDelivered.run(deliveredBefore).changes;
-      s.pruneAttempts.run();
-      return {
-        deliveries,
-        events: s.pruneEvents.run().changes,
-        dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
-      };
+      const deliveries = removed(q.deliveries);
+      removed(q.attempts);
+      return { deliveries, events: removed(q.events), dedupKeys: removed(q.dedupKeys) };
     })();
     // Without waiting for the autocheckpoint, so that the WAL is cut back to journal_size_limit.
     this.db.pragma('wal_checkpoint(PASSIVE)');
@@ -269,6 +272,11 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
 
   releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
     return this.write(() => this.heldParts.release(nowMs));
+  }
+
+  /** No pool and no leases: claims are this process's own, in memory. */
+  stats(): StoreStats {
+    return {};
   }
 
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */
@@ -321,17 +329,21 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
    * The engine is synchronous; callers get promises like the other engine's, errors included.
    * Every write goes through here, so a volume that fills up or fails is noticed on the spot.
    */
-  private run<T>(work: () => T): Promise<T> {
+  private run<T>(work: () => T | Promise<T>): Promise<T> {
+    let result: Promise<T>;
     try {
-      return Promise.resolve(work());
+      result = Promise.resolve(work());
     } catch (err) {
-      this.volume.failed(err, this.group.closed);
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    return result.catch((err: unknown) => {
+      this.volume.failed(err, this.group.closed);
+      throw err instanceof Error ? err : new Error(String(err));
+    });
   }
 
   /** A write: one that gets through shows the volume takes writes again. */
-  private write<T>(work: () => T): Promise<T> {
+  private write<T>(work: () => T | Promise<T>): Promise<T> {
     return this.run(work).then((result) => {
       this.volume.succeeded();
       return result;
