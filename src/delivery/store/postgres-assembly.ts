@@ -116,7 +116,6 @@ async function recentPush(
 export async function releaseParts(
   client: pg.ClientBase,
   schema: string,
-  channel: string,
   now: number,
   collapse?: CollapseOptions,
   metrics?: Metrics,
@@ -152,7 +151,6 @@ export async function releaseParts(
   await client.query(`DELETE FROM ${schema}.held_parts WHERE state <> 'held' AND settled_at < $1`, [
     now - SETTLED_RETENTION_MS,
   ]);
-  if (emitters.size > 0) await client.query('SELECT pg_notify($1, $2)', [channel, [...emitters].join(',')]);
   const result: ReleaseResult = {
     released: drop ? 0 : rows.length,
     dropped: drop ? rows.length : 0,

@@ -6,17 +6,17 @@ import { UnavailableError } from '../../model/errors';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
 import type { RoutedEvent, TargetRecord } from '../types';
-import { CommitGroup, truncateError } from './commit-group';
+import { CommitGroup, type AcceptCall, type CallOutcome } from './commit-group';
 import { commitAccepts } from './postgres-accept';
 import { releaseParts } from './postgres-assembly';
 import type { ReleaseResult } from './held-parts';
-import { nextDue } from './postgres-claims';
+import { nextDueUnleased } from './claims';
 import { PostgresLeases } from './postgres-leases';
 import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
 import { postgresDialect, type Sql } from './dialect';
 import { InspectableStore, StoreInspection } from './inspection';
 import { PostgresDatabase } from './postgres-database';
-import { WakeListener } from './postgres-listener';
+import { notifyReplicas, WakeListener } from './postgres-listener';
 import { PostgresWindows } from './postgres-windows';
 import { countDeliveries, dropDeliveries, listDeliveries, listTargets, replayDeliveries } from './operator';
 import { resumeTarget, saveTarget } from './operator';
@@ -111,14 +111,14 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger);
     this.location = this.db.location;
     this.sharedWindows = new PostgresWindows(this.db);
-    this.leases = new PostgresLeases(this.db, {
+    this.sql = { dialect: postgresDialect(this.schema), run: (text, params) => this.db.query(text, params) };
+    this.leases = new PostgresLeases(this.db, this.sql, {
       owner: this.owner,
       leaseMs: this.leaseMs,
       clock: this.clock,
       metrics: options.metrics,
       logger: this.logger,
     });
-    this.sql = { dialect: postgresDialect(this.schema), run: (text, params) => this.db.query(text, params) };
     this.inspection = new StoreInspection(this.sql);
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
@@ -173,17 +173,16 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     return Promise.race([commit, late]).finally(() => clearTimeout(timer));
   }
 
-  private async commit(client: pg.PoolClient, calls: Parameters<typeof commitAccepts>[1]) {
+  private async commit(client: pg.PoolClient, calls: AcceptCall[]): Promise<CallOutcome[]> {
     if (this.settings.maxPending > 0 && this.clock() - this.pending.at > PENDING_COUNT_TTL_MS) {
       const { rows } = await client.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM ${this.schema}.deliveries WHERE state = 'pending'`,
       );
       this.pending = { count: rows[0].n, at: this.clock() };
     }
-    const outcomes = await inTransaction(client, () =>
+    const { outcomes, woken } = await inTransaction(client, () =>
       commitAccepts(client, calls, {
         schema: this.schema,
-        channel: this.channel,
         now: this.clock(),
         dedupWindowMs: this.settings.dedupWindowSeconds * 1000,
         maxPending: this.settings.maxPending,
@@ -195,6 +194,8 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     for (const outcome of outcomes) {
       if (Array.isArray(outcome)) this.pending.count += outcome.filter((r) => !r.duplicate).length;
     }
+    // After the commit, so a woken dispatcher always finds the rows; not awaited by the senders.
+    void this.wake(woken);
     return outcomes;
   }
 
@@ -203,33 +204,19 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   }
 
   nextDueAt(emitter: string): Promise<number | undefined> {
-    return nextDue(this.db, emitter, this.owner);
+    return nextDueUnleased(this.db, emitter, this.owner);
   }
 
   markDelivered(id: number, attempts: number): Promise<boolean> {
-    const now = this.clock();
-    return this.leases.settle(
-      id,
-      `state = 'delivered', attempts = $4, last_error = NULL, delivered_at = $5, updated_at = $5`,
-      [attempts, now],
-    );
+    return this.leases.settle(id, { state: 'delivered', attempts, at: this.clock() });
   }
 
-  markRetry(id: number, attempts: number, nextAttemptAtMs: number, error: string): Promise<boolean> {
-    return this.leases.settle(id, `attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7`, [
-      attempts,
-      nextAttemptAtMs,
-      truncateError(error),
-      this.clock(),
-    ]);
+  markRetry(id: number, attempts: number, nextAttemptAt: number, error: string): Promise<boolean> {
+    return this.leases.settle(id, { state: 'pending', attempts, at: this.clock(), nextAttemptAt, error });
   }
 
   markDead(id: number, attempts: number, error: string): Promise<boolean> {
-    return this.leases.settle(id, `state = 'dead', attempts = $4, last_error = $5, updated_at = $6`, [
-      attempts,
-      truncateError(error),
-      this.clock(),
-    ]);
+    return this.leases.settle(id, { state: 'dead', attempts, at: this.clock(), error });
   }
 
   release(id: number): Promise<void> {
@@ -270,12 +257,14 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     return this.group.closed ? [] : countDeliveries(this.sql);
   }
 
-  releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
-    return this.db.withClient((client) =>
+  async releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
+    const result = await this.db.withClient((client) =>
       inTransaction(client, () =>
-        releaseParts(client, this.schema, this.channel, nowMs, this.options.collapse, this.options.metrics),
+        releaseParts(client, this.schema, nowMs, this.options.collapse, this.options.metrics),
       ),
     );
+    await this.wake(result.emitters);
+    return result;
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
@@ -337,19 +326,9 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     }
   }
 
-  /**
-   * Wakes every replica's dispatcher for `emitters`, in a statement of its own after the change
-   * committed: a NOTIFY inside the writing transaction takes a lock at commit that serialises
-   * every commit on the instance. A wake that fails loses nothing: every dispatcher also polls.
-   */
-  private async wake(emitters: readonly string[]): Promise<void> {
-    if (emitters.length === 0) return;
-    const payload = [...new Set(emitters)].join(',');
-    await this.db
-      .query('SELECT pg_notify($1, $2)', [this.channel, payload])
-      .catch((err) =>
-        this.logger?.warn({ err: this.db.redact.error(err) }, 'cannot wake the other replicas; they poll'),
-      );
+  /** Wakes every replica's dispatcher for `emitters`, after the change committed (postgres-listener.ts). */
+  private wake(emitters: readonly string[]): Promise<void> {
+    return notifyReplicas(this.db, this.channel, emitters, this.logger);
   }
 
   private refusal(err: unknown): Error {

@@ -1,30 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { RegistryEvent } from '../../model/event';
-import type { DueDelivery } from '../types';
 
-export interface DueRow {
-  id: number;
-  emitter: string;
-  attempts: number;
-  accepted_at: number;
-  body: string;
-}
-
-/** A due row as the dispatcher takes it: the event parsed from the body stored at accept. */
-export function dueDelivery(row: DueRow): DueDelivery {
-  return {
-    id: row.id,
-    emitter: row.emitter,
-    attempts: row.attempts,
-    acceptedAt: row.accepted_at,
-    event: JSON.parse(row.body) as RegistryEvent,
-  };
-}
-
-const DUE_COLUMNS = `SELECT d.id, d.emitter, d.attempts, e.accepted_at, e.body
-           FROM deliveries d JOIN events e ON e.seq = d.event_seq`;
-
-/** Every statement the SQLite store runs on its hot paths, prepared once per connection. */
+/** The statements the SQLite store runs on its accept path, prepared once per connection. */
 export function prepareStatements(db: Database.Database) {
   return {
     dedupSeenAt: db.prepare<[string, string], { seen_at: number }>(
@@ -43,43 +19,6 @@ export function prepareStatements(db: Database.Database) {
        VALUES (?, ?, 'pending', 0, ?, ?, ?)`,
     ),
     countPending: db.prepare<[], number>(`SELECT count(*) FROM deliveries WHERE state = 'pending'`).pluck(),
-    due: db.prepare<[string, number, string, number], DueRow>(
-      `${DUE_COLUMNS}
-          WHERE d.emitter = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
-            AND d.id NOT IN (SELECT value FROM json_each(?))
-          ORDER BY d.next_attempt_at, d.id
-          LIMIT ?`,
-    ),
-    // A circuit probe: the soonest row whatever its backoff says.
-    dueAnyTime: db.prepare<[string, string, number], DueRow>(
-      `${DUE_COLUMNS}
-          WHERE d.emitter = ? AND d.state = 'pending'
-            AND d.id NOT IN (SELECT value FROM json_each(?))
-          ORDER BY d.next_attempt_at, d.id
-          LIMIT ?`,
-    ),
-    // In index order, stepping over this process's own claims: min() with NOT IN would read every
-    // pending row of the emitter, on every pump (a third of the CPU under a backlog, profiled).
-    nextDueAt: db
-      .prepare<[string, string], number | undefined>(
-        `SELECT next_attempt_at FROM deliveries
-          WHERE emitter = ? AND state = 'pending' AND id NOT IN (SELECT value FROM json_each(?))
-          ORDER BY next_attempt_at LIMIT 1`,
-      )
-      .pluck(),
-    markDelivered: db.prepare<[number, number, number, number]>(
-      `UPDATE deliveries SET state = 'delivered', attempts = ?, last_error = NULL,
-              delivered_at = ?, updated_at = ?
-        WHERE id = ? AND state = 'pending'`,
-    ),
-    markRetry: db.prepare<[number, number, string, number, number]>(
-      `UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?
-        WHERE id = ? AND state = 'pending'`,
-    ),
-    markDead: db.prepare<[number, string, number, number]>(
-      `UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ?, updated_at = ?
-        WHERE id = ? AND state = 'pending'`,
-    ),
   };
 }
 

@@ -6,7 +6,7 @@ import { UnavailableError } from '../../model/errors';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
 import type { AttemptRecord, RoutedEvent, TargetRecord } from '../types';
-import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallOutcome } from './commit-group';
+import { CommitGroup, tooManyPending, type AcceptCall, type CallOutcome } from './commit-group';
 import { SQLITE_DIALECT, sqliteRunner, type Sql } from './dialect';
 import { InspectableStore, StoreInspection } from './inspection';
 import { countDeliveries, dropDeliveries, listDeliveries, listTargets, pruneStatements } from './operator';
@@ -16,7 +16,9 @@ import { StoreSpace } from './sqlite-space';
 import { VolumeHealth } from './sqlite-volume';
 import { SqliteHeldParts } from './sqlite-held-parts';
 import type { ReleaseResult } from './held-parts';
-import { dueDelivery, prepareStatements, type Statements } from './sqlite-statements';
+import { prepareStatements, type Statements } from './sqlite-statements';
+import { InProcessClaims } from './claims';
+import { settleRow, type Mark } from './marks';
 import type { DeliveryStore, StoreOptions, StoreStats } from './types';
 
 export const STORE_FILE = 'registry-gateway.db';
@@ -48,7 +50,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly clock: () => number;
   private readonly logger?: Logger;
   private readonly group: CommitGroup;
-  private readonly claimed = new Set<number>();
+  private readonly claims: InProcessClaims;
   protected readonly inspection: StoreInspection;
   private readonly sql: Sql;
   private readonly statements: Statements;
@@ -92,6 +94,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.volume = new VolumeHealth(file, () => db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`), this.logger);
 
     this.statements = prepareStatements(db);
+    this.claims = new InProcessClaims(db);
     this.heldParts = new SqliteHeldParts(db, options.collapse, options.metrics);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
@@ -181,44 +184,27 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     // While the volume refuses writes, no outcome could be recorded: a row delivered now would
     // stay pending and be delivered again and again. Deliveries wait for the volume instead.
     if (this.volume.reason !== undefined) return Promise.resolve([]);
-    return this.run(() => {
-      const claimed = JSON.stringify([...this.claimed]);
-      const rows = options.anyDueTime
-        ? this.statements.dueAnyTime.all(emitter, claimed, limit)
-        : this.statements.due.all(emitter, nowMs, claimed, limit);
-      return rows.map((row) => {
-        this.claimed.add(row.id);
-        return dueDelivery(row);
-      });
-    });
+    return this.run(() => this.claims.claim(emitter, nowMs, limit, options.anyDueTime));
   }
 
   nextDueAt(emitter: string): Promise<number | undefined> {
-    return this.run(() => this.statements.nextDueAt.get(emitter, JSON.stringify([...this.claimed])));
+    return this.run(() => this.claims.nextDueAt(emitter));
   }
 
   markDelivered(id: number, attempts: number): Promise<boolean> {
-    const now = this.clock();
-    return this.settle(id, () => this.statements.markDelivered.run(attempts, now, now, id).changes > 0);
+    return this.settle(id, { state: 'delivered', attempts, at: this.clock() });
   }
 
-  markRetry(id: number, attempts: number, nextAttemptAtMs: number, error: string): Promise<boolean> {
-    return this.settle(
-      id,
-      () =>
-        this.statements.markRetry.run(attempts, nextAttemptAtMs, truncateError(error), this.clock(), id).changes > 0,
-    );
+  markRetry(id: number, attempts: number, nextAttemptAt: number, error: string): Promise<boolean> {
+    return this.settle(id, { state: 'pending', attempts, at: this.clock(), nextAttemptAt, error });
   }
 
   markDead(id: number, attempts: number, error: string): Promise<boolean> {
-    return this.settle(
-      id,
-      () => this.statements.markDead.run(attempts, truncateError(error), this.clock(), id).changes > 0,
-    );
+    return this.settle(id, { state: 'dead', attempts, at: this.clock(), error });
   }
 
   release(id: number): Promise<void> {
-    this.claimed.delete(id);
+    this.claims.release(id);
     return Promise.resolve();
   }
 
@@ -300,12 +286,12 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
    * order. Power lost before that forgets a mark, so the delivery is made again, which at least
    * once allows; an fsync per mark on the event loop capped delivery at a few hundred a second.
    */
-  private settle(id: number, mark: () => boolean): Promise<boolean> {
+  private settle(id: number, mark: Mark): Promise<boolean> {
     return this.write(() => {
       try {
-        return this.withoutFsync(mark);
+        return this.withoutFsync(() => settleRow(this.sql, id, mark));
       } finally {
-        this.claimed.delete(id);
+        this.claims.release(id);
       }
     });
   }
