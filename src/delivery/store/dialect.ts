@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { sqliteExec } from './steps';
 
 /** Every table the store's shared SQL names. */
 export type Table =
@@ -52,25 +53,12 @@ export interface Sql {
   readonly run: RunSql;
 }
 
-/**
- * SQLite's runner: statements prepared once per text (the filters make a handful of texts). It
- * runs the statement before it returns, so a caller that needs it inside a synchronous section
- * (a pragma around it) has it there.
- */
+/** SQLite's runner: the statement runs before this returns, so a caller may wrap it in a synchronous section. */
 export function sqliteRunner(db: Database.Database): RunSql {
-  const prepared = new Map<string, Database.Statement<unknown[], unknown>>();
+  const exec = sqliteExec(db);
   return <R extends object>(text: string, params: unknown[]): Promise<R[]> => {
     try {
-      let statement = prepared.get(text);
-      if (!statement) {
-        statement = db.prepare<unknown[], unknown>(text);
-        prepared.set(text, statement);
-      }
-      if (!statement.reader) {
-        statement.run(...params);
-        return Promise.resolve([]);
-      }
-      return Promise.resolve(statement.all(...params) as R[]);
+      return Promise.resolve(exec({ text, params }) as R[]);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }

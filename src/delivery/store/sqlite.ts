@@ -6,7 +6,7 @@ import { UnavailableError } from '../../model/errors';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
 import type { AttemptRecord, RoutedEvent, TargetRecord } from '../types';
-import { CommitGroup, tooManyPending, type AcceptCall, type CallOutcome } from './commit-group';
+import { CommitGroup, type AcceptCall, type CallOutcome } from './commit-group';
 import { SQLITE_DIALECT, sqliteRunner, type Sql } from './dialect';
 import { InspectableStore, StoreInspection } from './inspection';
 import { countDeliveries, dropDeliveries, listDeliveries, listTargets, pruneStatements } from './operator';
@@ -16,7 +16,7 @@ import { StoreSpace } from './sqlite-space';
 import { VolumeHealth } from './sqlite-volume';
 import { SqliteHeldParts } from './sqlite-held-parts';
 import type { ReleaseResult } from './held-parts';
-import { prepareStatements, type Statements } from './sqlite-statements';
+import { SqliteAccept } from './sqlite-accept';
 import { InProcessClaims } from './claims';
 import { settleRow, type Mark } from './marks';
 import type { DeliveryStore, StoreOptions, StoreStats } from './types';
@@ -53,7 +53,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly claims: InProcessClaims;
   protected readonly inspection: StoreInspection;
   private readonly sql: Sql;
-  private readonly statements: Statements;
+  private readonly acceptor: SqliteAccept;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
   private readonly volume: VolumeHealth;
@@ -93,9 +93,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     // Rewriting the schema version changes nothing, yet is a real write through the WAL.
     this.volume = new VolumeHealth(file, () => db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`), this.logger);
 
-    this.statements = prepareStatements(db);
     this.claims = new InProcessClaims(db);
     this.heldParts = new SqliteHeldParts(db, options.collapse, options.metrics);
+    this.acceptor = new SqliteAccept(db, settings, this.space, this.heldParts);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
       (calls) => this.write(() => this.commitCalls(calls)),
@@ -123,59 +123,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     return this.group.add(routed);
   }
 
-  /** Runs inside the group's transaction. A call refused for maxPending stores nothing. */
+  /** Runs inside the group's transaction (sqlite-accept.ts); a store full for space starts making room. */
   private applyGroup(calls: AcceptCall[]): CallOutcome[] {
-    const s = this.statements;
-    const now = this.clock();
-    const dedup = this.settings.dedupWindowSeconds > 0;
-    const windowStart = now - this.settings.dedupWindowSeconds * 1000;
-    const limit = this.settings.maxPending;
-    let pending = limit > 0 ? s.countPending.get()! : 0;
-    let used = this.space.usedBytes();
-    let refusedForSpace = false;
-
-    const outcomes = calls.map((call): CallOutcome => {
-      const seenInCall = new Set<string>();
-      const fresh = call.map(({ event }) => {
-        if (!dedup) return true;
-        const key = JSON.stringify([event.source, event.id]);
-        if (seenInCall.has(key)) return false;
-        seenInCall.add(key);
-        const seen = s.dedupSeenAt.get(event.source, event.id);
-        return !seen || seen.seen_at <= windowStart;
-      });
-      const newRows = call.reduce((n, e, i) => n + (fresh[i] ? e.emitters.length : 0), 0);
-      // Duplicates are still answered when full: their sender needs the 202 to stop retrying.
-      if (limit > 0 && newRows > 0 && pending >= limit) return tooManyPending(pending, limit);
-      if (newRows > 0) {
-        const adding = StoreSpace.estimate(call.filter((_, i) => fresh[i]));
-        if (!this.space.admits(used, adding)) {
-          refusedForSpace = true;
-          return this.space.refusal();
-        }
-        used += adding;
-      }
-      pending += newRows;
-      return call.map((prepared, i) => {
-        if (!fresh[i]) return { event: prepared.event, duplicate: true };
-        if (dedup) s.dedupRemember.run(prepared.event.source, prepared.event.id, now);
-        if (!this.heldParts.accept(prepared, now)) return { event: prepared.event, duplicate: false };
-        const { event, emitters, body } = prepared;
-        const seq = s.insertEvent.run(
-          event.source,
-          event.id,
-          event.provider,
-          event.type,
-          event.registry,
-          event.repo ?? null,
-          event.tag ?? null,
-          body,
-          now,
-        ).lastInsertRowid;
-        for (const emitter of emitters) s.insertDelivery.run(seq, emitter, now, now, now);
-        return { event, duplicate: false };
-      });
-    });
+    const { outcomes, refusedForSpace } = this.acceptor.applyGroup(calls, this.clock());
     if (refusedForSpace) this.space.reclaim(() => this.pruneNow(this.clock() + 1, this.clock()));
     return outcomes;
   }
