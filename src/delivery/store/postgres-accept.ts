@@ -163,3 +163,11 @@ async function insertEvents(client: pg.ClientBase, ctx: AcceptContext, events: P
   );
   return [...new Set(deliveryEmitters)];
 }
+
+/** Pending rows across every replica, read before deciding on maxPending. */
+export async function countPending(client: pg.ClientBase, schema: string): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${schema}.deliveries WHERE state = 'pending'`,
+  );
+  return rows[0].n;
+}

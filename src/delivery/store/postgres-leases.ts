@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../observability/metrics';
 import type { ClaimOptions, DueDelivery } from '../types';
@@ -5,6 +7,11 @@ import { leaseDue } from './claims';
 import type { Sql } from './dialect';
 import { settleRow, type Mark } from './marks';
 import type { PostgresDatabase } from './postgres-database';
+
+/** Host, pid and a random suffix: a restarted process never mistakes its predecessor's leases for its own. */
+export function defaultOwner(): string {
+  return `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+}
 
 export interface LeaseSettings {
   /** Who holds the leases: unique per running process. */
@@ -30,6 +37,18 @@ export class PostgresLeases {
     private readonly sql: Sql,
     private readonly s: LeaseSettings,
   ) {}
+
+  private renewTimer?: NodeJS.Timeout;
+
+  /** Renews well before a lease lapses, so a slow but live attempt keeps its row. */
+  startRenewing(): void {
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(100, this.s.leaseMs / 3));
+    this.renewTimer.unref();
+  }
+
+  stopRenewing(): void {
+    clearInterval(this.renewTimer);
+  }
 
   get size(): number {
     return this.held.size;

@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
@@ -7,12 +5,12 @@ import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, Delive
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
 import type { RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, type AcceptCall, type CallOutcome } from './commit-group';
-import { commitAccepts } from './postgres-accept';
+import { commitAccepts, countPending } from './postgres-accept';
 import { releaseParts } from './postgres-assembly';
 import type { ReleaseResult } from './held-parts';
 import { nextDueUnleased } from './claims';
-import { PostgresLeases } from './postgres-leases';
-import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
+import { defaultOwner, PostgresLeases } from './postgres-leases';
+import { ident, inTransaction, isConnectionFailure } from './postgres-connection';
 import { postgresDialect, type Sql } from './dialect';
 import { InspectableStore, StoreInspection } from './inspection';
 import { PostgresDatabase } from './postgres-database';
@@ -28,19 +26,8 @@ import type { DeliveryStore, StoreOptions, StoreStats } from './types';
 const LEASE_CLEARED = ', lease_owner = NULL, lease_until = NULL';
 /** How often an unreachable database is tried again, and a reachable one checked. */
 const HEALTH_INTERVAL_MS = 1000;
-/**
- * How long a sender waits for its commit before it is told 503. A database that swallows packets
- * (a dead node behind its Service) would otherwise hold every webhook until the query timeout,
- * longer than registries wait; a commit that lands after the 503 is only a duplicate when the
- * sender retries, which dedup answers.
- */
-const COMMIT_ANSWER_MS = 5000;
 /** A pending count older than this is read again before deciding on maxPending. */
 const PENDING_COUNT_TTL_MS = 1000;
-
-function defaultOwner(): string {
-  return `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
-}
 
 /**
  * The engine for several replicas: every replica shares one PostgreSQL schema. Dedup is the
@@ -72,7 +59,6 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   private checking = false;
   private pending = { count: 0, at: -Infinity };
   private healthTimer?: NodeJS.Timeout;
-  private renewTimer?: NodeJS.Timeout;
 
   /**
    * Migrates the schema and returns a store. A database that cannot be reached yet does not stop
@@ -122,7 +108,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.inspection = new StoreInspection(this.sql);
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
-      (err) => this.refusal(err),
+      (err) => this.db.refusal(err),
       options.metrics,
       this.logger,
     );
@@ -156,30 +142,12 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     // Fail fast while the health check says the database is gone: a sender waiting out a
     // connection timeout per request would pile up requests for nothing.
     if (reason) return Promise.reject(new UnavailableError(reason, 5));
-    return this.answerInTime(this.group.add(routed));
-  }
-
-  private answerInTime(commit: Promise<AcceptResult[]>): Promise<AcceptResult[]> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const seconds = COMMIT_ANSWER_MS / 1000;
-        this.db.noteUnresponsive(`no answer within ${seconds} s`);
-        reject(new UnavailableError(`the delivery store did not commit within ${seconds} s`, 5));
-      }, COMMIT_ANSWER_MS);
-    });
-    // The commit goes on: its outcome is only no longer awaited.
-    commit.catch(() => undefined);
-    return Promise.race([commit, late]).finally(() => clearTimeout(timer));
+    return this.db.answerInTime(this.group.add(routed));
   }
 
   private async commit(client: pg.PoolClient, calls: AcceptCall[]): Promise<CallOutcome[]> {
-    if (this.settings.maxPending > 0 && this.clock() - this.pending.at > PENDING_COUNT_TTL_MS) {
-      const { rows } = await client.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM ${this.schema}.deliveries WHERE state = 'pending'`,
-      );
-      this.pending = { count: rows[0].n, at: this.clock() };
-    }
+    if (this.settings.maxPending > 0 && this.clock() - this.pending.at > PENDING_COUNT_TTL_MS)
+      this.pending = { count: await countPending(client, this.schema), at: this.clock() };
     const { outcomes, woken } = await inTransaction(client, () =>
       commitAccepts(client, calls, {
         schema: this.schema,
@@ -288,7 +256,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     if (this.group.closed) return;
     await this.group.close();
     clearInterval(this.healthTimer);
-    clearInterval(this.renewTimer);
+    this.leases.stopRenewing();
     await this.listener?.close();
     await this.db.end();
   }
@@ -303,9 +271,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.listener?.start();
     this.healthTimer = setInterval(() => void this.checkHealth(), HEALTH_INTERVAL_MS);
     this.healthTimer.unref();
-    // Renewed well before it lapses, so a slow but live attempt keeps its row.
-    this.renewTimer = setInterval(() => void this.leases.renew(), Math.max(100, this.leaseMs / 3));
-    this.renewTimer.unref();
+    this.leases.startRenewing();
   }
 
   private async checkHealth(): Promise<void> {
@@ -329,11 +295,5 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   /** Wakes every replica's dispatcher for `emitters`, after the change committed (postgres-listener.ts). */
   private wake(emitters: readonly string[]): Promise<void> {
     return notifyReplicas(this.db, this.channel, emitters, this.logger);
-  }
-
-  private refusal(err: unknown): Error {
-    if (isUnavailable(err))
-      return new UnavailableError(`the delivery store cannot commit (${this.db.redact.error(err).message})`, 5);
-    return this.db.redact.error(err);
   }
 }
