@@ -37,7 +37,7 @@ export async function assembleGroup(
   );
 
   const d = postgresDialect(schema);
-  const exec = async ({ text, params }: Statement) => (await client.query(text, params)).rows;
+  const exec = async ({ text, params }: Statement) => (await client.query<Record<string, unknown>>(text, params)).rows;
   const holding = { now, collapse, metrics, groupPushes: new Map<string, { source: string; id: string }>() };
   const toStore: PreparedEvent[] = [];
   for (const prepared of events) {
@@ -66,6 +66,6 @@ export function releaseParts(
             RETURNING h.source, h.id, h.body, h.emitters, h.accepted_at`,
     params: [now, state],
   });
-  const exec = async ({ text, params }: Statement) => (await client.query(text, params)).rows;
+  const exec = async ({ text, params }: Statement) => (await client.query<Record<string, unknown>>(text, params)).rows;
   return runAsync(releaseDue(postgresDialect(schema), take, now, collapse, metrics), exec);
 }
