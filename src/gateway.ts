@@ -15,7 +15,6 @@ import { PartReleaser } from './delivery/part-releaser';
 import { ManifestReader, withPlatforms } from './delivery/platforms';
 import type { RouteTarget } from './delivery/routing';
 import { openStore, type DeliveryStore } from './delivery/store';
-import { PostgresStore } from './delivery/store/postgres';
 import { EMITTER_PLUGINS, type AnyEmitterPlugin, type EmitterSections } from './emitters';
 import type { Emitter, EmitterPlugin, SharedWindows } from './emitters/types';
 import { Metrics } from './observability/metrics';
@@ -96,9 +95,7 @@ export class Gateway implements LiveConfigTarget {
     });
     // The wiring connects the store to the metrics: neither knows the other.
     metrics.deliveryCounts = () => store.counts();
-    if (store instanceof PostgresStore) {
-      metrics.storeStats = () => ({ pool: store.poolStats, leasesHeld: store.leasesHeld });
-    }
+    metrics.storeStats = () => store.stats();
     const reader = new ManifestReader(config.collapse.manifests, logger.child({ component: 'manifests' }));
     // Only with registries to read from: otherwise every delivery would pass through for nothing.
     const emitters = createEmitters(config, logger, store.sharedWindows).map((e) =>

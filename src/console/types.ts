@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types';
 import type { RouteTarget } from '../delivery/routing';
-import type { DeliveryStore } from '../delivery/store/types';
+import type { Inspection } from '../delivery/store/types';
 import type { Emitter } from '../emitters/types';
 import type { Session } from './session';
 
 export interface ConsoleDeps {
   /** The running config: `console` is read per request, so a reload adds or revokes operators. */
   config: GatewayConfig;
-  store: DeliveryStore;
+  store: Inspection;
   /** The enabled emitters with their routing filters, in routing order. */
   emitters: readonly (Emitter & RouteTarget)[];
   logger: Logger;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { DeliveryError } from '../emitters/types';
-import type { DeliveryStore } from './store/types';
+import type { Queue } from './store/types';
 import type { AttemptRecord, DueDelivery } from './types';
 
 /** What one attempt came to, as the dispatcher knows it when the emitter has settled. */
@@ -34,7 +34,7 @@ export function attemptRecord(row: DueDelivery, attempt: number, outcome: Attemp
  * The returned promise never rejects; it tells when the history has the attempt.
  */
 export function noteAttempt(
-  store: DeliveryStore,
+  store: Queue,
   row: DueDelivery,
   attempt: number,
   outcome: AttemptOutcome,

@@ -4,7 +4,7 @@ import type { Metrics } from '../observability/metrics';
 import { backoffPolicy } from './backoff';
 import { DEFAULT_CIRCUIT, type CircuitSettings } from './circuit';
 import { EmitterLane, type LaneContext } from './lane';
-import type { DeliveryStore } from './store/types';
+import type { Queue } from './store/types';
 import type { DeliverySettings, TargetState } from './types';
 
 export interface DispatcherOptions {
@@ -46,7 +46,7 @@ export interface TargetHealth {
  */
 export class Dispatcher {
   private readonly lanes = new Map<string, EmitterLane>();
-  private readonly store: DeliveryStore;
+  private readonly store: Queue;
   private readonly logger?: Logger;
   private readonly clock: () => number;
   private readonly pruneIntervalMs: number;
@@ -57,12 +57,7 @@ export class Dispatcher {
   /** Housekeeping rounds in progress (prune, report unknown emitters), for idle(). */
   private readonly chores = new Set<Promise<void>>();
 
-  constructor(
-    store: DeliveryStore,
-    emitters: readonly Emitter[],
-    settings: DeliverySettings,
-    options: DispatcherOptions = {},
-  ) {
+  constructor(store: Queue, emitters: readonly Emitter[], settings: DeliverySettings, options: DispatcherOptions = {}) {
     this.store = store;
     this.logger = options.logger;
     this.clock = options.clock ?? Date.now;

@@ -1,6 +1,6 @@
 import type { RegistryEvent } from '../model/event';
 import { route, type RouteTarget } from './routing';
-import type { DeliveryStore } from './store/types';
+import type { Ledger } from './store/types';
 import type { AcceptResult, EventIntake } from './types';
 
 /**
@@ -9,7 +9,7 @@ import type { AcceptResult, EventIntake } from './types';
  */
 export class StoringIntake implements EventIntake {
   constructor(
-    private readonly store: DeliveryStore,
+    private readonly store: Ledger,
     private readonly targets: readonly RouteTarget[],
     private readonly wake: () => void,
   ) {}

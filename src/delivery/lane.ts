@@ -5,11 +5,11 @@ import { noteAttempt } from './attempts';
 import type { BackoffPolicy } from './backoff';
 import { TargetCircuit, type CircuitSettings } from './circuit';
 import { describeFailure, settleAttempt } from './settle';
-import type { DeliveryStore } from './store/types';
+import type { Queue } from './store/types';
 import type { DeliverySettings, DueDelivery, TargetState } from './types';
 
 export interface LaneContext {
-  store: DeliveryStore;
+  store: Queue;
   settings: DeliverySettings;
   backoff: BackoffPolicy;
   circuit: CircuitSettings;

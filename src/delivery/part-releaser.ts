@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DeliveryStore } from './store/types';
+import type { Queue } from './store/types';
 
 /** How often held parts past their window are looked for: an orphan goes out at most this late. */
 const RELEASE_INTERVAL_MS = 1000;
@@ -15,7 +15,7 @@ export class PartReleaser {
   private running?: Promise<void>;
 
   constructor(
-    private readonly store: DeliveryStore,
+    private readonly store: Queue,
     /** Wakes this process's dispatcher for the rows a release stored. */
     private readonly wake: () => void,
     private readonly logger?: Logger,

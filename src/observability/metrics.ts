@@ -96,8 +96,8 @@ export class Metrics {
    * (`deliveries replay`, another replica) changed it.
    */
   deliveryCounts?: () => Promise<{ emitter: string; pending: number; dead: number }[]>;
-  /** The database pool and this replica's leases (PostgreSQL only). */
-  storeStats?: () => { pool: { total: number; idle: number; waiting: number }; leasesHeld: number };
+  /** The database pool and this replica's leases, where the store has them (PostgreSQL). */
+  storeStats?: () => { pool?: { total: number; idle: number; waiting: number }; leasesHeld?: number };
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'registry_gateway_' });

@@ -1,69 +1,11 @@
-import type Database from 'better-sqlite3';
 import type { RegistryEvent } from '../../model/event';
 import type { AttemptRecord, DeliveryState, EventDetail, EventListPage, EventListing, EventQuery } from '../types';
 import type { TargetHealth, TargetRecord } from '../types';
 import { truncateError } from './commit-group';
+import type { Dialect, RunSql, Sql } from './dialect';
 import { recordFromRow, type RecordRow } from './rows';
 import { DEFAULT_HELD_PART_PAGE, HELD_PART_COLUMNS, heldPartFromRow } from './held-parts';
 import type { HeldPart, HeldPartQuery, HeldPartRow } from './held-parts';
-
-/**
- * What separates the two engines' SQL here: how a parameter is written and a table named, and
- * how a list and a boolean are bound. Everything else is the same text on both, so the console's
- * queries are written once and behave the same on SQLite and PostgreSQL.
- */
-export interface Dialect {
-  table(name: 'events' | 'deliveries' | 'attempts' | 'held_parts'): string;
-  /** The placeholder of the n-th parameter, counted from 1. */
-  param(n: number): string;
-  /** `<column> <in list>` for a list bound as one parameter. */
-  inList(placeholder: string): string;
-  listValue(values: number[]): unknown;
-  boolValue(value: boolean): unknown;
-}
-
-export const SQLITE_DIALECT: Dialect = {
-  table: (name) => name,
-  param: () => '?',
-  inList: (p) => `IN (SELECT value FROM json_each(${p}))`,
-  listValue: (values) => JSON.stringify(values),
-  // better-sqlite3 binds no booleans.
-  boolValue: (value) => (value ? 1 : 0),
-};
-
-export function postgresDialect(schema: string): Dialect {
-  return {
-    table: (name) => `${schema}.${name}`,
-    param: (n) => `$${n}`,
-    inList: (p) => `= ANY(${p}::bigint[])`,
-    listValue: (values) => values,
-    boolValue: (value) => value,
-  };
-}
-
-/** Runs one statement and returns its rows; each engine supplies its own. */
-export type RunSql = <R extends object>(text: string, params: unknown[]) => Promise<R[]>;
-
-/** SQLite's runner: statements prepared once per text (the filters make a handful of texts). */
-export function sqliteRunner(db: Database.Database): RunSql {
-  const prepared = new Map<string, Database.Statement<unknown[], unknown>>();
-  return <R extends object>(text: string, params: unknown[]): Promise<R[]> => {
-    try {
-      let statement = prepared.get(text);
-      if (!statement) {
-        statement = db.prepare<unknown[], unknown>(text);
-        prepared.set(text, statement);
-      }
-      if (!statement.reader) {
-        statement.run(...params);
-        return Promise.resolve([]);
-      }
-      return Promise.resolve(statement.all(...params) as R[]);
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  };
-}
 
 const DEFAULT_EVENT_PAGE = 50;
 const MAX_EVENT_PAGE = 500;
@@ -125,10 +67,13 @@ function listingFromRow(row: EventRow): EventListing {
  * keyset page over an indexed column, never an OFFSET, so a page costs the same at row 100 000.
  */
 export class StoreInspection {
-  constructor(
-    private readonly sql: Dialect,
-    private readonly run: RunSql,
-  ) {}
+  private readonly sql: Dialect;
+  private readonly run: RunSql;
+
+  constructor(port: Sql) {
+    this.sql = port.dialect;
+    this.run = port.run;
+  }
 
   async recordAttempt(a: AttemptRecord): Promise<void> {
     const p = (n: number) => this.sql.param(n);

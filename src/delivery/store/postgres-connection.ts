@@ -136,3 +136,9 @@ export async function inTransaction<T>(client: pg.ClientBase, work: () => Promis
     throw err;
   }
 }
+
+/** What a PostgreSQL-only query needs: the (quoted) schema and a way to run SQL. */
+export interface SchemaSql {
+  schema: string;
+  query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<R[]>;
+}

@@ -1,15 +1,26 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PostgresSettings } from '../../config/types';
-import { createPool, describeLocation, isConnectionFailure, isReadOnly, Redactor } from './postgres-connection';
-import type { Sql } from './postgres-operator';
+import { UnavailableError } from '../../model/errors';
+import {
+  createPool,
+  describeLocation,
+  isConnectionFailure,
+  isReadOnly,
+  isUnavailable,
+  Redactor,
+} from './postgres-connection';
+import type { SchemaSql } from './postgres-connection';
+
+/** How long a sender waits for its commit before it is told 503. */
+const COMMIT_ANSWER_MS = 5000;
 
 /**
  * The pool, and what the replica knows of the database's health. Every round trip goes through
  * `withClient`, so health follows what actually happened: a connection-class failure marks the
  * database unavailable, the next success marks it back.
  */
-export class PostgresDatabase implements Sql {
+export class PostgresDatabase implements SchemaSql {
   readonly location: string;
   readonly redact: Redactor;
   private readonly pool: pg.Pool;
@@ -79,6 +90,33 @@ export class PostgresDatabase implements Sql {
 
   end(): Promise<void> {
     return this.pool.end().catch(() => undefined);
+  }
+
+  /**
+   * The sender's answer, or a 503 once it has waited COMMIT_ANSWER_MS. A database that swallows
+   * packets (a dead node behind its Service) would otherwise hold every webhook until the query
+   * timeout, longer than registries wait; a commit that lands after the 503 is only a duplicate
+   * when the sender retries, which dedup answers. The commit goes on: its outcome is only no
+   * longer awaited.
+   */
+  answerInTime<T>(commit: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const seconds = COMMIT_ANSWER_MS / 1000;
+        this.noteUnresponsive(`no answer within ${seconds} s`);
+        reject(new UnavailableError(`the delivery store did not commit within ${seconds} s`, 5));
+      }, COMMIT_ANSWER_MS);
+    });
+    commit.catch(() => undefined);
+    return Promise.race([commit, late]).finally(() => clearTimeout(timer));
+  }
+
+  /** What senders are told of a failed commit: a 503 for a database in trouble, never the password. */
+  refusal(err: unknown): Error {
+    if (isUnavailable(err))
+      return new UnavailableError(`the delivery store cannot commit (${this.redact.error(err).message})`, 5);
+    return this.redact.error(err);
   }
 
   /** A query has waited too long for an answer: the database is treated as gone until it answers. */

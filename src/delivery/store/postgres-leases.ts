@@ -1,8 +1,17 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../observability/metrics';
 import type { ClaimOptions, DueDelivery } from '../types';
-import { leaseDue } from './postgres-claims';
+import { leaseDue } from './claims';
+import type { Sql } from './dialect';
+import { settleRow, type Mark } from './marks';
 import type { PostgresDatabase } from './postgres-database';
+
+/** Host, pid and a random suffix: a restarted process never mistakes its predecessor's leases for its own. */
+export function defaultOwner(): string {
+  return `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+}
 
 export interface LeaseSettings {
   /** Who holds the leases: unique per running process. */
@@ -25,8 +34,21 @@ export class PostgresLeases {
 
   constructor(
     private readonly db: PostgresDatabase,
+    private readonly sql: Sql,
     private readonly s: LeaseSettings,
   ) {}
+
+  private renewTimer?: NodeJS.Timeout;
+
+  /** Renews well before a lease lapses, so a slow but live attempt keeps its row. */
+  startRenewing(): void {
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(100, this.s.leaseMs / 3));
+    this.renewTimer.unref();
+  }
+
+  stopRenewing(): void {
+    clearInterval(this.renewTimer);
+  }
 
   get size(): number {
     return this.held.size;
@@ -56,21 +78,15 @@ export class PostgresLeases {
   }
 
   /**
-   * Settles a pending row under its lease ($1 id, $2 owner, $3 generation; `changes` use $4 on).
-   * A row whose lease lapsed and was taken since, or that the operator dropped, is left as it
-   * is: the answer is false.
+   * Settles a pending row under the lease it was claimed with. A row whose lease lapsed and was
+   * taken since, or that the operator dropped, is left as it is: the answer is false.
    */
-  async settle(id: number, changes: string, params: unknown[]): Promise<boolean> {
+  async settle(id: number, mark: Mark): Promise<boolean> {
     const generation = this.held.get(id) ?? -1;
     try {
-      const rows = await this.db.query(
-        `UPDATE ${this.db.schema}.deliveries SET ${changes}, lease_owner = NULL, lease_until = NULL
-          WHERE id = $1 AND state = 'pending' AND lease_owner = $2 AND lease_generation = $3
-        RETURNING id`,
-        [id, this.s.owner, generation, ...params],
-      );
-      if (rows.length === 0) this.s.metrics?.staleMarks.inc();
-      return rows.length > 0;
+      const changed = await settleRow(this.sql, id, mark, { owner: this.s.owner, generation });
+      if (!changed) this.s.metrics?.staleMarks.inc();
+      return changed;
     } finally {
       this.held.delete(id);
     }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Redactor } from './postgres-connection';
+import type { PostgresDatabase } from './postgres-database';
 
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
@@ -80,4 +81,21 @@ export class WakeListener {
     this.timer.unref();
     this.delayMs = Math.min(this.delayMs * 2, RECONNECT_MAX_MS);
   }
+}
+
+/**
+ * Wakes every replica's dispatcher for `emitters`, in a statement of its own after the change
+ * committed: a NOTIFY inside the writing transaction takes a lock at commit that serialises every
+ * commit on the instance. A wake that fails loses nothing: every dispatcher also polls.
+ */
+export async function notifyReplicas(
+  db: PostgresDatabase,
+  channel: string,
+  emitters: readonly string[],
+  logger?: Logger,
+): Promise<void> {
+  if (emitters.length === 0) return;
+  await db
+    .query('SELECT pg_notify($1, $2)', [channel, [...new Set(emitters)].join(',')])
+    .catch((err) => logger?.warn({ err: db.redact.error(err) }, 'cannot wake the other replicas; they poll'));
 }

@@ -1,12 +1,12 @@
 import type { SharedWindows, WindowClaim } from '../../emitters/types';
-import type { Sql } from './postgres-operator';
+import type { SchemaSql } from './postgres-connection';
 
 /**
  * Shared windows as rows: opening one is an upsert that only replaces a window already over, so
  * of several replicas opening the same key at once exactly one gets the row back.
  */
 export class PostgresWindows implements SharedWindows {
-  constructor(private readonly db: Sql) {}
+  constructor(private readonly db: SchemaSql) {}
 
   async open(key: string, nowMs: number, windowMs: number): Promise<WindowClaim> {
     const s = this.db.schema;

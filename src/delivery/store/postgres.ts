@@ -1,42 +1,33 @@
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
 import type { RoutedEvent, TargetRecord } from '../types';
-import { CommitGroup, truncateError } from './commit-group';
-import { commitAccepts } from './postgres-accept';
+import { CommitGroup, type AcceptCall, type CallOutcome } from './commit-group';
+import { commitAccepts, countPending } from './postgres-accept';
 import { releaseParts } from './postgres-assembly';
 import type { ReleaseResult } from './held-parts';
-import { nextDue } from './postgres-claims';
-import { PostgresLeases } from './postgres-leases';
-import { ident, inTransaction, isConnectionFailure, isUnavailable } from './postgres-connection';
-import { InspectableStore, postgresDialect, StoreInspection } from './inspection';
+import { nextDueUnleased } from './claims';
+import { defaultOwner, PostgresLeases } from './postgres-leases';
+import { ident, inTransaction, isConnectionFailure } from './postgres-connection';
+import { postgresDialect, type Sql } from './dialect';
+import { InspectableStore, StoreInspection } from './inspection';
 import { PostgresDatabase } from './postgres-database';
-import { WakeListener } from './postgres-listener';
+import { notifyReplicas, WakeListener } from './postgres-listener';
 import { PostgresWindows } from './postgres-windows';
-import { countDeliveries, dropDeliveries, listDeliveries, pruneStore, replayDeliveries } from './postgres-operator';
+import { countDeliveries, dropDeliveries, listDeliveries, listTargets, replayDeliveries } from './operator';
+import { resumeTarget, saveTarget } from './operator';
+import { pruneShared } from './postgres-prune';
 import { migrate } from './postgres-schema';
-import { listTargets, resumeTarget, saveTarget } from './postgres-targets';
-import type { DeliveryStore, StoreOptions } from './types';
+import type { DeliveryStore, StoreOptions, StoreStats } from './types';
 
+/** A row given back to the queue is no longer leased by anyone. */
+const LEASE_CLEARED = ', lease_owner = NULL, lease_until = NULL';
 /** How often an unreachable database is tried again, and a reachable one checked. */
 const HEALTH_INTERVAL_MS = 1000;
-/**
- * How long a sender waits for its commit before it is told 503. A database that swallows packets
- * (a dead node behind its Service) would otherwise hold every webhook until the query timeout,
- * longer than registries wait; a commit that lands after the 503 is only a duplicate when the
- * sender retries, which dedup answers.
- */
-const COMMIT_ANSWER_MS = 5000;
 /** A pending count older than this is read again before deciding on maxPending. */
 const PENDING_COUNT_TTL_MS = 1000;
-
-function defaultOwner(): string {
-  return `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
-}
 
 /**
  * The engine for several replicas: every replica shares one PostgreSQL schema. Dedup is the
@@ -51,6 +42,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   readonly owner: string;
   private readonly db: PostgresDatabase;
   protected readonly inspection: StoreInspection;
+  private readonly sql: Sql;
   readonly sharedWindows: PostgresWindows;
   private readonly schema: string;
   private readonly channel: string;
@@ -67,7 +59,6 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   private checking = false;
   private pending = { count: 0, at: -Infinity };
   private healthTimer?: NodeJS.Timeout;
-  private renewTimer?: NodeJS.Timeout;
 
   /**
    * Migrates the schema and returns a store. A database that cannot be reached yet does not stop
@@ -106,17 +97,18 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger);
     this.location = this.db.location;
     this.sharedWindows = new PostgresWindows(this.db);
-    this.leases = new PostgresLeases(this.db, {
+    this.sql = { dialect: postgresDialect(this.schema), run: (text, params) => this.db.query(text, params) };
+    this.leases = new PostgresLeases(this.db, this.sql, {
       owner: this.owner,
       leaseMs: this.leaseMs,
       clock: this.clock,
       metrics: options.metrics,
       logger: this.logger,
     });
-    this.inspection = new StoreInspection(postgresDialect(this.schema), (text, params) => this.db.query(text, params));
+    this.inspection = new StoreInspection(this.sql);
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
-      (err) => this.refusal(err),
+      (err) => this.db.refusal(err),
       options.metrics,
       this.logger,
     );
@@ -131,13 +123,9 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     }
   }
 
-  /** Connections in the pool, for the metrics. */
-  get poolStats(): { total: number; idle: number; waiting: number } {
-    return this.db.poolStats;
-  }
-
-  get leasesHeld(): number {
-    return this.leases.size;
+  /** The pool and this replica's leases, for the metrics. */
+  stats(): StoreStats {
+    return { pool: this.db.poolStats, leasesHeld: this.leases.size };
   }
 
   notReadyReason(): string | undefined {
@@ -154,34 +142,15 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     // Fail fast while the health check says the database is gone: a sender waiting out a
     // connection timeout per request would pile up requests for nothing.
     if (reason) return Promise.reject(new UnavailableError(reason, 5));
-    return this.answerInTime(this.group.add(routed));
+    return this.db.answerInTime(this.group.add(routed));
   }
 
-  private answerInTime(commit: Promise<AcceptResult[]>): Promise<AcceptResult[]> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const seconds = COMMIT_ANSWER_MS / 1000;
-        this.db.noteUnresponsive(`no answer within ${seconds} s`);
-        reject(new UnavailableError(`the delivery store did not commit within ${seconds} s`, 5));
-      }, COMMIT_ANSWER_MS);
-    });
-    // The commit goes on: its outcome is only no longer awaited.
-    commit.catch(() => undefined);
-    return Promise.race([commit, late]).finally(() => clearTimeout(timer));
-  }
-
-  private async commit(client: pg.PoolClient, calls: Parameters<typeof commitAccepts>[1]) {
-    if (this.settings.maxPending > 0 && this.clock() - this.pending.at > PENDING_COUNT_TTL_MS) {
-      const { rows } = await client.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM ${this.schema}.deliveries WHERE state = 'pending'`,
-      );
-      this.pending = { count: rows[0].n, at: this.clock() };
-    }
-    const outcomes = await inTransaction(client, () =>
+  private async commit(client: pg.PoolClient, calls: AcceptCall[]): Promise<CallOutcome[]> {
+    if (this.settings.maxPending > 0 && this.clock() - this.pending.at > PENDING_COUNT_TTL_MS)
+      this.pending = { count: await countPending(client, this.schema), at: this.clock() };
+    const { outcomes, woken } = await inTransaction(client, () =>
       commitAccepts(client, calls, {
         schema: this.schema,
-        channel: this.channel,
         now: this.clock(),
         dedupWindowMs: this.settings.dedupWindowSeconds * 1000,
         maxPending: this.settings.maxPending,
@@ -193,6 +162,8 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     for (const outcome of outcomes) {
       if (Array.isArray(outcome)) this.pending.count += outcome.filter((r) => !r.duplicate).length;
     }
+    // After the commit, so a woken dispatcher always finds the rows; not awaited by the senders.
+    void this.wake(woken);
     return outcomes;
   }
 
@@ -201,77 +172,76 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   }
 
   nextDueAt(emitter: string): Promise<number | undefined> {
-    return nextDue(this.db, emitter, this.owner);
+    return nextDueUnleased(this.db, emitter, this.owner);
   }
 
   markDelivered(id: number, attempts: number): Promise<boolean> {
-    const now = this.clock();
-    return this.leases.settle(
-      id,
-      `state = 'delivered', attempts = $4, last_error = NULL, delivered_at = $5, updated_at = $5`,
-      [attempts, now],
-    );
+    return this.leases.settle(id, { state: 'delivered', attempts, at: this.clock() });
   }
 
-  markRetry(id: number, attempts: number, nextAttemptAtMs: number, error: string): Promise<boolean> {
-    return this.leases.settle(id, `attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7`, [
-      attempts,
-      nextAttemptAtMs,
-      truncateError(error),
-      this.clock(),
-    ]);
+  markRetry(id: number, attempts: number, nextAttemptAt: number, error: string): Promise<boolean> {
+    return this.leases.settle(id, { state: 'pending', attempts, at: this.clock(), nextAttemptAt, error });
   }
 
   markDead(id: number, attempts: number, error: string): Promise<boolean> {
-    return this.leases.settle(id, `state = 'dead', attempts = $4, last_error = $5, updated_at = $6`, [
-      attempts,
-      truncateError(error),
-      this.clock(),
-    ]);
+    return this.leases.settle(id, { state: 'dead', attempts, at: this.clock(), error });
   }
 
   release(id: number): Promise<void> {
     return this.leases.release(id);
   }
 
-  resumeTarget(emitter: string, nowMs: number): Promise<number> {
-    return resumeTarget(this.db, emitter, nowMs, this.channel);
+  /** The target is back: every replica's dispatcher for it is woken, after the rows are committed. */
+  async resumeTarget(emitter: string, nowMs: number): Promise<number> {
+    const resumed = await resumeTarget(this.sql, emitter, nowMs);
+    if (resumed > 0) await this.wake([emitter]);
+    return resumed;
   }
 
   saveTarget(target: TargetRecord): Promise<void> {
-    return saveTarget(this.db, target);
+    return saveTarget(this.sql, target);
   }
 
   targets(): Promise<TargetRecord[]> {
-    return listTargets(this.db);
+    return listTargets(this.sql);
   }
 
   list(filter: ListFilter = {}): Promise<DeliveryPage> {
-    return listDeliveries(this.db, filter);
+    return listDeliveries(this.sql, filter);
   }
 
-  replay(filter: DeliveryFilter = {}): Promise<number> {
-    return replayDeliveries(this.db, filter, this.clock(), this.channel);
+  /** Re-queues dead rows and then wakes every replica's dispatcher for them. */
+  async replay(filter: DeliveryFilter = {}): Promise<number> {
+    const emitters = await replayDeliveries(this.sql, filter, this.clock(), LEASE_CLEARED);
+    await this.wake(emitters);
+    return emitters.length;
   }
 
   drop(filter: DropFilter = {}): Promise<number> {
-    return dropDeliveries(this.db, filter);
+    return dropDeliveries(this.sql, filter);
   }
 
   async counts(): Promise<DeliveryCounts[]> {
-    return this.group.closed ? [] : countDeliveries(this.db);
+    return this.group.closed ? [] : countDeliveries(this.sql);
   }
 
-  releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
-    return this.db.withClient((client) =>
+  async releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
+    const result = await this.db.withClient((client) =>
       inTransaction(client, () =>
-        releaseParts(client, this.schema, this.channel, nowMs, this.options.collapse, this.options.metrics),
+        releaseParts(client, this.schema, nowMs, this.options.collapse, this.options.metrics),
       ),
     );
+    await this.wake(result.emitters);
+    return result;
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
-    return this.db.withClient((client) => pruneStore(client, this.schema, this.settings, nowMs));
+    const cutoffs = {
+      nowMs,
+      deliveredBefore: nowMs - this.settings.deliveredRetentionSeconds * 1000,
+      dedupUntil: nowMs - this.settings.dedupWindowSeconds * 1000,
+    };
+    return this.db.withClient((client) => pruneShared(client, this.sql.dialect, this.schema, cutoffs));
   }
 
   onWake(listener: (emitters: readonly string[]) => void): void {
@@ -286,7 +256,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     if (this.group.closed) return;
     await this.group.close();
     clearInterval(this.healthTimer);
-    clearInterval(this.renewTimer);
+    this.leases.stopRenewing();
     await this.listener?.close();
     await this.db.end();
   }
@@ -301,9 +271,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.listener?.start();
     this.healthTimer = setInterval(() => void this.checkHealth(), HEALTH_INTERVAL_MS);
     this.healthTimer.unref();
-    // Renewed well before it lapses, so a slow but live attempt keeps its row.
-    this.renewTimer = setInterval(() => void this.leases.renew(), Math.max(100, this.leaseMs / 3));
-    this.renewTimer.unref();
+    this.leases.startRenewing();
   }
 
   private async checkHealth(): Promise<void> {
@@ -324,9 +292,8 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     }
   }
 
-  private refusal(err: unknown): Error {
-    if (isUnavailable(err))
-      return new UnavailableError(`the delivery store cannot commit (${this.db.redact.error(err).message})`, 5);
-    return this.db.redact.error(err);
+  /** Wakes every replica's dispatcher for `emitters`, after the change committed (postgres-listener.ts). */
+  private wake(emitters: readonly string[]): Promise<void> {
+    return notifyReplicas(this.db, this.channel, emitters, this.logger);
   }
 }

@@ -6,17 +6,20 @@ import { UnavailableError } from '../../model/errors';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
 import type { DeliverySettings, DropFilter, DueDelivery, ListFilter, PruneResult } from '../types';
 import type { AttemptRecord, RoutedEvent, TargetRecord } from '../types';
-import { CommitGroup, tooManyPending, truncateError, type AcceptCall, type CallOutcome } from './commit-group';
-import { countsByEmitter } from './rows';
-import { dropDeliveries, listDeliveries, replayDeliveries, saveTargetRow, targetRows } from './sqlite-operator';
-import { InspectableStore, SQLITE_DIALECT, sqliteRunner, StoreInspection } from './inspection';
+import { CommitGroup, type AcceptCall, type CallOutcome } from './commit-group';
+import { SQLITE_DIALECT, sqliteRunner, type Sql } from './dialect';
+import { InspectableStore, StoreInspection } from './inspection';
+import { countDeliveries, dropDeliveries, listDeliveries, listTargets, pruneStatements } from './operator';
+import { replayDeliveries, resumeTarget, saveTarget } from './operator';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
 import { VolumeHealth } from './sqlite-volume';
 import { SqliteHeldParts } from './sqlite-held-parts';
 import type { ReleaseResult } from './held-parts';
-import { dueDelivery, prepareStatements, type Statements } from './sqlite-statements';
-import type { DeliveryStore, StoreOptions } from './types';
+import { SqliteAccept } from './sqlite-accept';
+import { InProcessClaims } from './claims';
+import { settleRow, type Mark } from './marks';
+import type { DeliveryStore, StoreOptions, StoreStats } from './types';
 
 export const STORE_FILE = 'registry-gateway.db';
 
@@ -47,9 +50,10 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly clock: () => number;
   private readonly logger?: Logger;
   private readonly group: CommitGroup;
-  private readonly claimed = new Set<number>();
+  private readonly claims: InProcessClaims;
   protected readonly inspection: StoreInspection;
-  private readonly statements: Statements;
+  private readonly sql: Sql;
+  private readonly acceptor: SqliteAccept;
   private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
   private readonly space: StoreSpace;
   private readonly volume: VolumeHealth;
@@ -83,13 +87,15 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     migrateSqlite(db, file);
-    this.inspection = new StoreInspection(SQLITE_DIALECT, sqliteRunner(db));
+    this.sql = { dialect: SQLITE_DIALECT, run: sqliteRunner(db) };
+    this.inspection = new StoreInspection(this.sql);
     this.space = new StoreSpace(db, settings.dir, settings.maxStoreBytes, this.logger);
     // Rewriting the schema version changes nothing, yet is a real write through the WAL.
     this.volume = new VolumeHealth(file, () => db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`), this.logger);
 
-    this.statements = prepareStatements(db);
+    this.claims = new InProcessClaims(db);
     this.heldParts = new SqliteHeldParts(db, options.collapse, options.metrics);
+    this.acceptor = new SqliteAccept(db, settings, this.space, this.heldParts);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
       (calls) => this.write(() => this.commitCalls(calls)),
@@ -117,59 +123,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     return this.group.add(routed);
   }
 
-  /** Runs inside the group's transaction. A call refused for maxPending stores nothing. */
+  /** Runs inside the group's transaction (sqlite-accept.ts); a store full for space starts making room. */
   private applyGroup(calls: AcceptCall[]): CallOutcome[] {
-    const s = this.statements;
-    const now = this.clock();
-    const dedup = this.settings.dedupWindowSeconds > 0;
-    const windowStart = now - this.settings.dedupWindowSeconds * 1000;
-    const limit = this.settings.maxPending;
-    let pending = limit > 0 ? s.countPending.get()! : 0;
-    let used = this.space.usedBytes();
-    let refusedForSpace = false;
-
-    const outcomes = calls.map((call): CallOutcome => {
-      const seenInCall = new Set<string>();
-      const fresh = call.map(({ event }) => {
-        if (!dedup) return true;
-        const key = JSON.stringify([event.source, event.id]);
-        if (seenInCall.has(key)) return false;
-        seenInCall.add(key);
-        const seen = s.dedupSeenAt.get(event.source, event.id);
-        return !seen || seen.seen_at <= windowStart;
-      });
-      const newRows = call.reduce((n, e, i) => n + (fresh[i] ? e.emitters.length : 0), 0);
-      // Duplicates are still answered when full: their sender needs the 202 to stop retrying.
-      if (limit > 0 && newRows > 0 && pending >= limit) return tooManyPending(pending, limit);
-      if (newRows > 0) {
-        const adding = StoreSpace.estimate(call.filter((_, i) => fresh[i]));
-        if (!this.space.admits(used, adding)) {
-          refusedForSpace = true;
-          return this.space.refusal();
-        }
-        used += adding;
-      }
-      pending += newRows;
-      return call.map((prepared, i) => {
-        if (!fresh[i]) return { event: prepared.event, duplicate: true };
-        if (dedup) s.dedupRemember.run(prepared.event.source, prepared.event.id, now);
-        if (!this.heldParts.accept(prepared, now)) return { event: prepared.event, duplicate: false };
-        const { event, emitters, body } = prepared;
-        const seq = s.insertEvent.run(
-          event.source,
-          event.id,
-          event.provider,
-          event.type,
-          event.registry,
-          event.repo ?? null,
-          event.tag ?? null,
-          body,
-          now,
-        ).lastInsertRowid;
-        for (const emitter of emitters) s.insertDelivery.run(seq, emitter, now, now, now);
-        return { event, duplicate: false };
-      });
-    });
+    const { outcomes, refusedForSpace } = this.acceptor.applyGroup(calls, this.clock());
     if (refusedForSpace) this.space.reclaim(() => this.pruneNow(this.clock() + 1, this.clock()));
     return outcomes;
   }
@@ -178,73 +134,57 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     // While the volume refuses writes, no outcome could be recorded: a row delivered now would
     // stay pending and be delivered again and again. Deliveries wait for the volume instead.
     if (this.volume.reason !== undefined) return Promise.resolve([]);
-    return this.run(() => {
-      const claimed = JSON.stringify([...this.claimed]);
-      const rows = options.anyDueTime
-        ? this.statements.dueAnyTime.all(emitter, claimed, limit)
-        : this.statements.due.all(emitter, nowMs, claimed, limit);
-      return rows.map((row) => {
-        this.claimed.add(row.id);
-        return dueDelivery(row);
-      });
-    });
+    return this.run(() => this.claims.claim(emitter, nowMs, limit, options.anyDueTime));
   }
 
   nextDueAt(emitter: string): Promise<number | undefined> {
-    return this.run(() => this.statements.nextDueAt.get(emitter, JSON.stringify([...this.claimed])));
+    return this.run(() => this.claims.nextDueAt(emitter));
   }
 
   markDelivered(id: number, attempts: number): Promise<boolean> {
-    const now = this.clock();
-    return this.settle(id, () => this.statements.markDelivered.run(attempts, now, now, id).changes > 0);
+    return this.settle(id, { state: 'delivered', attempts, at: this.clock() });
   }
 
-  markRetry(id: number, attempts: number, nextAttemptAtMs: number, error: string): Promise<boolean> {
-    return this.settle(
-      id,
-      () =>
-        this.statements.markRetry.run(attempts, nextAttemptAtMs, truncateError(error), this.clock(), id).changes > 0,
-    );
+  markRetry(id: number, attempts: number, nextAttemptAt: number, error: string): Promise<boolean> {
+    return this.settle(id, { state: 'pending', attempts, at: this.clock(), nextAttemptAt, error });
   }
 
   markDead(id: number, attempts: number, error: string): Promise<boolean> {
-    return this.settle(
-      id,
-      () => this.statements.markDead.run(attempts, truncateError(error), this.clock(), id).changes > 0,
-    );
+    return this.settle(id, { state: 'dead', attempts, at: this.clock(), error });
   }
 
   release(id: number): Promise<void> {
-    this.claimed.delete(id);
+    this.claims.release(id);
     return Promise.resolve();
   }
 
   resumeTarget(emitter: string, nowMs: number): Promise<number> {
-    return this.write(() => this.statements.resume.run(nowMs, emitter, nowMs).changes);
+    return this.write(() => resumeTarget(this.sql, emitter, nowMs));
   }
 
   saveTarget(t: TargetRecord): Promise<void> {
-    return this.write(() => saveTargetRow(this.statements, t));
+    return this.write(() => saveTarget(this.sql, t));
   }
 
   targets(): Promise<TargetRecord[]> {
-    return this.run(() => targetRows(this.statements));
+    return this.run(() => listTargets(this.sql));
   }
 
   list(filter: ListFilter = {}): Promise<DeliveryPage> {
-    return this.run(() => listDeliveries(this.db, filter));
+    return this.run(() => listDeliveries(this.sql, filter));
   }
 
+  /** A running gateway picks replayed rows up on its next poll: only it reads the file for delivery. */
   replay(filter: DeliveryFilter = {}): Promise<number> {
-    return this.write(() => replayDeliveries(this.db, filter, this.clock()));
+    return this.write(async () => (await replayDeliveries(this.sql, filter, this.clock(), '')).length);
   }
 
   drop(filter: DropFilter = {}): Promise<number> {
-    return this.write(() => dropDeliveries(this.db, filter));
+    return this.write(() => dropDeliveries(this.sql, filter));
   }
 
   counts(): Promise<DeliveryCounts[]> {
-    return this.run(() => (this.group.closed ? [] : countsByEmitter(this.statements.counts.all())));
+    return this.group.closed ? Promise.resolve([]) : this.run(() => countDeliveries(this.sql));
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
@@ -252,15 +192,14 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   private pruneNow(deliveredBefore: number, nowMs: number): PruneResult {
-    const s = this.statements;
+    const dedupUntil = nowMs - this.settings.dedupWindowSeconds * 1000;
+    const q = pruneStatements(SQLITE_DIALECT, { deliveredBefore, dedupUntil });
+    const removed = (statement: { text: string; params: unknown[] }) =>
+      this.db.prepare(statement.text).run(...statement.params).changes;
     const result = this.db.transaction(() => {
-      const deliveries = s.pruneDelivered.run(deliveredBefore).changes;
-      s.pruneAttempts.run();
-      return {
-        deliveries,
-        events: s.pruneEvents.run().changes,
-        dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
-      };
+      const deliveries = removed(q.deliveries);
+      removed(q.attempts);
+      return { deliveries, events: removed(q.events), dedupKeys: removed(q.dedupKeys) };
     })();
     // Without waiting for the autocheckpoint, so that the WAL is cut back to journal_size_limit.
     this.db.pragma('wal_checkpoint(PASSIVE)');
@@ -269,6 +208,11 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
 
   releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
     return this.write(() => this.heldParts.release(nowMs));
+  }
+
+  /** No pool and no leases: claims are this process's own, in memory. */
+  stats(): StoreStats {
+    return {};
   }
 
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */
@@ -292,12 +236,12 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
    * order. Power lost before that forgets a mark, so the delivery is made again, which at least
    * once allows; an fsync per mark on the event loop capped delivery at a few hundred a second.
    */
-  private settle(id: number, mark: () => boolean): Promise<boolean> {
+  private settle(id: number, mark: Mark): Promise<boolean> {
     return this.write(() => {
       try {
-        return this.withoutFsync(mark);
+        return this.withoutFsync(() => settleRow(this.sql, id, mark));
       } finally {
-        this.claimed.delete(id);
+        this.claims.release(id);
       }
     });
   }
@@ -321,17 +265,21 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
    * The engine is synchronous; callers get promises like the other engine's, errors included.
    * Every write goes through here, so a volume that fills up or fails is noticed on the spot.
    */
-  private run<T>(work: () => T): Promise<T> {
+  private run<T>(work: () => T | Promise<T>): Promise<T> {
+    let result: Promise<T>;
     try {
-      return Promise.resolve(work());
+      result = Promise.resolve(work());
     } catch (err) {
-      this.volume.failed(err, this.group.closed);
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    return result.catch((err: unknown) => {
+      this.volume.failed(err, this.group.closed);
+      throw err instanceof Error ? err : new Error(String(err));
+    });
   }
 
   /** A write: one that gets through shows the volume takes writes again. */
-  private write<T>(work: () => T): Promise<T> {
+  private write<T>(work: () => T | Promise<T>): Promise<T> {
     return this.run(work).then((result) => {
       this.volume.succeeded();
       return result;

@@ -1,5 +1,7 @@
 import type { RegistryEvent, TagChange } from '../../model/event';
 import type { PreparedEvent } from './commit-group';
+import type { Dialect } from './dialect';
+import type { Steps } from './steps';
 
 /**
  * The last digest the gateway saw each tag name: a tagged push says whether it created the tag,
@@ -7,8 +9,8 @@ import type { PreparedEvent } from './commit-group';
  * none of this, and a consumer that polls digests to find out is what this saves.
  *
  * The state is read and written inside the transaction that stores the event, so the answer and
- * the stored event never disagree, whatever replica or commit group a push reaches. What follows
- * here is the part both engines share; each engine runs the statements its own way.
+ * the stored event never disagree, whatever replica or commit group a push reaches. Written once
+ * for both engines as steps (steps.ts); each engine runs the statements its own way.
  */
 
 /** The tag state table, the same text on both engines (BIGINT is INTEGER to SQLite). */
@@ -82,4 +84,53 @@ export function annotate(prepared: PreparedEvent, facts: Partial<RegistryEvent>)
   prepared.event = event;
   prepared.body = JSON.stringify(event);
   if (prepared.route) prepared.emitters = [...new Set(prepared.route(event))];
+}
+
+/**
+ * Applies one fresh event to the tag state, in accept order, and writes what it learnt into the
+ * event. SQLite runs one write transaction at a time; on PostgreSQL the accept transaction holds
+ * the advisory lock of the event's repository (postgres-assembly.ts): either way the previous
+ * digest read here cannot change before the transaction commits.
+ */
+export function* applyTagStep(d: Dialect, prepared: PreparedEvent, now: number): Steps<void> {
+  const step = tagStep(prepared.event);
+  if (!step) return;
+  const table = d.table('tag_state');
+  const [p1, p2, p3, p4, p5] = [1, 2, 3, 4, 5].map((n) => d.param(n));
+  const repo = `registry = ${p1} AND repo = ${p2}`;
+  switch (step.op) {
+    case 'push': {
+      const rows = (yield {
+        text: `SELECT digest FROM ${table} WHERE ${repo} AND tag = ${p3}`,
+        params: [step.registry, step.repo, step.tag],
+      }) as { digest: string }[];
+      yield {
+        text: `INSERT INTO ${table} (registry, repo, tag, digest, updated_at) VALUES (${p1}, ${p2}, ${p3}, ${p4}, ${p5})
+               ON CONFLICT (registry, repo, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+        params: [step.registry, step.repo, step.tag, step.digest, now],
+      };
+      annotate(prepared, tagChangeOf(rows[0]?.digest, step.digest));
+      return;
+    }
+    case 'untag':
+      yield {
+        text: `DELETE FROM ${table} WHERE ${repo} AND tag = ${p3}`,
+        params: [step.registry, step.repo, step.tag],
+      };
+      return;
+    case 'forget-digest':
+      yield {
+        text: `DELETE FROM ${table} WHERE ${repo} AND digest = ${p3}`,
+        params: [step.registry, step.repo, step.digest],
+      };
+      return;
+    case 'subject': {
+      const rows = (yield {
+        text: `SELECT tag FROM ${table} WHERE ${repo} AND digest = ${p3} ORDER BY updated_at DESC, tag LIMIT 1`,
+        params: [step.registry, step.repo, step.digest],
+      }) as { tag: string }[];
+      if (rows[0]) annotate(prepared, { subject: { ...prepared.event.subject!, tag: rows[0].tag } });
+      return;
+    }
+  }
 }

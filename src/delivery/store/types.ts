@@ -25,20 +25,25 @@ export interface StoreOptions {
   collapse?: CollapseOptions;
 }
 
+/** What the engine can say about itself for the metrics, as data; absent = the engine has none. */
+export interface StoreStats {
+  /** Connections in the pool (PostgreSQL). */
+  pool?: { total: number; idle: number; waiting: number };
+  /** Rows this process has claimed and is attempting under a lease (PostgreSQL). */
+  leasesHeld?: number;
+}
+
 /**
- * The durable side of delivery, whatever the engine: every accepted event and one row per
- * (event, emitter). Intake, dispatcher, metrics and the operator CLI speak only this.
- *
- * A row handed out by `claim` is leased to this process until a mark settles it or `release`
- * gives it back; no other caller (another replica included) is handed it meanwhile. A lease that
- * is never settled (the process died) lapses, and the row is handed out again: at-least-once.
+ * The durable side of delivery, whatever the engine, cut by who uses it: the intake sees a
+ * `Ledger`, the lanes and dispatcher a `Queue`, the console and the CLI an `Inspection`, the
+ * metrics `stats()`. One object implements them all (`DeliveryStore`); each client is handed
+ * only its role, so none depends on what it does not use, nor on which engine it is.
  */
-export interface DeliveryStore {
-  readonly engine: 'sqlite' | 'postgres';
+
+/** The intake's role: storing what senders post, and saying when it cannot. */
+export interface Ledger {
   /** Where the store lives, for logs: a file, or the database host and schema (never a password). */
   readonly location: string;
-  /** Windows shared by every process on the store; absent where only one process delivers. */
-  readonly sharedWindows?: SharedWindows;
 
   /** undefined while new events are taken; otherwise why not (draining, database unreachable). */
   notReadyReason(): string | undefined;
@@ -52,10 +57,21 @@ export interface DeliveryStore {
    */
   accept(routed: RoutedEvent[]): Promise<AcceptResult[]>;
 
+  /** Refuses new events from now on (SIGTERM); resolves once the group already taken in is committed. */
+  drain(): Promise<void>;
+}
+
+/**
+ * The lanes' and dispatcher's role. A row handed out by `claim` is leased to this process until
+ * a mark settles it or `release` gives it back; no other caller (another replica included) is
+ * handed it meanwhile. A lease that is never settled (the process died) lapses, and the row is
+ * handed out again: at-least-once.
+ */
+export interface Queue {
   /**
    * Leases up to `limit` pending rows of `emitter` due at `nowMs` (any due time with
-   * `anyDueTime`), soonest first. A row leased by another process is never handed out before
-   * that lease lapses.
+   * `anyDueTime`), soonest first, in one query. A row leased by another process is never handed
+   * out before that lease lapses.
    */
   claim(emitter: string, nowMs: number, limit: number, options?: ClaimOptions): Promise<DueDelivery[]>;
   /** When the soonest pending row of `emitter` not leased by this process is due; undefined if none. */
@@ -78,29 +94,36 @@ export interface DeliveryStore {
   resumeTarget(emitter: string, nowMs: number): Promise<number>;
   /** Records a target's circuit for the operator CLI (another process); bookkeeping, never refused for space. */
   saveTarget(target: TargetRecord): Promise<void>;
-  /** Every target's recorded circuit, by emitter name. */
-  targets(): Promise<TargetRecord[]>;
-
-  /** Deliveries with their event, newest first; `truncated` says when `limit` cut rows. */
-  list(filter?: ListFilter): Promise<DeliveryPage>;
-  /** Puts dead-lettered rows back in the queue as if new (attempts 0, due now). */
-  replay(filter?: DeliveryFilter): Promise<number>;
-  /** Deletes undelivered rows for good (their event goes at the next prune). */
-  drop(filter?: DropFilter): Promise<number>;
-  /** Pending and dead rows per emitter, across every process sharing the store. */
-  counts(): Promise<DeliveryCounts[]>;
-  /**
-   * Forgets delivered rows past their retention, events left with no row, and dedup keys past the
-   * window. Dedup keys outlive their events on purpose: a sender retrying an already delivered
-   * event must still get `duplicate`.
-   */
-  prune(nowMs?: number): Promise<PruneResult>;
 
   /**
    * Notes one attempt at a claimed row, for the console's history. Attempts of a row go when the
    * row does (pruned or dropped); a row dropped mid-attempt may leave one that nothing shows.
    */
   recordAttempt(attempt: AttemptRecord): Promise<void>;
+
+  /**
+   * Delivers (or drops, as `collapse.orphans` says) the held parts whose window has passed,
+   * whichever process held them. Each part is settled once across every process on the store.
+   */
+  releaseHeldParts(nowMs: number): Promise<ReleaseResult>;
+
+  /** Calls `listener` with emitter names when another process stored or re-queued rows for them. */
+  onWake(listener: (emitters: readonly string[]) => void): void;
+
+  /**
+   * Forgets delivered rows past their retention, events left with no row, and dedup keys past the
+   * window. Dedup keys outlive their events on purpose: a sender retrying an already delivered
+   * event must still get `duplicate`.
+   */
+  prune(nowMs?: number): Promise<PruneResult>;
+  /** Pending and dead rows per emitter, across every process sharing the store. */
+  counts(): Promise<DeliveryCounts[]>;
+}
+
+/** The console's and the operator CLI's role: reading the store, and the operator's two actions. */
+export interface Inspection {
+  /** Deliveries with their event, newest first; `truncated` says when `limit` cut rows. */
+  list(filter?: ListFilter): Promise<DeliveryPage>;
   /** Events with their delivery state per emitter, newest first, one keyset page at a time. */
   listEvents(query?: EventQuery): Promise<EventListPage>;
   /** One event by its sequence number, with its deliveries and every attempt recorded. */
@@ -110,20 +133,26 @@ export interface DeliveryStore {
    * attempt, and its circuit where the store keeps one.
    */
   targetHealth(nowMs: number, recentMs: number): Promise<TargetHealth[]>;
-
-  /**
-   * Delivers (or drops, as `collapse.orphans` says) the held parts whose window has passed,
-   * whichever process held them. Each part is settled once across every process on the store.
-   */
-  releaseHeldParts(nowMs: number): Promise<ReleaseResult>;
+  /** Pending and dead rows per emitter, across every process sharing the store. */
+  counts(): Promise<DeliveryCounts[]>;
+  /** Every target's recorded circuit, by emitter name. */
+  targets(): Promise<TargetRecord[]>;
   /** Held parts, newest first: all, those in one state, or those one push absorbed. */
   listHeldParts(query?: HeldPartQuery): Promise<HeldPart[]>;
 
-  /** Calls `listener` with emitter names when another process stored or re-queued rows for them. */
-  onWake(listener: (emitters: readonly string[]) => void): void;
+  /** Puts dead-lettered rows back in the queue as if new (attempts 0, due now). */
+  replay(filter?: DeliveryFilter): Promise<number>;
+  /** Deletes undelivered rows for good (their event goes at the next prune). */
+  drop(filter?: DropFilter): Promise<number>;
+}
 
-  /** Refuses new events from now on (SIGTERM); resolves once the group already taken in is committed. */
-  drain(): Promise<void>;
+/** What `openStore` returns: every role, plus what the wiring itself needs. */
+export interface DeliveryStore extends Ledger, Queue, Inspection {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Windows shared by every process on the store; absent where only one process delivers. */
+  readonly sharedWindows?: SharedWindows;
+  /** The engine's figures for the metrics. */
+  stats(): StoreStats;
   /** Commits any group still waiting, then closes. Safe to call twice. */
   close(): Promise<void>;
 }

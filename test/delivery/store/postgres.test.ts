@@ -13,6 +13,7 @@ import { POSTGRES_PASSWORD, PostgresCluster, requirePostgres, sharedPostgres } f
 import { capturingLogger, makeEvent, settings, tempDir } from '../support';
 import { waitFor } from '../../helpers/wait';
 import { rejection, rows, storeBehaviour } from './behaviour';
+import { expectLegacyRowsKept, legacyDdl, legacyRows } from './legacy-schema';
 
 let databaseUrl = '';
 let schemas = 0;
@@ -106,6 +107,25 @@ describe('PostgreSQL store', function () {
       expect((await rows(upgraded)).map((r) => r.eventId)).to.deep.equal(['kept']);
       await upgraded.saveTarget({ emitter: 'log', state: 'open', since: now, updatedAt: now });
       expect((await upgraded.targets()).map((t) => t.state)).to.deep.equal(['open']);
+    });
+
+    it("opens a schema at main's version 5 and upgrades it keeping every row", async () => {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      try {
+        await client.query(legacyDdl('postgres-v5.sql', schema));
+        await client.query(legacyRows((table) => `${schema}.${table}`));
+        // The rows were seeded with their ids: the sequences go on from there, as they would have.
+        await client.query(
+          `SELECT setval(pg_get_serial_sequence('${schema}.events', 'seq'), 2),
+                  setval(pg_get_serial_sequence('${schema}.deliveries', 'id'), 2)`,
+        );
+        await expectLegacyRowsKept(await replica());
+        const { rows: versions } = await client.query(`SELECT version FROM ${schema}.schema_version`);
+        expect(versions).to.deep.equal([{ version: POSTGRES_SCHEMA_VERSION }]);
+      } finally {
+        await client.end();
+      }
     });
 
     it('keeps one tag state across replicas pushing the same tag at once: one created, every other a move', async () => {

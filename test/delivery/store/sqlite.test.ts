@@ -9,6 +9,7 @@ import { UnavailableError } from '../../../src/model/errors';
 import { makeEvent, settings, tempDir } from '../support';
 import { waitFor } from '../../helpers/wait';
 import { rows, storeBehaviour } from './behaviour';
+import { expectLegacyRowsKept, legacyDdl, legacyRows } from './legacy-schema';
 
 let tmp: ReturnType<typeof tempDir> | undefined;
 
@@ -72,6 +73,18 @@ describe('SQLite store', () => {
     await store.close();
     // Opening again finds everything in place and changes nothing.
     expect((await open().listEvents({ tag: 'v1' })).events).to.have.length(1);
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).to.equal(SQLITE_SCHEMA_VERSION);
+    check.close();
+  });
+
+  it('opens a file at the schema main wrote (user_version 4, the old numbering) and upgrades it keeping every row', async () => {
+    const file = path.join(dir.dir, STORE_FILE);
+    const old = new Database(file);
+    old.exec(legacyDdl('sqlite-v4.sql'));
+    old.exec(legacyRows((table) => table));
+    old.close();
+    await expectLegacyRowsKept(open());
     const check = new Database(file, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).to.equal(SQLITE_SCHEMA_VERSION);
     check.close();
