@@ -21,7 +21,7 @@ export class SqliteHeldParts {
   private readonly insertDelivery;
   private readonly forget;
   private readonly tagState: SqliteTagState;
-  readonly release: (now: number) => ReleaseResult;
+  readonly release: Database.Transaction<(now: number) => ReleaseResult>;
 
   constructor(
     db: Database.Database,

@@ -50,7 +50,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly claimed = new Set<number>();
   protected readonly inspection: StoreInspection;
   private readonly statements: Statements;
-  private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
+  private readonly commitCalls: Database.Transaction<(calls: AcceptCall[]) => CallOutcome[]>;
   private readonly space: StoreSpace;
   private readonly volume: VolumeHealth;
   private readonly heldParts: SqliteHeldParts;
@@ -92,7 +92,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.heldParts = new SqliteHeldParts(db, options.collapse, options.metrics);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
-      (calls) => this.write(() => this.commitCalls(calls)),
+      // IMMEDIATE: the group reads (dedup) before it writes, and the delivery worker's connection
+      // writes too; a deferred transaction would fail with SQLITE_BUSY when upgraded to a writer.
+      (calls) => this.write(() => this.commitCalls.immediate(calls)),
       (err) =>
         isUnavailable(err) ? new UnavailableError(`the delivery store cannot write (${err.code})`, 30) : (err as Error),
       options.metrics,
@@ -253,22 +255,24 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
 
   private pruneNow(deliveredBefore: number, nowMs: number): PruneResult {
     const s = this.statements;
-    const result = this.db.transaction(() => {
-      const deliveries = s.pruneDelivered.run(deliveredBefore).changes;
-      s.pruneAttempts.run();
-      return {
-        deliveries,
-        events: s.pruneEvents.run().changes,
-        dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
-      };
-    })();
+    const result = this.db
+      .transaction(() => {
+        const deliveries = s.pruneDelivered.run(deliveredBefore).changes;
+        s.pruneAttempts.run();
+        return {
+          deliveries,
+          events: s.pruneEvents.run().changes,
+          dedupKeys: s.pruneDedup.run(nowMs - this.settings.dedupWindowSeconds * 1000).changes,
+        };
+      })
+      .immediate();
     // Without waiting for the autocheckpoint, so that the WAL is cut back to journal_size_limit.
     this.db.pragma('wal_checkpoint(PASSIVE)');
     return result;
   }
 
   releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
-    return this.write(() => this.heldParts.release(nowMs));
+    return this.write(() => this.heldParts.release.immediate(nowMs));
   }
 
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */
