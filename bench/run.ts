@@ -9,6 +9,9 @@
  *      ingest rate, attempts/s against it and peak RSS; then the target returns: time to the
  *      first delivery and the drain rate;
  *   4. the gateway on PostgreSQL (a throwaway local cluster), unique ids.
+ * Besides, the warm run of 2. again with delivery on the listener's thread (`delivery.worker:
+ * false`), for comparison. Every gateway runs with the heap bounds the chart sets for its default
+ * memory limit (BENCH_NODE_OPTIONS overrides them).
  * Writes bench/results/latest.json and latest.md, and fails if an acked event was not delivered.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -28,6 +31,11 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The heap bounds the chart derives from its default memory limit (256Mi; templates/_helpers.tpl),
+ * so the memory measured is the memory of the gateway as installed.
+ */
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=153 --max-semi-space-size=8';
 
 interface Wrk {
   requests: number;
@@ -157,7 +165,7 @@ logLevel: warn
     writeFileSync(config, readFileSync(config, 'utf8').replace('port: 0', `port: ${port}`));
     const proc = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '--config', config], {
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, ...env },
+      env: { ...process.env, NODE_OPTIONS, ...env },
     });
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
@@ -238,6 +246,30 @@ async function sqliteIngest(results: Partial<Results>): Promise<void> {
       ack_to_delivered_p99_ms: histogramQuantile(m, 'registry_gateway_delivery_latency_seconds', 0.99) * 1000,
       accepted,
       delivered: (await target.stats()).created,
+    };
+  } finally {
+    gw.stop();
+    target.stop();
+  }
+}
+
+/** The warm run with delivery on the listener's own event loop, for comparison. */
+async function inlineIngest(results: Partial<Results>): Promise<void> {
+  const target = await Target.start();
+  const gw = await Gateway.start(target, ', worker: false');
+  try {
+    wrk(gw.url);
+    const before = (await target.stats()).created;
+    const warm = wrk(gw.url);
+    const duringWarm = (await target.stats()).created - before;
+    console.log(`sqlite warm, delivery inline: ${warm.rps.toFixed(0)} req/s, p99 ${warm.p99ms} ms`);
+    await delivered(target, await gw.accepted());
+    const m = await metrics(gw.url);
+    results.inline = {
+      gateway_rps: warm.rps,
+      gateway_p99_ms: warm.p99ms,
+      delivered_per_s: duringWarm / warm.seconds,
+      ack_to_delivered_p99_ms: histogramQuantile(m, 'registry_gateway_delivery_latency_seconds', 0.99) * 1000,
     };
   } finally {
     gw.stop();
@@ -328,6 +360,7 @@ async function main() {
   console.log(`ceilings: node ${node.rps.toFixed(0)} req/s, express ${expressNoop.rps.toFixed(0)} req/s`);
   results.ingest = { node_noop_rps: node.rps, express_noop_rps: expressNoop.rps } as Results['ingest'];
   await sqliteIngest(results);
+  await inlineIngest(results);
   await backlog(results);
   await postgresIngest(results);
   results.seconds = (Date.now() - started) / 1000;

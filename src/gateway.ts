@@ -5,64 +5,21 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Credentials } from './auth/credentials';
-import { parseConfigText, readConfigFile } from './config/load';
 import { LIVE_KEYS, type LiveConfigTarget } from './config/reload';
-import { createConfigSchema } from './config/schema';
 import type { GatewayConfig } from './config/types';
-import { Dispatcher } from './delivery/dispatcher';
 import { StoringIntake } from './delivery/intake';
-import { PartReleaser } from './delivery/part-releaser';
-import { ManifestReader, withPlatforms } from './delivery/platforms';
-import type { RouteTarget } from './delivery/routing';
 import { openStore, type DeliveryStore } from './delivery/store';
-import { EMITTER_PLUGINS, type AnyEmitterPlugin, type EmitterSections } from './emitters';
-import type { Emitter, EmitterPlugin, SharedWindows } from './emitters/types';
+import type { Emitter } from './emitters/types';
 import { Metrics } from './observability/metrics';
-import { PROVIDERS, type ProviderOptions } from './providers';
+import { PROVIDERS } from './providers';
 import { createConsole } from './console';
+import { DeliveryHost, deliveryEmitters, type DeliveryRunner } from './runtime/delivery-host';
+import { DeliveryThread } from './runtime/delivery-thread';
+import { loadConfig, type Config } from './runtime/gateway-config';
 import { createApp } from './server/app';
 
-/** The values file as this gateway reads it: each emitter section and provider option typed by its plugin. */
-export type Config = GatewayConfig<EmitterSections, ProviderOptions>;
-
-/** The values-file schema: its provider and emitter sections come from the two lists. */
-export const configSchema = createConfigSchema({ providers: PROVIDERS, emitters: EMITTER_PLUGINS });
-
-/** A values file's text, validated against `configSchema` (env overrides applied first). */
-export function parseConfig(text: string, file = 'config', env: NodeJS.ProcessEnv = {}): Config {
-  return parseConfigText<Config>(configSchema, text, file, env);
-}
-
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  return readConfigFile<Config>(configSchema, file, env);
-}
-
-function isEmitterList(created: Emitter | readonly Emitter[]): created is readonly Emitter[] {
-  return Array.isArray(created);
-}
-
-/** One plugin's emitter from its own section; generic so the section's type follows the key. */
-function createEmitter<Key extends AnyEmitterPlugin['key']>(
-  plugin: EmitterPlugin<Key, EmitterSections[Key], Emitter | readonly Emitter[]>,
-  sections: EmitterSections,
-  logger: Logger,
-  sharedWindows?: SharedWindows,
-): (Emitter & RouteTarget)[] {
-  const section = sections[plugin.key];
-  if (!section.enabled) return [];
-  const created = plugin.create(section, { logger: logger.child({ emitter: plugin.key }), sharedWindows });
-  const emitters: readonly Emitter[] = isEmitterList(created) ? created : [created];
-  return emitters.map((emitter) => Object.assign(emitter, { filter: section.filter }));
-}
-
-/** Builds every enabled emitter with its routing filter. */
-export function createEmitters(
-  config: Config,
-  logger: Logger,
-  sharedWindows?: SharedWindows,
-): (Emitter & RouteTarget)[] {
-  return EMITTER_PLUGINS.flatMap((plugin) => createEmitter(plugin, config.emitters, logger, sharedWindows));
-}
+export { createEmitters } from './runtime/emitter-set';
+export { configSchema, loadConfig, parseConfig, type Config } from './runtime/gateway-config';
 
 /**
  * The whole service: store, emitters, dispatcher and HTTP edge, started and stopped in the
@@ -77,8 +34,7 @@ export class Gateway implements LiveConfigTarget {
     readonly logger: Logger,
     readonly metrics: Metrics,
     readonly store: DeliveryStore,
-    private readonly dispatcher: Dispatcher,
-    private readonly releaser: PartReleaser,
+    private readonly delivery: DeliveryRunner,
     private readonly emitters: Emitter[],
     private readonly server: http.Server | https.Server,
     private readonly credentials: Credentials,
@@ -96,17 +52,17 @@ export class Gateway implements LiveConfigTarget {
     // The wiring connects the store to the metrics: neither knows the other.
     metrics.deliveryCounts = () => store.counts();
     metrics.storeStats = () => store.stats();
-    const reader = new ManifestReader(config.collapse.manifests, logger.child({ component: 'manifests' }));
-    // Only with registries to read from: otherwise every delivery would pass through for nothing.
-    const emitters = createEmitters(config, logger, store.sharedWindows).map((e) =>
-      config.collapse.manifests.registries.length > 0 ? withPlatforms(e, reader) : e,
+    // Routing and the console's previews use emitters built here; delivery uses its own, in the
+    // worker thread when there is one.
+    const emitters = deliveryEmitters(config, store, logger);
+    const delivery: DeliveryRunner = config.delivery.worker
+      ? DeliveryThread.start(config, metrics, logger)
+      : DeliveryHost.start(config, store, metrics, logger);
+    const intake = new StoringIntake(store, emitters, () => delivery.notify());
+    // Listening before delivery runs would take events that then wait for the worker to load.
+    await waitAtMost(delivery.ready(), WORKER_START_MS, () =>
+      logger.warn({ waitedMs: WORKER_START_MS }, 'delivery is still starting; listening anyway'),
     );
-    const dispatcher = new Dispatcher(store, emitters, config.delivery, {
-      logger: logger.child({ component: 'dispatcher' }),
-      metrics,
-    });
-    const intake = new StoringIntake(store, emitters, () => dispatcher.notify());
-    const releaser = new PartReleaser(store, () => dispatcher.notify(), logger.child({ component: 'assembly' }));
 
     let gateway: Gateway | undefined;
     const credentials = new Credentials(config.tokens);
@@ -123,7 +79,7 @@ export class Gateway implements LiveConfigTarget {
         store,
         emitters,
         logger: logger.child({ component: 'console' }),
-        requeued: () => dispatcher.notify(),
+        requeued: () => delivery.notify(),
       }),
     };
     const { adminPort } = config.server;
@@ -133,21 +89,8 @@ export class Gateway implements LiveConfigTarget {
       ? createServer(config, createApp(deps, { webhooks: false, admin: true }))
       : undefined;
 
-    gateway = new Gateway(
-      config,
-      logger,
-      metrics,
-      store,
-      dispatcher,
-      releaser,
-      emitters,
-      server,
-      credentials,
-      adminServer,
-    );
+    gateway = new Gateway(config, logger, metrics, store, delivery, emitters, server, credentials, adminServer);
     if (config.server.tls.enabled) gateway.reloadTls();
-    dispatcher.start();
-    releaser.start();
     await listen(server, config.server.port, logger);
     if (adminServer) {
       try {
@@ -231,12 +174,23 @@ export class Gateway implements LiveConfigTarget {
     await Promise.race([closed, deadline]);
     for (const server of this.servers) server.closeAllConnections();
     await this.store.drain();
-    await this.releaser.stop();
-    await this.dispatcher.stop(timeoutMs);
+    await this.delivery.stop(timeoutMs);
     await Promise.all(this.emitters.map((e) => e.close?.() ?? Promise.resolve()));
     await this.store.close();
     this.logger.info('stopped');
   }
+}
+
+/** Past this, the listener opens without delivery (events wait in the store for it). */
+const WORKER_START_MS = 30_000;
+
+async function waitAtMost(task: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(resolve, ms, 'late');
+  });
+  if ((await Promise.race([task, late])) === 'late') onTimeout();
+  clearTimeout(timer);
 }
 
 /** One listener: HTTPS with the configured certificate when TLS is on (the admin port too). */

@@ -122,6 +122,7 @@ const delivery = Joi.object<DeliverySettings, true>({
   dedupWindowSeconds: Joi.number().min(0).default(3600),
   maxPending: Joi.number().integer().min(0).default(100000),
   concurrency: Joi.number().integer().min(1).max(256).default(8),
+  worker: Joi.boolean().default(true),
   deliveredRetentionSeconds: Joi.number().min(0).default(3600),
   // SQLite: the store's byte budget; 0 = 80% of the volume's free space when the store opens.
   maxStoreBytes: (Joi.alternatives(Joi.number().valid(0), size) as unknown as Joi.NumberSchema).default(0),

@@ -131,6 +131,11 @@ export interface DeliverySettings {
   maxPending: number;
   /** Attempts in flight per emitter. */
   concurrency: number;
+  /**
+   * Deliver from a worker thread with its own store connection, so attempts never hold up the
+   * webhook listener; false runs delivery on the listener's own event loop.
+   */
+  worker: boolean;
   /** How long delivered rows are kept before pruning. */
   deliveredRetentionSeconds: number;
   /**

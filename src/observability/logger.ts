@@ -5,7 +5,10 @@ import pino, { type Logger } from 'pino';
  * writes (one event per line, pipeable to jq). Redaction is a second line of defence: no code
  * path logs headers or config secrets in the first place.
  */
-export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(
+  level = process.env.LOG_LEVEL ?? 'info',
+  destination: pino.DestinationStream = pino.destination({ fd: 2, sync: true }),
+): Logger {
   return pino(
     {
       level,
@@ -25,7 +28,7 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
         censor: '[redacted]',
       },
     },
-    pino.destination({ fd: 2, sync: true }),
+    destination,
   );
 }
 

@@ -1,4 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry's series as `getMetricsAsJSON` gives them: what another thread sends across. */
+export type MetricSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /**
  * Every Prometheus series the gateway exports. Labels are bounded sets only (provider, type,
@@ -99,8 +102,15 @@ export class Metrics {
   /** The database pool and this replica's leases, where the store has them (PostgreSQL). */
   storeStats?: () => { pool?: { total: number; idle: number; waiting: number }; leasesHeld?: number };
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'registry_gateway_' });
+  /** Series kept by another thread of this process (delivery's worker), merged into every scrape. */
+  private readonly others: (() => Promise<MetricSnapshot>)[] = [];
+
+  /**
+   * `processMetrics: false` in a worker thread: the process's CPU, memory and event loop are
+   * reported once, by the main thread.
+   */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'registry_gateway_' });
     const counts = async () => (this.deliveryCounts ? this.deliveryCounts() : []);
     const read = (field: 'pending' | 'dead') =>
       async function (this: Gauge<'emitter'>) {
@@ -144,6 +154,21 @@ export class Metrics {
         this.set(stats()?.leasesHeld ?? 0);
       },
     });
+  }
+
+  /** Adds another thread's series to every scrape; a thread that cannot answer adds none. */
+  addSource(read: () => Promise<MetricSnapshot>): void {
+    this.others.push(read);
+  }
+
+  /** The text of a scrape: this registry's series plus, summed per label set, the other threads'. */
+  async exposition(): Promise<string> {
+    if (this.others.length === 0) return this.registry.metrics();
+    const snapshots = await Promise.all([
+      this.registry.getMetricsAsJSON(),
+      ...this.others.map((read) => read().catch((): MetricSnapshot => [])),
+    ]);
+    return AggregatorRegistry.aggregate(snapshots).metrics();
   }
 
   private counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

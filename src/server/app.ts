@@ -66,7 +66,7 @@ export function createApp(deps: AppDeps, serves: Serves = EVERYTHING): Express {
   if (serves.admin) {
     app.get('/metrics', async (_req, res) => {
       res.setHeader('Content-Type', deps.metrics.registry.contentType);
-      res.send(await deps.metrics.registry.metrics());
+      res.send(await deps.metrics.exposition());
     });
     if (deps.console) app.use('/console', deps.console);
   }

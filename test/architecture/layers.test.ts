@@ -12,6 +12,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli.ts'],
   ['cli'],
   ['gateway.ts'],
+  ['runtime'],
   ['server', 'console'],
   ['delivery'],
   ['providers'],

@@ -3,6 +3,7 @@
  * checked against its kind's schema (kubernetes-models, and the Gateway API's for HTTPRoute),
  * and each documented: in values.schema.json (so helm refuses a wrong shape) and the chart README.
  */
+import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import path from 'node:path';
 import { CHART_DIR, readText, type Tree } from '../examples/support';
@@ -101,6 +102,34 @@ describe('chart knobs', function () {
       expect(gatewayContainer(objects).volumeMounts).to.deep.include({ name: 'ca', mountPath: '/etc/corporate-ca', readOnly: true });
       expect(spec.volumes).to.deep.include({ name: 'ca', configMap: { name: 'corporate-ca' } });
     }
+  });
+
+  it("sizes Node's heap from the container's memory limit, so V8 collects before the OOM killer acts", async () => {
+    const env = (objects: Tree[]) => (gatewayContainer(objects).env ?? []) as { name: string; value?: string }[];
+    const nodeOptions = (objects: Tree[]) => env(objects).find((e) => e.name === 'NODE_OPTIONS')?.value;
+    const cases: [string, number, number][] = [
+      ['256Mi', 153, 8],
+      ['1Gi', 614, 16],
+      ['500M', 286, 14],
+      ['268435456', 153, 8],
+      ['64Mi', 38, 2],
+    ];
+    for (const [memory, oldMiB, semiMiB] of cases) {
+      const objects = await renderValid({ values: { ...TOKEN, resources: { limits: { memory } } } });
+      expect(nodeOptions(objects), memory).to.equal(`--max-old-space-size=${oldMiB} --max-semi-space-size=${semiMiB}`);
+    }
+    // The flag as rendered bounds a real Node's heap below the limit (old space plus young generation).
+    const limit = execFileSync(
+      process.execPath,
+      ['-e', "process.stdout.write(String(require('v8').getHeapStatistics().heap_size_limit))"],
+      { env: { ...process.env, NODE_OPTIONS: nodeOptions(await renderValid({ values: TOKEN })) } },
+    ).toString();
+    expect(Number(limit) / 2 ** 20).to.be.within(153, 200);
+    // No limit, no flag; and an operator's own NODE_OPTIONS is left alone.
+    const unlimited = await renderValid({ values: { ...TOKEN, resources: { limits: { memory: null } } } });
+    expect(nodeOptions(unlimited)).to.equal(undefined);
+    const own = await renderValid({ values: { ...TOKEN, extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=900' }] } });
+    expect(env(own).filter((e) => e.name === 'NODE_OPTIONS')).to.deep.equal([{ name: 'NODE_OPTIONS', value: '--max-old-space-size=900' }]);
   });
 
   it('has a startup probe, and merges probe overrides over the chart probes, keeping their paths', async () => {

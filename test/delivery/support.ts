@@ -23,6 +23,7 @@ export function settings(dir: string, overrides: Partial<DeliverySettings> = {})
     dedupWindowSeconds: 3600,
     maxPending: 0,
     concurrency: 4,
+    worker: false,
     deliveredRetentionSeconds: 3600,
     maxStoreBytes: 0,
     ...overrides,

@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { core } from '@brigadecore/brigade-sdk';
 import { expect } from 'chai';
@@ -266,6 +268,74 @@ describe('Brigade SDK transport', () => {
     } finally {
       await brigade.close();
     }
+  });
+
+  describe('over https, as Brigade serves', () => {
+    let keyPair: { key: Buffer; cert: Buffer };
+
+    before(() => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'brigade-tls-'));
+      try {
+        execFileSync(
+          'openssl',
+          ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1']
+            .concat(['-addext', 'subjectAltName=IP:127.0.0.1'])
+            .concat(['-keyout', path.join(dir, 'tls.key'), '-out', path.join(dir, 'tls.crt')]),
+          { stdio: 'ignore' },
+        );
+        keyPair = { key: readFileSync(path.join(dir, 'tls.key')), cert: readFileSync(path.join(dir, 'tls.crt')) };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('keeps one connection open across events instead of a handshake per event', async () => {
+      const brigade = new FakeBrigadeApi({ token: TOKEN, tls: keyPair });
+      await brigade.start();
+      const { emitter } = emitterFor(brigade.address, { apiIgnoreCertWarnings: true });
+      try {
+        for (let i = 0; i < 20; i++) await emitter.deliver({ ...PUSH, id: `event-${i}` });
+        expect(brigade.createdEvents).to.have.length(20);
+        expect(brigade.connections).to.equal(1);
+      } finally {
+        await emitter.close();
+        await brigade.close();
+      }
+    });
+
+    it('still refuses a certificate it cannot verify when apiIgnoreCertWarnings is off', async () => {
+      const brigade = new FakeBrigadeApi({ token: TOKEN, tls: keyPair });
+      await brigade.start();
+      const { emitter } = emitterFor(brigade.address, { apiIgnoreCertWarnings: false });
+      try {
+        const err = await deliveryError(emitter.deliver(PUSH));
+        expect(err.message).to.match(/self-signed certificate/);
+        expect(err.retryable).to.equal(true);
+        expect(brigade.createdEvents).to.have.length(0);
+      } finally {
+        await emitter.close();
+        await brigade.close();
+      }
+    });
+
+    it('leaves requests to other addresses alone once closed', async () => {
+      const brigade = new FakeBrigadeApi({ token: TOKEN, tls: keyPair });
+      await brigade.start();
+      const first = emitterFor(brigade.address, { apiIgnoreCertWarnings: true }).emitter;
+      await first.deliver(PUSH);
+      await first.close();
+      // With the first emitter's interceptor gone, a strict second emitter for the same address
+      // gets its own verifying agent, not the first one's lenient pooled connection.
+      const strict = emitterFor(brigade.address, { apiIgnoreCertWarnings: false }).emitter;
+      try {
+        const err = await deliveryError(strict.deliver(PUSH));
+        expect(err.message).to.match(/self-signed certificate/);
+        expect(brigade.createdEvents).to.have.length(1);
+      } finally {
+        await strict.close();
+        await brigade.close();
+      }
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Ajv, { type ErrorObject } from 'ajv';
 import { readSchema } from '../helpers/corpus';
@@ -32,6 +33,8 @@ export interface FakeBrigadeApiOptions {
   /** The `details` of a forced `bad-request` answer. */
   badRequestDetails?: string[];
   retryAfterSeconds?: number;
+  /** Serve https with this key pair, as a real Brigade API server does, instead of plain http. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export interface ReceivedRequest {
@@ -77,16 +80,20 @@ export class FakeBrigadeApi {
   readonly received: ReceivedRequest[] = [];
   private readonly queued: FakeBrigadeAnswer[] = [];
   private readonly validate = createBrigadeEventValidator();
+  /** TCP connections the fake accepted (TLS handshakes, when serving https). */
+  connections = 0;
   private readonly server: http.Server;
   private baseURL?: string;
 
   constructor(private readonly options: FakeBrigadeApiOptions) {
     this.answer = options.answer ?? 'created';
-    this.server = http.createServer((req, res) => {
+    const handler: http.RequestListener = (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         res.destroy(err instanceof Error ? err : new Error(String(err)));
       });
-    });
+    };
+    this.server = options.tls ? https.createServer({ ...options.tls }, handler) : http.createServer(handler);
+    this.server.on(options.tls ? 'secureConnection' : 'connection', () => this.connections++);
   }
 
   /** Answers the next requests with `answers`, in order, then with `answer` again. */
@@ -100,7 +107,7 @@ export class FakeBrigadeApi {
   }
 
   /**
-   * Starts listening on 127.0.0.1 and returns the API address (`http://127.0.0.1:<port>`).
+   * Starts listening on 127.0.0.1 and returns the API address (`http(s)://127.0.0.1:<port>`).
    * `listenPort` brings a target that was "down" up at the address the gateway already uses.
    */
   async start(listenPort = 0): Promise<string> {
@@ -109,7 +116,7 @@ export class FakeBrigadeApi {
       this.server.listen(listenPort, '127.0.0.1', () => resolve());
     });
     const { port } = this.server.address() as AddressInfo;
-    this.baseURL = `http://127.0.0.1:${port}`;
+    this.baseURL = `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     return this.baseURL;
   }
 

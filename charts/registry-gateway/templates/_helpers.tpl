@@ -289,3 +289,25 @@ key: token
 {{- end }}
 {{- end }}
 
+
+{{/*
+Node's heap bounds from resources.limits.memory, as NODE_OPTIONS: old space 60% of the limit and
+semi-spaces of 1/32 of it (2 to 16 MiB). V8 sizes its heap from the node's memory, not the
+container's, and grows each of its young generation's semi-spaces to 64 MiB under request load
+(Node 24), which alone took the gateway past 190 MiB in `make bench`; bounded, V8 collects before
+the kernel's OOM killer acts. The rest of the limit is for the delivery worker's heap, SQLite's
+cache and socket buffers. Empty without a memory limit or with a quantity it cannot read.
+*/}}
+{{- define "registry-gateway.nodeOptions" -}}
+{{- $limit := dig "limits" "memory" "" (.Values.resources | default dict) | toString }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $limit }}
+{{- if $number }}
+{{- $unit := trimPrefix $number $limit }}
+{{- $bytesPerUnit := dict "" 1 "k" 1000 "K" 1000 "Ki" 1024 "M" 1000000 "Mi" 1048576 "G" 1000000000 "Gi" 1073741824 }}
+{{- if hasKey $bytesPerUnit $unit }}
+{{- $mib := divf (mulf (float64 $number) (get $bytesPerUnit $unit)) 1048576 }}
+{{- $semi := divf $mib 32 | floor | int | max 2 | min 16 }}
+{{- printf "--max-old-space-size=%d --max-semi-space-size=%d" (mulf $mib 0.6 | floor | int) $semi }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -65,6 +65,12 @@ spec:
       {{- range .Values.existingSecrets.webhookSecrets }}
       {{- $env = append $env (dict "name" .env "valueFrom" (dict "secretKeyRef" (dict "name" .name "key" .key))) }}
       {{- end }}
+      {{- $heap := include "registry-gateway.nodeOptions" . }}
+      {{- $ownNodeOptions := false }}
+      {{- range .Values.extraEnv }}{{ if eq .name "NODE_OPTIONS" }}{{ $ownNodeOptions = true }}{{ end }}{{ end }}
+      {{- if and $heap (not $ownNodeOptions) }}
+      {{- $env = append $env (dict "name" "NODE_OPTIONS" "value" $heap) }}
+      {{- end }}
       {{- $env = concat $env .Values.extraEnv }}
       {{- with $env }}
       env:

@@ -10,11 +10,12 @@ import { runSync, sqliteExec } from './steps';
  * Tag state and held parts (part-holding.ts) run on SQLite: synchronously, inside the accept
  * transaction, event by event in order, so a tagged push stored earlier in the same group is
  * already in `events` when its parts come, and parts held earlier are in their table when their
- * push comes. One process writes the file: the release needs no lock.
+ * push comes. The release runs IMMEDIATE: the listener's connection and the delivery worker's
+ * both write the file.
  */
 export class SqliteHeldParts {
   private readonly exec;
-  readonly release: (now: number) => ReleaseResult;
+  readonly release: Database.Transaction<(now: number) => ReleaseResult>;
 
   constructor(
     db: Database.Database,

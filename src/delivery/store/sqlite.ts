@@ -54,7 +54,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   protected readonly inspection: StoreInspection;
   private readonly sql: Sql;
   private readonly acceptor: SqliteAccept;
-  private readonly commitCalls: (calls: AcceptCall[]) => CallOutcome[];
+  private readonly commitCalls: Database.Transaction<(calls: AcceptCall[]) => CallOutcome[]>;
   private readonly space: StoreSpace;
   private readonly volume: VolumeHealth;
   private readonly heldParts: SqliteHeldParts;
@@ -98,7 +98,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.acceptor = new SqliteAccept(db, settings, this.space, this.heldParts);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
     this.group = new CommitGroup(
-      (calls) => this.write(() => this.commitCalls(calls)),
+      // IMMEDIATE: the group reads (dedup) before it writes, and the delivery worker's connection
+      // writes too; a deferred transaction would fail with SQLITE_BUSY when upgraded to a writer.
+      (calls) => this.write(() => this.commitCalls.immediate(calls)),
       (err) =>
         isUnavailable(err) ? new UnavailableError(`the delivery store cannot write (${err.code})`, 30) : (err as Error),
       options.metrics,
@@ -196,18 +198,20 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     const q = pruneStatements(SQLITE_DIALECT, { deliveredBefore, dedupUntil });
     const removed = (statement: { text: string; params: unknown[] }) =>
       this.db.prepare(statement.text).run(...statement.params).changes;
-    const result = this.db.transaction(() => {
-      const deliveries = removed(q.deliveries);
-      removed(q.attempts);
-      return { deliveries, events: removed(q.events), dedupKeys: removed(q.dedupKeys) };
-    })();
+    const result = this.db
+      .transaction(() => {
+        const deliveries = removed(q.deliveries);
+        removed(q.attempts);
+        return { deliveries, events: removed(q.events), dedupKeys: removed(q.dedupKeys) };
+      })
+      .immediate();
     // Without waiting for the autocheckpoint, so that the WAL is cut back to journal_size_limit.
     this.db.pragma('wal_checkpoint(PASSIVE)');
     return result;
   }
 
   releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
-    return this.write(() => this.heldParts.release(nowMs));
+    return this.write(() => this.heldParts.release.immediate(nowMs));
   }
 
   /** No pool and no leases: claims are this process's own, in memory. */
