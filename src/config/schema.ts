@@ -4,7 +4,7 @@ import { EVENT_FILTER_SCHEMA_ID, type ConfigParts, type EmitterConfigPart, type 
 import { consoleSchema } from './console';
 import { parseSize } from './size';
 import { tokensSchema } from './tokens-file';
-import type { CollapseSettings, DeliverySettings, GatewayConfig, ServerSettings } from './types';
+import type { CollapseSettings, DeliverySettings, GatewayConfig, RequestLogSettings, ServerSettings } from './types';
 
 const stringList = Joi.array().items(Joi.string().min(1));
 
@@ -219,6 +219,11 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     emitters: emitterSections(parts.emitters, filter),
     delivery,
     collapse,
+    requests: Joi.object<RequestLogSettings, true>({
+      retentionHours: Joi.number().min(0).default(24),
+      maxRows: Joi.number().integer().min(0).default(100000),
+      keepRefusedBodies: Joi.boolean().default(false),
+    }).default(),
     server,
     console: consoleSchema,
     logLevel: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace').default('info'),

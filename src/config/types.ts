@@ -118,6 +118,16 @@ export interface CollapseSettings {
   };
 }
 
+/** `requests`: the request log of every request to /events (docs/configuration.md). */
+export interface RequestLogSettings {
+  /** Requests older than this are pruned. */
+  retentionHours: number;
+  /** The most rows kept; the oldest go first. */
+  maxRows: number;
+  /** Keep the body (up to 64 KB) of refused requests; off by default, as a body may carry anything. */
+  keepRefusedBodies: boolean;
+}
+
 export interface DeliverySettings {
   store: StoreEngine;
   /** SQLite: the directory holding the store file. */
@@ -169,6 +179,7 @@ export interface GatewayConfig<
   emitters: Emitters;
   delivery: DeliverySettings;
   collapse: CollapseSettings;
+  requests: RequestLogSettings;
   server: ServerSettings;
   console: ConsoleSettings;
   logLevel: string;

@@ -3,7 +3,7 @@ import { sqliteExec } from './steps';
 
 /** Every table the store's shared SQL names. */
 export type Table =
-  'events' | 'deliveries' | 'attempts' | 'held_parts' | 'targets' | 'dedup_keys' | 'tag_state' | 'windows';
+  'events' | 'deliveries' | 'attempts' | 'held_parts' | 'targets' | 'dedup_keys' | 'tag_state' | 'windows' | 'requests';
 
 /**
  * What separates the two engines' SQL: how a parameter is written and a table named, and how a

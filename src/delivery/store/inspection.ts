@@ -6,6 +6,7 @@ import type { Dialect, RunSql, Sql } from './dialect';
 import { recordFromRow, type RecordRow } from './rows';
 import { DEFAULT_HELD_PART_PAGE, HELD_PART_COLUMNS, heldPartFromRow } from './held-parts';
 import type { HeldPart, HeldPartQuery, HeldPartRow } from './held-parts';
+import { RequestLogTable, type RequestPage, type RequestQuery, type RequestRecord } from './request-log';
 
 const DEFAULT_EVENT_PAGE = 50;
 const MAX_EVENT_PAGE = 500;
@@ -70,9 +71,13 @@ export class StoreInspection {
   private readonly sql: Dialect;
   private readonly run: RunSql;
 
+  /** The request log's table, read through Inspection and written through RequestWriter. */
+  readonly requests: RequestLogTable;
+
   constructor(port: Sql) {
     this.sql = port.dialect;
     this.run = port.run;
+    this.requests = new RequestLogTable(port);
   }
 
   async recordAttempt(a: AttemptRecord): Promise<void> {
@@ -264,6 +269,18 @@ export abstract class InspectableStore {
 
   listHeldParts(query: HeldPartQuery = {}): Promise<HeldPart[]> {
     return this.inspection.listHeldParts(query);
+  }
+
+  listRequests(query: RequestQuery = {}): Promise<RequestPage> {
+    return this.inspection.requests.list(query);
+  }
+
+  recordRequests(records: readonly RequestRecord[]): Promise<void> {
+    return this.inspection.requests.insert(records);
+  }
+
+  pruneRequests(before: number, maxRows: number): Promise<void> {
+    return this.inspection.requests.prune(before, maxRows);
   }
 
   /** The counts and last errors, with each target's circuit where the dispatcher recorded one. */

@@ -1,6 +1,7 @@
 import type { Dialect } from './dialect';
 import { EVENT_COLUMNS } from './event-columns';
 import { heldPartsSchema } from './held-parts';
+import { requestLogSchema } from './request-log';
 import { tagStateSchema } from './tag-state';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -101,6 +102,12 @@ CREATE INDEX IF NOT EXISTS attempts_failed ON ${d.table('attempts')} (emitter, i
   // push (held-parts.ts).
   (d) => `${tagStateSchema(d.table('tag_state'))}
 ${heldPartsSchema(d.table('held_parts'))}`,
+  // 6 and 7 are the trace and attempt columns of #22, ported on their own branches: held empty
+  // here so that the request log is 8 on every branch (the merge puts their steps in).
+  () => '',
+  () => '',
+  // 8: the request log (request-log.ts): every request to /events and what it was answered.
+  (d) => requestLogSchema(d),
 ];
 
 /** Which replica is attempting a row, and until when it may: past that, another takes it. */

@@ -16,6 +16,7 @@ import { StoreSpace } from './sqlite-space';
 import { VolumeHealth } from './sqlite-volume';
 import { SqliteHeldParts } from './sqlite-held-parts';
 import type { ReleaseResult } from './held-parts';
+import type { RequestRecord } from './request-log';
 import { SqliteAccept } from './sqlite-accept';
 import { InProcessClaims } from './claims';
 import { settleRow, type Mark } from './marks';
@@ -253,6 +254,11 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   /** Like a mark, written without an fsync of its own: the next accepted group's makes it durable. */
   override recordAttempt(attempt: AttemptRecord): Promise<void> {
     return this.withoutFsync(() => this.inspection.recordAttempt(attempt));
+  }
+
+  /** Diagnostics, batched by the edge: written without an fsync of their own, like attempts. */
+  override recordRequests(records: readonly RequestRecord[]): Promise<void> {
+    return this.withoutFsync(() => this.inspection.requests.insert(records));
   }
 
   /** Runs synchronous writes with synchronous=NORMAL; the statements run before this returns. */

@@ -5,6 +5,7 @@ import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, Delive
 import type { DueDelivery, ListFilter, PruneResult, RoutedEvent, TargetRecord } from '../types';
 import type { AttemptRecord, EventDetail, EventListPage, EventQuery, TargetHealth } from '../types';
 import type { CollapseOptions, HeldPart, HeldPartQuery, ReleaseResult } from './held-parts';
+import type { RequestPage, RequestQuery, RequestRecord } from './request-log';
 
 export interface StoreOptions {
   metrics?: Metrics;
@@ -139,6 +140,8 @@ export interface Inspection {
   targets(): Promise<TargetRecord[]>;
   /** Held parts, newest first: all, those in one state, or those one push absorbed. */
   listHeldParts(query?: HeldPartQuery): Promise<HeldPart[]>;
+  /** The request log (request-log.ts), newest first, one keyset page at a time. */
+  listRequests(query?: RequestQuery): Promise<RequestPage>;
 
   /** Puts dead-lettered rows back in the queue as if new (attempts 0, due now). */
   replay(filter?: DeliveryFilter): Promise<number>;
@@ -146,8 +149,18 @@ export interface Inspection {
   drop(filter?: DropFilter): Promise<number>;
 }
 
+/**
+ * The edge's request log writer: diagnostics, not acknowledgements, so written in batches without
+ * an fsync of its own (SQLite) and off the accept's commit path (PostgreSQL).
+ */
+export interface RequestWriter {
+  recordRequests(records: readonly RequestRecord[]): Promise<void>;
+  /** Forgets requests received before `before`, then all but the newest `maxRows`. */
+  pruneRequests(before: number, maxRows: number): Promise<void>;
+}
+
 /** What `openStore` returns: every role, plus what the wiring itself needs. */
-export interface DeliveryStore extends Ledger, Queue, Inspection {
+export interface DeliveryStore extends Ledger, Queue, Inspection, RequestWriter {
   readonly engine: 'sqlite' | 'postgres';
   /** Windows shared by every process on the store; absent where only one process delivers. */
   readonly sharedWindows?: SharedWindows;

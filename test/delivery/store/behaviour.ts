@@ -7,6 +7,7 @@ import { makeEvent } from '../support';
 import { inspectionBehaviour } from './inspection-behaviour';
 import { heldPartsBehaviour } from './held-parts-behaviour';
 import { tagStateBehaviour } from './tag-state-behaviour';
+import { requestLogBehaviour } from './request-log-behaviour';
 
 export const HOUR = 3600_000;
 
@@ -499,6 +500,8 @@ export function storeBehaviour(harness: EngineHarness): void {
         now += ms;
       },
     });
+
+    requestLogBehaviour({ open: () => open() });
 
     inspectionBehaviour({
       open: (overrides) => open(overrides),
