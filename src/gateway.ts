@@ -17,6 +17,7 @@ import { DeliveryHost, deliveryEmitters, type DeliveryRunner } from './runtime/d
 import { DeliveryThread } from './runtime/delivery-thread';
 import { loadConfig, type Config } from './runtime/gateway-config';
 import { createApp } from './server/app';
+import { RequestRecorder } from './server/request-recorder';
 
 export { createEmitters } from './runtime/emitter-set';
 export { configSchema, loadConfig, parseConfig, type Config } from './runtime/gateway-config';
@@ -40,6 +41,7 @@ export class Gateway implements LiveConfigTarget {
     private readonly credentials: Credentials,
     /** The console and /metrics, when `server.adminPort` gives them a listener of their own. */
     private readonly adminServer: http.Server | https.Server | undefined,
+    private readonly requests: RequestRecorder,
   ) {}
 
   static async start(config: Config, logger: Logger): Promise<Gateway> {
@@ -66,7 +68,9 @@ export class Gateway implements LiveConfigTarget {
 
     let gateway: Gateway | undefined;
     const credentials = new Credentials(config.tokens);
+    const requests = new RequestRecorder(store, () => config.requests, logger.child({ component: 'requests' }));
     const deps = {
+      requests,
       config,
       credentials,
       providers: PROVIDERS,
@@ -89,7 +93,18 @@ export class Gateway implements LiveConfigTarget {
       ? createServer(config, createApp(deps, { webhooks: false, admin: true }))
       : undefined;
 
-    gateway = new Gateway(config, logger, metrics, store, delivery, emitters, server, credentials, adminServer);
+    gateway = new Gateway(
+      config,
+      logger,
+      metrics,
+      store,
+      delivery,
+      emitters,
+      server,
+      credentials,
+      adminServer,
+      requests,
+    );
     if (config.server.tls.enabled) gateway.reloadTls();
     await listen(server, config.server.port, logger);
     if (adminServer) {
@@ -176,6 +191,7 @@ export class Gateway implements LiveConfigTarget {
     await this.store.drain();
     await this.delivery.stop(timeoutMs);
     await Promise.all(this.emitters.map((e) => e.close?.() ?? Promise.resolve()));
+    await this.requests.close();
     await this.store.close();
     this.logger.info('stopped');
   }

@@ -13,6 +13,7 @@ import { Receiver } from './receive';
 import { refused } from './reply';
 import { requestContext } from './request-context';
 import { loggablePath, RequestLog } from './request-log';
+import type { RequestRecorder } from './request-recorder';
 import { webhookRoutes } from './webhook-routes';
 import { writeReply } from './write-reply';
 
@@ -31,6 +32,8 @@ export interface AppDeps {
   metrics: Metrics;
   logger: Logger;
   readiness: Readiness;
+  /** The request log's writer: every request to /events and its answer. */
+  requests?: RequestRecorder;
   /** The operator console, built by the wiring; served under /console with its own headers. */
   console?: RequestHandler;
 }
@@ -62,6 +65,7 @@ export function createApp(deps: AppDeps, serves: Serves = EVERYTHING): Express {
       metrics: deps.metrics,
       logger: deps.logger,
       bodyLimit: deps.config.server.bodyLimit,
+      requests: deps.requests,
     });
   }
   app.use(helmet());

@@ -9,6 +9,7 @@ import type { Receiver } from './receive';
 import { recordReply } from './record-reply';
 import { refused, type Reply } from './reply';
 import { loggablePath, requestIdFrom, RequestLog } from './request-log';
+import type { RequestRecorder } from './request-recorder';
 import { setJsonApiHeaders, writeReply } from './write-reply';
 
 export interface WebhookRouteDeps {
@@ -16,6 +17,13 @@ export interface WebhookRouteDeps {
   metrics: Metrics;
   logger: Logger;
   bodyLimit: number;
+  /** The request log; absent, nothing is recorded. */
+  requests?: RequestRecorder;
+}
+
+/** What a step learned that the request log may keep: the body, once read. */
+interface Seen {
+  body?: Buffer;
 }
 
 const PATHS = ['/events', '/events/:provider', '/events/:provider/:secret'];
@@ -40,7 +48,7 @@ export function webhookRoutes(app: Express, deps: WebhookRouteDeps): void {
     return token !== undefined ? { form: 'bearer', token } : presentedCredential(req.headers);
   }
 
-  const post = async (req: Request, res: Response, log: RequestLog): Promise<Reply> => {
+  const post = async (req: Request, res: Response, log: RequestLog, seen: Seen): Promise<Reply> => {
     const provider = req.params.provider as string | undefined;
     const inbound = { provider, credential: await credentialOf(req, res), headers: req.headers };
     const admitted = await deps.receiver.admit(inbound);
@@ -48,6 +56,7 @@ export function webhookRoutes(app: Express, deps: WebhookRouteDeps): void {
     let rawBody: Buffer;
     try {
       rawBody = await readBody(req, res);
+      seen.body = rawBody;
     } catch (err) {
       const token = 'scope' in admitted ? admitted.scope.name : undefined;
       const reply = bodyErrorReply(err as Error, { token });
@@ -75,23 +84,32 @@ export function webhookRoutes(app: Express, deps: WebhookRouteDeps): void {
 /** Runs one step that answers a Reply, then writes, records and logs it; a bug becomes a logged 500. */
 function answer(
   deps: WebhookRouteDeps,
-  step: (req: Request, res: Response, log: RequestLog) => Promise<Reply>,
+  step: (req: Request, res: Response, log: RequestLog, seen: Seen) => Promise<Reply>,
 ): (req: Request, res: Response) => Promise<void> {
   return async (req, res) => {
+    const receivedAt = Date.now();
     const started = process.hrtime.bigint();
+    const seen: Seen = {};
     const log = new RequestLog(deps.logger, requestIdFrom(req.headers));
     res.setHeader('X-Request-Id', log.id);
     setJsonApiHeaders(res);
     let reply: Reply;
     try {
-      reply = await step(req, res, log);
+      reply = await step(req, res, log, seen);
     } catch (err) {
       log.write('error', { err }, 'unhandled error');
       reply = internalError(log.id);
     }
     writeReply(res, reply);
     recordReply(reply, deps.metrics, log);
-    const fields = { method: req.method, path: loggablePath(req.path), status: reply.status, provider: reply.provider };
-    log.write('info', { ...fields, durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+    const path = loggablePath(req.path);
+    const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+    log.write(
+      'info',
+      { method: req.method, path, status: reply.status, provider: reply.provider, durationMs: latencyMs },
+      'request',
+    );
+    const source = req.ip ?? req.socket.remoteAddress ?? '';
+    deps.requests?.record({ receivedAt, source, method: req.method, path, reply, latencyMs, body: seen.body });
   };
 }
