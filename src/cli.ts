@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { deliveriesCommand } from './cli/deliveries';
+import { requestsCommand } from './cli/requests';
 import { consoleOutput } from './cli/output';
 import { dryRunEdge, sendCommand } from './cli/send';
 import { serveCommand } from './cli/serve';
@@ -20,7 +21,9 @@ const USAGE = `usage:
         headers a registry sends besides the body come from the provider or from FILE's .headers sidecar;
         --dry-run --config FILE answers in process as that config's gateway would, storing nothing)
   registry-gateway deliveries list|replay|drop --config FILE
-        [--state pending|delivered|dead] [--emitter NAME] [--id EVENT_ID] [--delivery N]... [--limit N] [--json]`;
+        [--state pending|delivered|dead] [--emitter NAME] [--id EVENT_ID] [--delivery N]... [--limit N] [--json]
+  registry-gateway requests list --config FILE
+        [--status 2xx|4xx|5xx] [--provider NAME] [--token-name NAME] [--since TIME|30m] [--until TIME] [--limit N] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -42,6 +45,10 @@ async function main(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       json: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
+      status: { type: 'string' },
+      provider: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,6 +95,9 @@ async function main(argv: string[]): Promise<number> {
     case 'deliveries':
       if (rest.length !== 1) throw new UsageError('deliveries needs one action: list, replay or drop');
       return deliveriesCommand(rest[0], needConfig(), values, consoleOutput);
+    case 'requests':
+      if (rest.length !== 1) throw new UsageError('requests needs one action: list');
+      return requestsCommand(rest[0], needConfig(), values, consoleOutput);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
