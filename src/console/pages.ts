@@ -2,6 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { explain } from '../delivery/routing';
 import type { DeliveryState, EventDetail, EventQuery, TargetHealth } from '../delivery/types';
 import { EVENT_TYPES } from '../model/event';
+import { requestRoutes } from './request-pages';
 import type { ConsoleDeps, PageContext } from './types';
 import { helpers, render } from './view';
 
@@ -107,6 +108,8 @@ export function pageRoutes(deps: ConsoleDeps, clock: () => number): Router {
     };
     render(res, req.query.fragment === '1' ? 'target-rows' : 'targets', { ...data, title: 'Targets', nav: 'targets' });
   });
+
+  requestRoutes(router, deps, clock);
 
   router.get('/events/:seq', async (req, res, next) => {
     const seq = Number(req.params.seq);

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT } from '../helpers/gateway-process';
 import { waitFor } from '../helpers/wait';
-import { ConsoleGateway, HOSTILE, hostileEvent, OPERATOR_TOKEN } from './support';
+import axios from 'axios';
+import { ConsoleGateway, HOSTILE, hostileEvent, OPERATOR_TOKEN, WEBHOOK_TOKEN } from './support';
 
 /** Debian's Chromium (`make system-deps` installs it); playwright-core brings no browser of its own. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -127,5 +128,45 @@ describe('operator console (in Chromium)', function () {
     const text = await page.textContent('main');
     for (const hostile of HOSTILE) expect(text).to.include(hostile);
     await shot('event-hostile');
+  });
+
+  it('lists a 401, a 400 and an ignored ping with their reasons, and links an accepted request to its event', async () => {
+    await logIn();
+    // The path form with a bearer-only token: refused, and the token in the path is never kept.
+    const unauthorized = await axios.post(`${gw.url}/events/acr/${WEBHOOK_TOKEN}`, ACR_PUSH, {
+      validateStatus: () => true,
+    });
+    expect(unauthorized.status).to.equal(401);
+    const bad = await axios.post(`${gw.url}/events/acr`, '{"action": ', {
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${WEBHOOK_TOKEN}` },
+      validateStatus: () => true,
+    });
+    expect(bad.status).to.equal(400);
+    expect((await gw.postAcr({ ...ACR_PUSH, action: 'ping' })).status).to.equal(200);
+    expect((await gw.postAcr({ ...ACR_PUSH, id: 'browser-request-accepted' })).status).to.equal(202);
+
+    await page.click('nav a:has-text("Requests")');
+    const rows = page.locator('#request-rows tr.request');
+    // The page refreshes itself (live.js) as the batched rows reach the store.
+    await rows.filter({ hasText: 'browser-request-accepted' }).waitFor({ timeout: 15_000 });
+    const row = (status: number) => rows.filter({ has: page.locator('.status', { hasText: String(status) }) });
+    expect(await row(401).first().locator('.reason').textContent()).to.match(/^unauthorized: /);
+    expect(await row(401).first().textContent()).to.include('/events/acr/[redacted]');
+    expect(await row(400).first().locator('.reason').textContent()).to.match(/^rejected: /);
+    expect(await rows.filter({ hasText: 'ACR ping' }).first().locator('.result').textContent()).to.equal('ignored');
+    expect(await page.textContent('main')).not.to.include(WEBHOOK_TOKEN);
+    await shot('requests');
+
+    await page.selectOption('select[name=status]', '4xx');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL(/\/console\/requests\?status=4xx/);
+    expect(await rows.locator('.status').allTextContents()).to.satisfy((s: string[]) =>
+      s.every((t) => t.startsWith('4')),
+    );
+
+    await page.goto(`${gw.url}/console/requests`);
+    await rows.filter({ hasText: 'browser-request-accepted' }).locator('a').click();
+    await page.waitForURL(/\/console\/events\/\d+$/);
+    expect(await page.textContent('h1')).to.include('browser-request-accepted');
   });
 });
