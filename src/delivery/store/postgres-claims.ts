@@ -1,8 +1,9 @@
 import type { RegistryEvent } from '../../model/event';
 import type { DueDelivery } from '../types';
 import type { Sql } from './postgres-operator';
+import { storedTrace, type TraceColumns } from './trace-columns';
 
-interface ClaimRow {
+interface ClaimRow extends TraceColumns {
   id: number;
   emitter: string;
   attempts: number;
@@ -48,20 +49,26 @@ export async function leaseDue(db: Sql, r: LeaseRequest): Promise<LeasedDelivery
          FROM due WHERE d.id = due.id
        RETURNING d.id, d.emitter, d.attempts, d.event_seq, d.lease_generation, due.lease_owner AS previous_owner
      )
-     SELECT l.id, l.emitter, l.attempts, l.previous_owner, l.lease_generation, e.accepted_at, e.body
+     SELECT l.id, l.emitter, l.attempts, l.previous_owner, l.lease_generation, e.accepted_at, e.body,
+            e.traceparent, e.tracestate
        FROM leased l JOIN ${s}.events e ON e.seq = l.event_seq
       ORDER BY l.id`,
     [r.emitter, r.nowMs, r.limit, r.owner, r.leaseUntil, r.anyDueTime === true],
   );
-  return rows.map((row) => ({
-    id: row.id,
-    emitter: row.emitter,
-    attempts: row.attempts,
-    acceptedAt: row.accepted_at,
-    event: JSON.parse(row.body) as RegistryEvent,
-    previousOwner: row.previous_owner,
-    generation: row.lease_generation,
-  }));
+  return rows.map((row) => {
+    const leased: LeasedDelivery = {
+      id: row.id,
+      emitter: row.emitter,
+      attempts: row.attempts,
+      acceptedAt: row.accepted_at,
+      event: JSON.parse(row.body) as RegistryEvent,
+      previousOwner: row.previous_owner,
+      generation: row.lease_generation,
+    };
+    const trace = storedTrace(row);
+    if (trace) leased.trace = trace;
+    return leased;
+  });
 }
 
 /** Unleased rows by their due time; rows leased by another replica when that lease lapses. */

@@ -3,6 +3,7 @@ import { EVENT_COLUMNS } from './event-columns';
 import { ident, inTransaction, longQuery } from './postgres-connection';
 import { heldPartsSchema } from './held-parts';
 import { tagStateSchema } from './tag-state';
+import { addTraceColumns } from './trace-columns';
 
 /**
  * Each entry moves the schema one version forward. Applied in order, once, under an advisory lock,
@@ -97,6 +98,8 @@ ALTER TABLE ${s}.deliveries ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 
   // tagged push (held-parts.ts).
   (s) => `${tagStateSchema(`${s}.tag_state`)}
 ${heldPartsSchema(`${s}.held_parts`)}`,
+  // Version 6: the trace context each event was accepted in (trace-columns.ts).
+  (s) => addTraceColumns(`${s}.events`),
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;

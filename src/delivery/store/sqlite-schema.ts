@@ -2,9 +2,10 @@ import type Database from 'better-sqlite3';
 import { EVENT_COLUMNS } from './event-columns';
 import { heldPartsSchema } from './held-parts';
 import { tagStateSchema } from './tag-state';
+import { addTraceColumns } from './trace-columns';
 
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
-export const SQLITE_SCHEMA_VERSION = 4;
+export const SQLITE_SCHEMA_VERSION = 5;
 
 export const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -102,6 +103,8 @@ export function migrateSqlite(db: Database.Database, file: string): void {
     db.exec(tagStateSchema('tag_state'));
     // Version 4 too: the parts of a push held for its tagged push (held-parts.ts).
     db.exec(heldPartsSchema('held_parts'));
+    // Version 5: the trace context each event was accepted in (trace-columns.ts).
+    if (!columns.some((c) => c.name === 'traceparent')) db.exec(addTraceColumns('events'));
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { RegistryEvent } from '../../model/event';
 import type { DueDelivery, TargetState } from '../types';
+import { storedTrace, type TraceColumns } from './trace-columns';
 
-export interface DueRow {
+export interface DueRow extends TraceColumns {
   id: number;
   emitter: string;
   attempts: number;
@@ -20,16 +21,19 @@ export interface TargetRow {
 
 /** A due row as the dispatcher takes it: the event parsed from the body stored at accept. */
 export function dueDelivery(row: DueRow): DueDelivery {
-  return {
+  const due: DueDelivery = {
     id: row.id,
     emitter: row.emitter,
     attempts: row.attempts,
     acceptedAt: row.accepted_at,
     event: JSON.parse(row.body) as RegistryEvent,
   };
+  const trace = storedTrace(row);
+  if (trace) due.trace = trace;
+  return due;
 }
 
-const DUE_COLUMNS = `SELECT d.id, d.emitter, d.attempts, e.accepted_at, e.body
+const DUE_COLUMNS = `SELECT d.id, d.emitter, d.attempts, e.accepted_at, e.body, e.traceparent, e.tracestate
            FROM deliveries d JOIN events e ON e.seq = d.event_seq`;
 
 /** Every statement the SQLite store runs on its hot paths, prepared once per connection. */
@@ -42,9 +46,23 @@ export function prepareStatements(db: Database.Database) {
       `INSERT INTO dedup_keys (source, id, seen_at) VALUES (?, ?, ?)
        ON CONFLICT (source, id) DO UPDATE SET seen_at = excluded.seen_at`,
     ),
-    insertEvent: db.prepare<[string, string, string, string, string, string | null, string | null, string, number]>(
-      `INSERT INTO events (source, id, provider, type, registry, repo, tag, body, accepted_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertEvent: db.prepare<
+      [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string | null,
+        string | null,
+        string,
+        number,
+        string | null,
+        string | null,
+      ]
+    >(
+      `INSERT INTO events (source, id, provider, type, registry, repo, tag, body, accepted_at, traceparent, tracestate)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertDelivery: db.prepare<[number | bigint, string, number, number, number]>(
       `INSERT INTO deliveries (event_seq, emitter, state, attempts, next_attempt_at, created_at, updated_at)

@@ -154,7 +154,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
         if (!fresh[i]) return { event: prepared.event, duplicate: true };
         if (dedup) s.dedupRemember.run(prepared.event.source, prepared.event.id, now);
         if (!this.heldParts.accept(prepared, now)) return { event: prepared.event, duplicate: false };
-        const { event, emitters, body } = prepared;
+        const { event, emitters, body, trace } = prepared;
         const seq = s.insertEvent.run(
           event.source,
           event.id,
@@ -165,6 +165,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
           event.tag ?? null,
           body,
           now,
+          trace?.traceparent ?? null,
+          trace?.tracestate ?? null,
         ).lastInsertRowid;
         for (const emitter of emitters) s.insertDelivery.run(seq, emitter, now, now, now);
         return { event, duplicate: false };
