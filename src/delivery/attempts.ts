@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { DeliveryError } from '../emitters/types';
+import type { AttemptDescription } from '../observability/tracing';
 import type { Queue } from './store/types';
 import type { AttemptRecord, DueDelivery } from './types';
 
@@ -26,6 +27,20 @@ export function attemptRecord(row: DueDelivery, attempt: number, outcome: Attemp
   record.error = failure instanceof Error ? failure.message || failure.name : String(failure);
   if (failure instanceof DeliveryError && failure.status !== undefined) record.status = failure.status;
   return record;
+}
+
+/** The attempt as its span describes it: the event, the target, the stored trace context. */
+export function attemptDescription(row: DueDelivery, attempt: number, probe: boolean): AttemptDescription {
+  const { event } = row;
+  return {
+    emitter: row.emitter,
+    eventId: event.id,
+    eventSource: event.source,
+    eventType: event.type,
+    attempt,
+    probe,
+    trace: row.trace,
+  };
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { DeliveryError, type Emitter } from '../emitters/types';
 import type { Metrics } from '../observability/metrics';
-import { noteAttempt } from './attempts';
+import { inAttemptSpan } from '../observability/tracing';
+import { attemptDescription, noteAttempt } from './attempts';
 import type { BackoffPolicy } from './backoff';
 import { TargetCircuit, type CircuitSettings } from './circuit';
 import { describeFailure, settleAttempt } from './settle';
@@ -196,8 +197,11 @@ export class EmitterLane {
     let failure: unknown;
     let succeeded = false;
     try {
-      // Through a promise so an emitter that throws synchronously is classified like any failure.
-      const delivery = Promise.resolve().then(() => this.emitter.deliver(row.event));
+      // In the attempt's span (through a promise, so an emitter that throws synchronously is
+      // classified like any failure).
+      const delivery = inAttemptSpan(attemptDescription(row, attempts, probe), () =>
+        this.emitter.deliver(row.event, { trace: row.trace }),
+      );
       await withDeadline(delivery, this.ctx.attemptTimeoutMs);
       succeeded = true;
     } catch (err) {

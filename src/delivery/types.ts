@@ -1,4 +1,5 @@
 import type { RegistryEvent } from '../model/event';
+import type { TraceContext } from '../observability/tracing';
 
 /**
  * Where the HTTP edge hands accepted events: 202 means `accept` resolved (the durable store
@@ -24,6 +25,8 @@ export interface RoutedEvent {
    * `changes` filter reads and only the store's transaction knows).
    */
   route?: (event: RegistryEvent) => string[];
+  /** The trace the event was accepted in, stored with it for its delivery attempts. */
+  trace?: TraceContext;
 }
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';
@@ -62,6 +65,8 @@ export interface DueDelivery {
   /** Epoch ms at which the event was stored: the start of the delivery latency. */
   acceptedAt: number;
   event: RegistryEvent;
+  /** The trace the event was accepted in, when tracing was on then. */
+  trace?: TraceContext;
 }
 
 /** One delivery as the operator sees it (`deliveries list`). Times are epoch milliseconds. */

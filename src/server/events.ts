@@ -5,6 +5,7 @@ import type { EventIntake } from '../delivery/types';
 import { summarise } from '../model/event';
 import { PayloadError } from '../model/errors';
 import type { Metrics } from '../observability/metrics';
+import { inSpan } from '../observability/tracing';
 import { detectProvider, protocolHeaders, readRequest } from '../providers';
 import { createParseContext } from '../providers/context';
 import type { InboundRequest, RegistryProvider } from '../providers/types';
@@ -48,10 +49,12 @@ export function eventsHandler(deps: EventsHandlerDeps) {
     req.refusedStatus = parser.refusedStatus;
     checkProviderScope(scope, provider);
 
-    const outcome = readRequest(
-      parser,
-      { ...inbound, headers: protocolHeaders(req.headers, [parser]) },
-      createParseContext(parser, deps.config, scope.registries, req.id),
+    const outcome = inSpan(`parse ${provider}`, { 'registry_gateway.provider': provider }, () =>
+      readRequest(
+        parser,
+        { ...inbound, headers: protocolHeaders(req.headers, [parser]) },
+        createParseContext(parser, deps.config, scope.registries, req.id),
+      ),
     );
 
     switch (outcome.kind) {

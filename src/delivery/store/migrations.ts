@@ -2,6 +2,7 @@ import type { Dialect } from './dialect';
 import { EVENT_COLUMNS } from './event-columns';
 import { heldPartsSchema } from './held-parts';
 import { tagStateSchema } from './tag-state';
+import { addTraceColumns } from './trace-columns';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -101,6 +102,8 @@ CREATE INDEX IF NOT EXISTS attempts_failed ON ${d.table('attempts')} (emitter, i
   // push (held-parts.ts).
   (d) => `${tagStateSchema(d.table('tag_state'))}
 ${heldPartsSchema(d.table('held_parts'))}`,
+  // 6: the trace context each event was accepted in (trace-columns.ts).
+  (d) => addTraceColumns(d.table('events')),
 ];
 
 /** Which replica is attempting a row, and until when it may: past that, another takes it. */

@@ -44,6 +44,8 @@ export interface StoreStats {
 export interface Ledger {
   /** Where the store lives, for logs: a file, or the database host and schema (never a password). */
   readonly location: string;
+  /** Which engine, as the commit's span names it (`db.system.name`). */
+  readonly engine: 'sqlite' | 'postgres';
 
   /** undefined while new events are taken; otherwise why not (draining, database unreachable). */
   notReadyReason(): string | undefined;
@@ -148,7 +150,6 @@ export interface Inspection {
 
 /** What `openStore` returns: every role, plus what the wiring itself needs. */
 export interface DeliveryStore extends Ledger, Queue, Inspection {
-  readonly engine: 'sqlite' | 'postgres';
   /** Windows shared by every process on the store; absent where only one process delivers. */
   readonly sharedWindows?: SharedWindows;
   /** The engine's figures for the metrics. */

@@ -7,6 +7,7 @@ import { makeEvent } from '../support';
 import { inspectionBehaviour } from './inspection-behaviour';
 import { heldPartsBehaviour } from './held-parts-behaviour';
 import { tagStateBehaviour } from './tag-state-behaviour';
+import { traceContextBehaviour } from './trace-behaviour';
 
 export const HOUR = 3600_000;
 
@@ -487,6 +488,8 @@ export function storeBehaviour(harness: EngineHarness): void {
     });
 
     tagStateBehaviour({ open: (overrides) => open(overrides) });
+
+    traceContextBehaviour({ open: () => open(), now: () => now });
 
     heldPartsBehaviour({
       open: async (options, metrics) => {
