@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { RegistryEvent } from '../model/event';
+import { noteExchange } from './exchange';
 import type { TargetRequest } from './preview';
 import type { Emitter, EmitterPlugin, EmitterSectionBase } from './types';
 
@@ -17,6 +18,8 @@ export class LogEmitter implements Emitter {
 
   async deliver(event: RegistryEvent): Promise<void> {
     const line = JSON.stringify(event) + '\n';
+    // No answer to record: a written line is all a log target says.
+    noteExchange({ request: { method: 'WRITE', url: 'stdout', headers: {} } });
     await new Promise<void>((resolve, reject) => this.out.write(line, (err) => (err ? reject(err) : resolve())));
   }
 }

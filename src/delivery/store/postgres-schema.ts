@@ -97,6 +97,14 @@ ALTER TABLE ${s}.deliveries ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 
   // tagged push (held-parts.ts).
   (s) => `${tagStateSchema(`${s}.tag_state`)}
 ${heldPartsSchema(`${s}.held_parts`)}`,
+  // Version 6: what each attempt sent and got back (JSON, credentials hidden, bodies cut at 4 KB),
+  // whether it was a circuit probe and whether it spent one of the row's attempts; and a note on
+  // a delivery row saying why it exists (an operator sent a delivered event again).
+  (s) => `
+ALTER TABLE ${s}.attempts ADD COLUMN probe BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE ${s}.attempts ADD COLUMN counted BOOLEAN NOT NULL DEFAULT true;
+ALTER TABLE ${s}.attempts ADD COLUMN exchanges TEXT;
+ALTER TABLE ${s}.deliveries ADD COLUMN note TEXT;`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;

@@ -4,7 +4,7 @@ import { heldPartsSchema } from './held-parts';
 import { tagStateSchema } from './tag-state';
 
 /** Bumped whenever the tables change; a newer file is refused rather than misread. */
-export const SQLITE_SCHEMA_VERSION = 4;
+export const SQLITE_SCHEMA_VERSION = 5;
 
 export const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -78,6 +78,14 @@ CREATE INDEX IF NOT EXISTS attempts_by_delivery ON attempts (delivery_id);
 CREATE INDEX IF NOT EXISTS attempts_failed ON attempts (emitter, id) WHERE NOT ok;
 `;
 
+/** Version 5, the same columns as PostgreSQL's version 6 (one transaction: all of them or none). */
+const ATTEMPT_ANSWERS_SQLITE = `
+ALTER TABLE attempts ADD COLUMN probe INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE attempts ADD COLUMN exchanges TEXT;
+ALTER TABLE deliveries ADD COLUMN note TEXT;
+`;
+
 /**
  * Creates or upgrades the file's tables. Every step may run again (a version 1 file, a fresh
  * one, one upgraded by a gateway that died before writing the version), hence the column check.
@@ -102,6 +110,9 @@ export function migrateSqlite(db: Database.Database, file: string): void {
     db.exec(tagStateSchema('tag_state'));
     // Version 4 too: the parts of a push held for its tagged push (held-parts.ts).
     db.exec(heldPartsSchema('held_parts'));
+    // Version 5: each attempt's requests and answers and whether it was a probe; a delivery's note.
+    const attemptColumns = db.prepare<[], { name: string }>('PRAGMA table_info(attempts)').all();
+    if (!attemptColumns.some((c) => c.name === 'exchanges')) db.exec(ATTEMPT_ANSWERS_SQLITE);
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   }).immediate();
 }
