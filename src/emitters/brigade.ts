@@ -3,7 +3,7 @@ import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
 import { toBrigadeEvent } from './brigade-event';
-import { noteExchange } from './exchange';
+import { noteExchange, shownUrl } from './exchange';
 import {
   REQUEST_SETUP_ERROR_CODES,
   statusFailure,
@@ -46,6 +46,10 @@ export class BrigadeEmitter implements Emitter {
     this.events = new core.EventsClient(apiAddress, settings.apiToken, {
       allowInsecureConnections: settings.apiIgnoreCertWarnings,
     });
+  }
+
+  get address(): string {
+    return shownUrl(this.apiAddress);
   }
 
   async deliver(registryEvent: RegistryEvent): Promise<void> {

@@ -10,6 +10,7 @@ import type { Emitter, EmitterPlugin, EmitterSectionBase } from './types';
  */
 export class LogEmitter implements Emitter {
   readonly name = 'log';
+  readonly address = 'stdout';
   constructor(private readonly out: Writable = process.stdout) {}
 
   preview(event: RegistryEvent): TargetRequest[] {
