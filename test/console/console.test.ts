@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { healthOf } from '../../src/console/health';
 import { FixedWindows, LOGINS_PER_OPERATOR, REFUSED_PER_ADDRESS } from '../../src/console/login-throttle';
 import { waitFor } from '../helpers/gateway-process';
 import {
@@ -285,5 +286,37 @@ describe('login throttle windows', () => {
     }
     expect(windows.blockedFor('e', 1100)).to.be.greaterThan(0);
     expect(windows.blockedFor('a', 1100)).to.equal(0);
+  });
+});
+
+describe('target health words', () => {
+  const now = 1_000_000;
+  const recent = 5 * 60_000;
+  const base = { emitter: 'knative', pending: 0, dead: 0, delivered: 10, deliveredRecently: 1 };
+  const failed = { message: 'knative sink answered 503', at: now - 60_000, status: 503 };
+
+  it('says down (probing) while the circuit is open, whatever else is true', () => {
+    const open = { state: 'open', since: now - 1000 };
+    expect(healthOf({ ...base, circuit: open, lastSuccess: now }, now, recent).word).to.equal('down (probing)');
+  });
+
+  it('says recovering when the target answers again after recent failures and the backlog drains', () => {
+    const t = {
+      ...base,
+      pending: 40,
+      lastError: failed,
+      lastSuccess: now - 1000,
+      circuit: { state: 'closed', since: 0 },
+    };
+    expect(healthOf(t, now, recent)).to.include({ word: 'recovering', tone: 'pending' });
+    // Backlog gone, or the failures long past: plain delivering.
+    expect(healthOf({ ...t, pending: 0 }, now, recent)).to.include({ word: 'delivering', tone: 'delivered' });
+    expect(healthOf(t, now + recent, recent)).to.include({ word: 'delivering', tone: 'delivered' });
+  });
+
+  it('says delivering, with its retries noted, when rows wait on a backoff after the latest failure', () => {
+    const t = { ...base, pending: 2, lastError: failed, lastSuccess: now - 120_000 };
+    expect(healthOf(t, now, recent)).to.include({ word: 'delivering', tone: 'pending' });
+    expect(healthOf(base, now, recent)).to.deep.equal({ word: 'delivering', tone: 'delivered' });
   });
 });
