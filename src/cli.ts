@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { deliveriesCommand } from './cli/deliveries';
 import { consoleOutput } from './cli/output';
-import { sendCommand } from './cli/send';
+import { dryRunEdge, sendCommand } from './cli/send';
 import { serveCommand } from './cli/serve';
 import { pickToken, providerOfUrl } from './cli/token-pick';
 import { validateCommand } from './cli/validate';
@@ -17,7 +17,8 @@ const USAGE = `usage:
   registry-gateway validate [--chart] --config FILE
   registry-gateway send --url URL [--token T | --tokens-file F [--token-name N]] [--verify FORM] [--expect STATUS] FILE...
         (token also from REGISTRY_GATEWAY_TOKEN; FORM is the token's verify: ${SEND_FORMS.join('|')};
-        headers a registry sends besides the body come from the provider or from FILE's .headers sidecar)
+        headers a registry sends besides the body come from the provider or from FILE's .headers sidecar;
+        --dry-run --config FILE answers in process as that config's gateway would, storing nothing)
   registry-gateway deliveries list|replay|drop --config FILE
         [--state pending|delivered|dead] [--emitter NAME] [--id EVENT_ID] [--delivery N]... [--limit N] [--json]`;
 
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
       delivery: { type: 'string', multiple: true },
       limit: { type: 'string' },
       json: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -59,14 +61,15 @@ async function main(argv: string[]): Promise<number> {
     case 'validate':
       return validateCommand(needConfig(), consoleOutput, values.chart === true);
     case 'send': {
+      const local = values['dry-run'] ? dryRunEdge(needConfig()) : undefined;
+      // A dry run has no server: the URL only names the path (/events or /events/<provider>).
+      const url = values.url ?? (local ? 'http://dry-run/events' : undefined);
       const tokensFile = values['tokens-file'];
       const token =
         values.token ??
-        (tokensFile && values.url
-          ? pickToken(tokensFile, providerOfUrl(values.url), values['token-name'])
-          : undefined) ??
+        (tokensFile && url ? pickToken(tokensFile, providerOfUrl(url), values['token-name']) : undefined) ??
         process.env.REGISTRY_GATEWAY_TOKEN;
-      if (!values.url || !token || rest.length === 0) {
+      if (!url || !token || rest.length === 0) {
         throw new UsageError(
           'send needs --url URL, a token (--token, --tokens-file or REGISTRY_GATEWAY_TOKEN) and at least one FILE',
         );
@@ -78,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
       const verify = values.verify ?? 'bearer';
       if (!SEND_FORMS.includes(verify)) throw new UsageError(`--verify needs one of ${SEND_FORMS.join(', ')}`);
       return sendCommand(
-        { url: values.url, token, files: rest, expect, verify: verify as TokenVerification },
+        { url, token, files: rest, expect, verify: verify as TokenVerification, local },
         consoleOutput,
       );
     }

@@ -1,6 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { REALM } from './bearer';
 import type { TokenScope, TokenVerifier } from './tokens';
 
 /**
@@ -18,9 +16,9 @@ export interface BasicCredentials {
   password: string;
 }
 
-/** Whether the request presents Basic credentials at all, well-formed or not. */
-export function usesBasicScheme(req: Request): boolean {
-  return /^basic(\s|$)/i.test(req.headers.authorization ?? '');
+/** Whether an Authorization header uses the Basic scheme at all, well-formed or not. */
+export function usesBasicScheme(header: string | undefined): boolean {
+  return /^basic(\s|$)/i.test(header ?? '');
 }
 
 /** The user name and password of an `Authorization: Basic` header; undefined when malformed. */
@@ -43,29 +41,4 @@ function sameName(presented: string, expected: string): boolean {
 export function verifyBasic(verifier: TokenVerifier, credentials: BasicCredentials): TokenScope | undefined {
   const scope = verifier.verify(credentials.password);
   return scope && sameName(credentials.user, scope.name) ? scope : undefined;
-}
-
-/**
- * Takes requests with Basic credentials and hands every other one to `bearer`. A refusal names
- * the Bearer challenge as before, and a Basic one only for a request that itself used Basic:
- * a Basic challenge makes browsers prompt for a password, which no other caller should get.
- */
-export function acceptBasicCredentials(verifier: TokenVerifier, bearer: RequestHandler): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    // Query-string tokens are refused by the bearer middleware, whatever the header says.
-    const queryToken = new URLSearchParams(req.url.split('?')[1] ?? '').has('access_token');
-    if (!usesBasicScheme(req) || queryToken) return bearer(req, res, next);
-    const credentials = basicCredentials(req.headers.authorization);
-    const scope = credentials && verifyBasic(verifier, credentials);
-    if (scope) {
-      req.tokenScope = scope;
-      return next();
-    }
-    res.setHeader('WWW-Authenticate', [`Bearer realm="${REALM}"`, `Basic realm="${REALM}", charset="UTF-8"`]);
-    // One answer for a wrong token and a wrong name: telling them apart would confirm a token.
-    const hint = credentials
-      ? 'the Basic credentials are not a token this gateway knows with its name as the user name'
-      : 'Basic credentials must be base64 of "<token name>:<token>"';
-    res.status(401).json({ status: 'unauthorized', errors: [hint] });
-  };
 }

@@ -4,7 +4,11 @@ import { hmacHex } from '../auth/hmac';
 import { GITHUB_SIGNATURE_HEADER } from '../auth/verify-github';
 import { JFROG_AUTH_HEADER } from '../auth/verify-jfrog';
 import type { TokenVerification } from '../config/types';
-import { detectProvider } from '../providers';
+import { presentedCredential } from '../auth/credential';
+import { Credentials } from '../auth/credentials';
+import { loadConfig } from '../gateway';
+import { detectProvider, PROVIDERS } from '../providers';
+import { Receiver, type Inbound } from '../server/receive';
 import { headersFileFor, readHeadersFile } from './headers-file';
 import type { Output } from './output';
 
@@ -17,6 +21,11 @@ export interface SendOptions {
   verify?: TokenVerification;
   /** The status every answer must have; any 2xx when unset. */
   expect?: number;
+  /**
+   * `--dry-run`: no server; each request goes to this in-process edge (built from `--config`,
+   * storing nothing) and its answer is printed as the gateway would give it.
+   */
+  local?: Receiver;
 }
 
 interface Prepared {
@@ -108,6 +117,52 @@ export function prepareRequest(file: string, options: Pick<SendOptions, 'url' | 
 }
 
 /**
+ * The prepared request as the edge's input, for `--dry-run`: what the gateway would read from
+ * the same bytes and headers over HTTP (the provider and a path token from the URL's path).
+ */
+export function inboundOf(request: Prepared): Inbound {
+  const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const [, provider, pathToken] = /\/events(?:\/([^/]+))?(?:\/([^/]+))?\/*$/.exec(new URL(request.url).pathname) ?? [];
+  const decode = (segment: string | undefined) => (segment === undefined ? undefined : decodeURIComponent(segment));
+  return {
+    provider: decode(provider),
+    credential: presentedCredential(headers, decode(pathToken)),
+    headers,
+    rawBody: request.body,
+  };
+}
+
+/**
+ * The edge of the gateway `configFile` configures, in this process, with an intake that keeps
+ * nothing: `send --dry-run` shows what the gateway would answer (401, 403, 400 naming the field,
+ * the events a 202 would carry) without a server, a store or a delivery.
+ */
+export function dryRunEdge(configFile: string): Receiver {
+  const config = loadConfig(configFile);
+  return new Receiver({
+    config,
+    credentials: new Credentials(config.tokens),
+    providers: PROVIDERS,
+    intake: { accept: (events) => Promise.resolve(events.map((event) => ({ event, duplicate: false }))) },
+  });
+}
+
+/** One request's answer: over HTTP from the gateway at `--url`, or from the in-process edge. */
+async function answer(request: Prepared, local: Receiver | undefined): Promise<{ status: number; body: string }> {
+  if (local) {
+    const reply = await local.receive(inboundOf(request));
+    return { status: reply.status, body: JSON.stringify(reply.body) };
+  }
+  const res = await axios.post(request.url, request.body, {
+    headers: request.headers,
+    validateStatus: () => true,
+    transformResponse: (d: unknown) => d,
+    timeout: 30_000,
+  });
+  return { status: res.status, body: typeof res.data === 'string' ? res.data : '' };
+}
+
+/**
  * `registry-gateway send --url URL --token T [--verify FORM] FILE...`: posts payload files as
  * their registries would, for trying a setup end to end. Exit 1 when any post is not answered
  * as expected. Nothing printed carries the token, whichever form it travels in.
@@ -125,13 +180,8 @@ export async function sendCommand(options: SendOptions, out: Output): Promise<nu
       continue;
     }
     try {
-      const res = await axios.post(request.url, request.body, {
-        headers: request.headers,
-        validateStatus: () => true,
-        transformResponse: (d: unknown) => d,
-        timeout: 30_000,
-      });
-      const line = redact(`${file}: ${res.status} ${typeof res.data === 'string' ? res.data : ''}`.trim());
+      const res = await answer(request, options.local);
+      const line = redact(`${file}: ${res.status} ${res.body}`.trim());
       const ok = options.expect === undefined ? res.status >= 200 && res.status < 300 : res.status === options.expect;
       if (ok) out.info(line);
       else {

@@ -1,4 +1,6 @@
-import type { Request, Response } from 'express';
+import type { Reply } from './reply';
+
+type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
 /**
  * The CloudEvents webhook abuse-protection handshake Event Grid sends before CloudEvents
@@ -6,14 +8,20 @@ import type { Request, Response } from 'express';
  * WebHook-Allowed-Origin. Event Grid may also name a WebHook-Request-Callback URL; the gateway
  * never calls it, because a URL taken from a request is an open door to server-side requests.
  */
-export function abuseProtectionHandshake(req: Request, res: Response): void {
-  const origin = req.headers['webhook-request-origin'];
-  res.setHeader('Allow', 'OPTIONS, POST');
+export function abuseProtectionHandshake(headers: Headers, token?: string): Reply {
+  const origin = headers['webhook-request-origin'];
+  const answer = (reason: string, extra: Record<string, string>): Reply => ({
+    status: 200,
+    headers: { Allow: 'OPTIONS, POST', ...extra },
+    body: { status: 'ignored', reason },
+    outcome: { result: 'answered', reason },
+    token,
+  });
   if (typeof origin !== 'string' || origin.trim() === '') {
-    res.status(200).json({ status: 'ignored', reason: 'OPTIONS without WebHook-Request-Origin' });
-    return;
+    return answer('OPTIONS without WebHook-Request-Origin', {});
   }
-  res.setHeader('WebHook-Allowed-Origin', origin.trim());
-  res.setHeader('WebHook-Allowed-Rate', '*');
-  res.status(200).json({ status: 'ignored', reason: 'CloudEvents abuse-protection handshake' });
+  return answer('CloudEvents abuse-protection handshake', {
+    'WebHook-Allowed-Origin': origin.trim(),
+    'WebHook-Allowed-Rate': '*',
+  });
 }

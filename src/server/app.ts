@@ -1,19 +1,20 @@
-import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Credentials } from '../auth/credentials';
 import type { GatewayConfig } from '../config/types';
 import type { EventIntake } from '../delivery/types';
 import type { Metrics } from '../observability/metrics';
-import { acceptedMediaTypes } from '../providers';
 import type { RegistryProvider } from '../providers/types';
-import { abuseProtectionHandshake } from './abuse-protection';
-import { authentication } from './authenticate';
-import { rawBody, requireAcceptedMediaType } from './body';
-import { errorHandler } from './errors';
-import { eventsHandler } from './events';
-import { rateLimit } from './rate-limit';
-import { loggablePath, requestContext } from './request-context';
+import { bodyErrorReply } from './body-reader';
+import { internalError } from './error-reply';
+import { RateLimit } from './rate-limit';
+import { Receiver } from './receive';
+import { refused } from './reply';
+import { requestContext } from './request-context';
+import { loggablePath, RequestLog } from './request-log';
+import { webhookRoutes } from './webhook-routes';
+import { writeReply } from './write-reply';
 
 export interface Readiness {
   /** undefined when ready, else why not (draining, store closed). */
@@ -47,14 +48,34 @@ export interface Serves {
 
 const EVERYTHING: Serves = { webhooks: true, admin: true };
 
+/** The HTTP edge: the webhook routes first (lean), then helmet, the access log and the rest. */
 export function createApp(deps: AppDeps, serves: Serves = EVERYTHING): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (serves.webhooks) {
+    const { requestsPerSecond, burst } = deps.config.server.rateLimit;
+    const receiver = new Receiver({ ...deps, rateLimit: new RateLimit(requestsPerSecond, burst) });
+    webhookRoutes(app, {
+      receiver,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      bodyLimit: deps.config.server.bodyLimit,
+    });
+  }
   app.use(helmet());
   app.use(requestContext(deps.logger));
+  operationRoutes(app, deps, serves);
+  app.use((req, res) => {
+    writeReply(res, refused('not_found', 404, [`no route ${req.method} ${loggablePath(req.path)}`]));
+  });
+  app.use(errorHandler(deps));
+  return app;
+}
 
+/** The probes on every listener; /metrics and the console on the admin one. */
+function operationRoutes(app: Express, deps: AppDeps, serves: Serves): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -63,66 +84,26 @@ export function createApp(deps: AppDeps, serves: Serves = EVERYTHING): Express {
     if (reason) res.status(503).json({ status: 'not ready', reason });
     else res.json({ status: 'ready' });
   });
-  if (serves.admin) {
-    app.get('/metrics', async (_req, res) => {
-      res.setHeader('Content-Type', deps.metrics.registry.contentType);
-      res.send(await deps.metrics.exposition());
-    });
-    if (deps.console) app.use('/console', deps.console);
-  }
-  if (serves.webhooks) webhookRoutes(app, deps);
-  app.use((req, res) => {
-    res.status(404).json({ status: 'not_found', errors: [`no route ${req.method} ${loggablePath(req.path)}`] });
+  if (!serves.admin) return;
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.exposition());
   });
-  app.use(errorHandler(deps.metrics));
-  return app;
+  if (deps.console) app.use('/console', deps.console);
 }
 
-/** `/events` and its provider paths: authentication, rate limit, media type, body, the handler. */
-function webhookRoutes(app: Express, deps: AppDeps): void {
-  const limit = rateLimit(deps.config.server.rateLimit.requestsPerSecond, deps.config.server.rateLimit.burst);
-  const auth = authentication(deps.credentials);
-  // Each request meets the rate limit once, right after it is authenticated: callers without a
-  // credential cannot use up the budget of those with one.
-  const limitOnce: RequestHandler = (req, res, next) => {
-    if (!req.tokenScope || req.rateChecked) return next();
-    req.rateChecked = true;
-    limit(req, res, next);
+/**
+ * A failure on the routes that are not webhooks (theirs answer a Reply): a body the console
+ * cannot read is the client's 4xx; anything else is a bug, a logged 500 that says nothing more.
+ */
+function errorHandler(deps: AppDeps) {
+  // Express recognises error middleware by its four parameters.
+  return (err: Error, _req: Request, res: Response, _next: NextFunction) => {
+    const clientError = bodyErrorReply(err);
+    if (clientError) return writeReply(res, clientError);
+    const id = String(res.getHeader('X-Request-Id'));
+    new RequestLog(deps.logger, id).write('error', { err }, 'unhandled error');
+    if (res.headersSent) return res.end();
+    writeReply(res, internalError(id));
   };
-  const known = new Set(deps.providers.map((p) => p.name));
-  const knownProvider = (req: Request, res: Response, next: () => void) => {
-    const named = req.params.provider as string | undefined;
-    if (named && !known.has(named)) {
-      res.status(404).json({
-        status: 'not_found',
-        errors: [`no provider "${named}"; use /events or /events/{${[...known].join(',')}}`],
-      });
-      return;
-    }
-    next();
-  };
-  const handle = eventsHandler(deps);
-
-  app.post(
-    ['/events', '/events/:provider', '/events/:provider/:secret'],
-    knownProvider,
-    auth.beforeBody({ signatures: true }),
-    limitOnce,
-    requireAcceptedMediaType(acceptedMediaTypes(deps.providers)),
-    rawBody(deps.config.server.bodyLimit),
-    // Signed requests (GitHub, JFrog) are authenticated here, from the body as received.
-    auth.afterBody,
-    limitOnce,
-    handle,
-  );
-  app.options(
-    ['/events', '/events/eventgrid'],
-    auth.beforeBody({ signatures: false }),
-    limit,
-    abuseProtectionHandshake,
-  );
-  app.all(['/events', '/events/:provider', '/events/:provider/:secret'], (req, res) => {
-    res.setHeader('Allow', 'POST, OPTIONS');
-    res.status(405).json({ status: 'rejected', errors: [`${req.method} is not allowed here; webhooks are POSTed`] });
-  });
 }

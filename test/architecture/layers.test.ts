@@ -22,7 +22,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['model', 'observability'],
 ];
 
-const MAX_LINES = 350;
+const MAX_LINES = 300;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

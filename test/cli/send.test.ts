@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { prepareRequest, sendCommand } from '../../src/cli/send';
+import { dryRunEdge, prepareRequest, sendCommand } from '../../src/cli/send';
+import type { TokenVerification } from '../../src/config/types';
 import { parseConfig } from '../../src/gateway';
 import { contentTypeFor, PROVIDERS } from '../../src/providers';
 import type { RegistryProvider } from '../../src/providers/types';
@@ -15,6 +16,14 @@ const GITHUB_SECRET = 'send-github-secret-8e2a4c6f0b';
 const JFROG_SECRET = 'send-jfrog-secret-1b3d5f7a9c';
 const PATH_TOKEN = 'send-path-token-6f4e2d0c8a91b3c5d7e9f1a3';
 const GHCR_EVENTS_ONLY = 'send-ghcr-only-token-2c4e6a8b0d';
+
+const EDGE_CONFIG = `
+tokens:
+  ci: ${BEARER}
+  github: {value: ${GITHUB_SECRET}, verify: github-hmac, providers: [ghcr]}
+  jfrog: {value: ${JFROG_SECRET}, verify: jfrog, providers: [artifactory]}
+  hook: {value: ${PATH_TOKEN}, verify: path}
+`;
 
 function recorder() {
   const lines = { info: [] as string[], error: [] as string[] };
@@ -73,13 +82,7 @@ describe('cli/send', () => {
     let edge: Edge;
     before(async () => {
       edge = await startEdge({
-        config: parseConfig(`
-tokens:
-  ci: ${BEARER}
-  github: {value: ${GITHUB_SECRET}, verify: github-hmac, providers: [ghcr]}
-  jfrog: {value: ${JFROG_SECRET}, verify: jfrog, providers: [artifactory]}
-  hook: {value: ${PATH_TOKEN}, verify: path}
-`),
+        config: parseConfig(EDGE_CONFIG),
       });
     });
     after(() => edge.close());
@@ -187,6 +190,37 @@ tokens:
       const printed = [...lines.info, ...lines.error].join('\n');
       for (const secret of [GITHUB_SECRET, JFROG_SECRET, PATH_TOKEN, GHCR_EVENTS_ONLY])
         expect(printed).to.not.include(secret);
+    });
+
+    it('--dry-run answers in process as the gateway at --url does, for every token form, without a server', async () => {
+      const configFile = path.join(tempDir(), 'values.yaml');
+      writeFileSync(configFile, EDGE_CONFIG);
+      const local = dryRunEdge(configFile);
+      const cases: [string, string, TokenVerification, string][] = [
+        ['acr-push.json', BEARER, 'bearer', '/events'],
+        ['acr-push.json', 'not-a-token-of-this-gateway', 'bearer', '/events'],
+        ['ghcr-package-published.json', GITHUB_SECRET, 'github-hmac', '/events'],
+        ['ghcr-package-published.json', GHCR_EVENTS_ONLY, 'github-hmac', '/events'],
+        ['artifactory-docker-pushed.json', JFROG_SECRET, 'jfrog', '/events'],
+        ['quay-repo-push.json', PATH_TOKEN, 'path', '/events/quay'],
+        ['quay-repo-push.json', PATH_TOKEN, 'path', '/events/acr'],
+        ['harbor-push.json', BEARER, 'bearer', '/events/nexus'],
+      ];
+      const seen: string[] = [];
+      for (const [name, token, verify, at] of cases) {
+        const files = [lonePayload(name)];
+        const overHttp = recorder();
+        const inProcess = recorder();
+        await sendCommand({ url: `${edge.url}${at}`, token, verify, files }, overHttp.out);
+        const received = edge.intake.received.length;
+        await sendCommand({ url: `http://dry-run${at}`, token, verify, files, local }, inProcess.out);
+        expect(edge.intake.received.length, 'a dry run posts nothing').to.equal(received);
+        const status = (r: ReturnType<typeof recorder>) =>
+          [...r.lines.info, ...r.lines.error][0].split(': ')[1].slice(0, 3);
+        expect(status(inProcess), `${name} ${verify} ${at}`).to.equal(status(overHttp));
+        seen.push(status(inProcess));
+      }
+      expect(seen).to.deep.equal(['202', '401', '202', '401', '202', '202', '400', '404']);
     });
 
     it('names the file and line of a sidecar that is not headers, and posts nothing for it', async () => {
