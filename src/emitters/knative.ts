@@ -4,6 +4,7 @@ import type { RegistryEvent } from '../model/event';
 import type { TraceContext } from '../observability/tracing';
 import { CloudEventEncodingError, encode, type CloudEventHttpMessage, type ContentMode } from './cloudevent';
 import { prettyJson, withoutUserInfo, type TargetRequest } from './preview';
+import { shownUrl } from './exchange';
 import {
   bodyExcerpt,
   REQUEST_SETUP_ERROR_CODES,
@@ -124,6 +125,10 @@ export class KnativeEmitter implements Emitter {
       if (moved === undefined) throw err;
       await this.post(moved, message);
     }
+  }
+
+  get address(): string {
+    return shownUrl(this.sink.describe());
   }
 
   preview(event: RegistryEvent): TargetRequest[] {

@@ -17,6 +17,11 @@ export interface Emitter {
    * several: also the delivery row's emitter name.
    */
   readonly name: string;
+  /**
+   * Where the target is, for the console's Targets page: a URL or a resource, never with a
+   * credential (user info and secret-looking query values hidden).
+   */
+  readonly address?: string;
   /** Resolves when the target took the event; throws DeliveryError otherwise. */
   deliver(event: RegistryEvent, attempt?: AttemptContext): Promise<void>;
   /**

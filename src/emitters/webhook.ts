@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
 import type { TraceContext } from '../observability/tracing';
 import { encode, JSON_CONTENT_TYPE, toCloudEvent } from './cloudevent';
+import { shownUrl } from './exchange';
 import { answerFailure, bodyExcerpt, HTTP_RECEIVER_POLICY, TargetClient, transportFailure } from './http';
 import { HIDDEN_CREDENTIAL, prettyJson, withoutUserInfo, type TargetRequest } from './preview';
 import type { AttemptContext, Emitter, EmitterDeps, EmitterPlugin } from './types';
@@ -32,6 +33,7 @@ export interface WebhookEmitterOptions {
 export class WebhookEmitter implements Emitter {
   readonly name: string;
   readonly endpointFilter: WebhookEndpoint['filter'];
+  readonly address: string;
   private readonly client: TargetClient;
   private readonly clock: () => number;
 
@@ -41,6 +43,7 @@ export class WebhookEmitter implements Emitter {
   ) {
     this.name = `webhook/${endpoint.name}`;
     this.endpointFilter = endpoint.filter;
+    this.address = shownUrl(endpoint.url);
     this.clock = options.clock ?? Date.now;
     this.client = new TargetClient({ timeoutSeconds: endpoint.timeoutSeconds, responseType: 'text' });
   }

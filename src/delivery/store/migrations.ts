@@ -104,6 +104,14 @@ CREATE INDEX IF NOT EXISTS attempts_failed ON ${d.table('attempts')} (emitter, i
 ${heldPartsSchema(d.table('held_parts'))}`,
   // 6: the trace context each event was accepted in (trace-columns.ts).
   (d) => addTraceColumns(d.table('events')),
+  // 7: what each attempt sent and got back (JSON, credentials hidden, bodies cut at 4 KB), whether
+  // it was a circuit probe and whether it spent one of the row's attempts; and a note on a
+  // delivery row saying why it exists (an operator sent a delivered event again).
+  (d) => `
+ALTER TABLE ${d.table('attempts')} ADD COLUMN probe ${d.boolean} NOT NULL DEFAULT false;
+ALTER TABLE ${d.table('attempts')} ADD COLUMN counted ${d.boolean} NOT NULL DEFAULT true;
+ALTER TABLE ${d.table('attempts')} ADD COLUMN exchanges TEXT;
+ALTER TABLE ${d.table('deliveries')} ADD COLUMN note TEXT;`,
 ];
 
 /** Which replica is attempting a row, and until when it may: past that, another takes it. */

@@ -122,7 +122,7 @@ export interface Queue {
   counts(): Promise<DeliveryCounts[]>;
 }
 
-/** The console's and the operator CLI's role: reading the store, and the operator's two actions. */
+/** The console's and the operator CLI's role: reading the store, and the operator's actions on rows. */
 export interface Inspection {
   /** Deliveries with their event, newest first; `truncated` says when `limit` cut rows. */
   list(filter?: ListFilter): Promise<DeliveryPage>;
@@ -130,6 +130,15 @@ export interface Inspection {
   listEvents(query?: EventQuery): Promise<EventListPage>;
   /** One event by its sequence number, with its deliveries and every attempt recorded. */
   eventDetail(seq: number): Promise<EventDetail | undefined>;
+  /** Pending rows among `ids` become due at `nowMs` (the console's "retry now"); resolves how many. */
+  retryNow(ids: number[], nowMs: number): Promise<number>;
+  /**
+   * Each delivered row among `ids` gets a new pending row of the same event and emitter, due at
+   * `nowMs` and carrying `note` (the console's "send again"); the delivered row stays as it was.
+   */
+  sendAgain(ids: number[], note: string, nowMs: number): Promise<number>;
+  /** The dead rows of the events a console filter selects, for a bulk replay. */
+  deadIds(query: EventQuery): Promise<number[]>;
   /**
    * Per emitter with rows: counts, deliveries within `recentMs` of `nowMs`, the last failed
    * attempt, and its circuit where the store keeps one.
