@@ -30,6 +30,8 @@ export interface Results {
     ingest_p99_ms_while_down: number;
   };
   postgres: { gateway_rps: number; gateway_p50_ms: number; gateway_p99_ms: number; failed: number };
+  /** The warm SQLite run again with tracing on, every trace sampled, OTLP/HTTP to a local sink. */
+  tracing?: { gateway_rps: number; gateway_p50_ms: number; gateway_p99_ms: number; exports: number; failed: number };
 }
 
 /** The comparison row: the same warm run with delivery on the listener's own thread. */
@@ -99,6 +101,15 @@ export function markdown(r: Results): string {
       r.postgres.gateway_rps >= 0.7 * i.gateway_rps && r.postgres.gateway_p99_ms <= 50,
     ],
   ];
+  if (r.tracing) {
+    const t = r.tracing;
+    rows.splice(4, 0, [
+      'gateway, SQLite, warm, tracing on (sampling 1.0)',
+      `${n(t.gateway_rps)} req/s (${n(t.gateway_rps / i.gateway_rps, 2)}x tracing off), p50 ${n(t.gateway_p50_ms, 1)} ms, p99 ${n(t.gateway_p99_ms, 1)} ms; ${t.exports} OTLP exports`,
+      '',
+      true,
+    ]);
+  }
   return [
     `registry-gateway benchmark: ${r.machine.cores} cores (${r.machine.cpu}), Node ${r.machine.node}; ${r.load}; Brigade emitter to a local fake; whole run ${n(r.seconds)} s`,
     '',

@@ -8,10 +8,14 @@
  *   3. a backlog of BENCH_BACKLOG events taken while that target is down (it answers 503):
  *      ingest rate, attempts/s against it and peak RSS; then the target returns: time to the
  *      first delivery and the drain rate;
- *   4. the gateway on PostgreSQL (a throwaway local cluster), unique ids.
+ *   4. the gateway on PostgreSQL (a throwaway local cluster), unique ids;
+ *   5. (run right after 2) the warm SQLite run again with tracing on, every trace sampled,
+ *      exported over OTLP/HTTP to a local sink (BENCH_TRACING=0 leaves it out).
  * Besides, the warm run of 2. again with delivery on the listener's thread (`delivery.worker:
- * false`), for comparison. Every gateway runs with the heap bounds the chart sets for its default
- * memory limit (BENCH_NODE_OPTIONS overrides them).
+ * false`, BENCH_ONLY section `inline`), for comparison. Every gateway runs with the heap bounds
+ * the chart sets for its default memory limit (BENCH_NODE_OPTIONS overrides them).
+ * BENCH_ONLY=sqlite,tracing (any of ceilings, sqlite, inline, tracing, backlog, postgres) runs only
+ * those and prints what they measured without writing the results files: a quick check of one row.
  * Writes bench/results/latest.json and latest.md, and fails if an acked event was not delivered.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -347,6 +351,42 @@ async function postgresIngest(results: Partial<Results>): Promise<void> {
   }
 }
 
+async function tracedIngest(results: Partial<Results>): Promise<void> {
+  const target = await Target.start();
+  const sink = await helper('otlp-sink');
+  const sinkUrl = `http://127.0.0.1:${sink.port}`;
+  const gw = await Gateway.start(target, '', {
+    OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+    OTEL_TRACES_SAMPLER: 'always_on',
+  });
+  try {
+    // The first run warms the process up, as the untraced warm row's cold run does.
+    wrk(gw.url);
+    const warm = wrk(gw.url);
+    await delivered(target, await gw.accepted());
+    const { exports } = (await axios.get(`${sinkUrl}/_stats`)).data as { exports: number };
+    console.log(`sqlite warm, tracing on: ${warm.rps.toFixed(0)} req/s, p99 ${warm.p99ms} ms; ${exports} OTLP exports`);
+    if (exports === 0) throw new Error('tracing on, but nothing reached the OTLP sink');
+    results.tracing = {
+      gateway_rps: warm.rps,
+      gateway_p50_ms: warm.p50ms,
+      gateway_p99_ms: warm.p99ms,
+      exports,
+      failed: warm.errors + warm.non2xx,
+    };
+  } finally {
+    // The sink outlives the gateway, which exports its last spans as it stops.
+    const exited = new Promise((resolve) => gw.proc.once('exit', resolve));
+    gw.stop();
+    await exited;
+    target.stop();
+    sink.proc.kill();
+  }
+}
+
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const selected = (section: string) => !ONLY || ONLY.includes(section);
+
 async function main() {
   if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0)
     throw new Error('wrk is not installed (apt-get install wrk)');
@@ -355,14 +395,20 @@ async function main() {
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', node: process.version },
     load: `wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, loopback, unique ACR pushes`,
   };
-  const node = await ceiling('node-noop');
-  const expressNoop = await ceiling('express-noop');
-  console.log(`ceilings: node ${node.rps.toFixed(0)} req/s, express ${expressNoop.rps.toFixed(0)} req/s`);
-  results.ingest = { node_noop_rps: node.rps, express_noop_rps: expressNoop.rps } as Results['ingest'];
-  await sqliteIngest(results);
-  await inlineIngest(results);
-  await backlog(results);
-  await postgresIngest(results);
+  results.ingest = {} as Results['ingest'];
+  if (selected('ceilings')) {
+    const node = await ceiling('node-noop');
+    const expressNoop = await ceiling('express-noop');
+    console.log(`ceilings: node ${node.rps.toFixed(0)} req/s, express ${expressNoop.rps.toFixed(0)} req/s`);
+    results.ingest = { node_noop_rps: node.rps, express_noop_rps: expressNoop.rps } as Results['ingest'];
+  }
+  if (selected('sqlite')) await sqliteIngest(results);
+  // Right after the untraced warm run, so the two rows compare like with like.
+  if (selected('tracing') && process.env.BENCH_TRACING !== '0') await tracedIngest(results);
+  if (selected('inline')) await inlineIngest(results);
+  if (selected('backlog')) await backlog(results);
+  if (selected('postgres')) await postgresIngest(results);
+  if (ONLY) return;
   results.seconds = (Date.now() - started) / 1000;
   mkdirSync(path.join(__dirname, 'results'), { recursive: true });
   writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);

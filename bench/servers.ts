@@ -1,7 +1,8 @@
 /**
  * The bench's helper servers, one per process so each has a core's worth of event loop to itself,
  * as the gateway does: `node-noop` and `express-noop` (the ceilings the gateway is compared with)
- * and `target` (a Brigade API that answers 201 at once, or 503 while told it is down).
+ * `target` (a Brigade API that answers 201 at once, or 503 while told it is down) and
+ * `otlp-sink` (an OTLP/HTTP receiver that takes every export and keeps only counts).
  * Prints `listening <port>` when ready.
  */
 import http from 'node:http';
@@ -64,6 +65,24 @@ if (kind === 'node-noop') {
         stats.lastCreatedAt = now;
         res.writeHead(201, { 'Content-Type': 'application/json' });
         res.end(created);
+      });
+    }),
+  );
+} else if (kind === 'otlp-sink') {
+  const stats = { exports: 0, bytes: 0 };
+  serve(
+    http.createServer((req, res) => {
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => {
+        if (req.url === '/_stats') {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify(stats));
+          return;
+        }
+        stats.exports++;
+        stats.bytes += bytes;
+        res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end();
       });
     }),
   );

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: tracing, when on, must hook http, express and pg before anything below loads them.
+import './observability/tracing-start';
 import { parseArgs } from 'node:util';
 import { deliveriesCommand } from './cli/deliveries';
 import { requestsCommand } from './cli/requests';

@@ -1,6 +1,7 @@
 import { ConfigReloader } from '../config/reload';
 import { Gateway, loadConfig } from '../gateway';
 import { createLogger } from '../observability/logger';
+import { stopTracing } from '../observability/tracing-sdk';
 
 /** `registry-gateway serve --config F`: runs until SIGTERM/SIGINT, then drains and exits 0. */
 export async function serveCommand(configPath: string): Promise<void> {
@@ -19,13 +20,17 @@ export async function serveCommand(configPath: string): Promise<void> {
     stopping = true;
     reloader.stop();
     logger.info({ signal }, 'signal received');
-    gateway.stop().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    // The spans of the last deliveries are exported before the process goes.
+    gateway
+      .stop()
+      .then(() => stopTracing().catch((err: unknown) => logger.warn({ err }, 'cannot export the last spans')))
+      .then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -227,6 +227,9 @@ export function createConfigSchema(parts: ConfigParts): Joi.ObjectSchema<Gateway
     server,
     console: consoleSchema,
     logLevel: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace').default('info'),
+    // Read before the schema by observability/tracing-sdk.ts (the SDK must load first); here so
+    // a typo is refused and the default is written down.
+    tracing: Joi.object({ enabled: Joi.boolean().default(false) }).default(),
   })
     .keys(Object.fromEntries(CHART_KEYS.map((k) => [k, Joi.any()])))
     .shared(filter)

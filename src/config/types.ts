@@ -183,4 +183,6 @@ export interface GatewayConfig<
   server: ServerSettings;
   console: ConsoleSettings;
   logLevel: string;
+  /** OpenTelemetry traces, exported as the OTEL_* environment variables say (docs/tracing.md). */
+  tracing: { enabled: boolean };
 }

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import helmet from 'helmet';
 import { actionRoutes } from './actions';
+import { LoginThrottle } from './login-throttle';
 import { pageRoutes } from './pages';
 import { currentSession, csrfToken, endSession, issueLoginNonce, issueSession, loginNonceMatches } from './session';
 import { operatorFor, sameSecret } from './session';
@@ -31,11 +32,19 @@ function first(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** 429 with Retry-After in whole seconds, and the wait in words. */
+function tooMany(res: Response, waitMs: number, why: string): void {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  res.setHeader('Retry-After', String(seconds));
+  render(res, 'message', { title: 'Too many login attempts', message: `${why} Try again in ${seconds} s.` }, 429);
+}
+
 /** The operator console, mounted by the HTTP edge at /console. */
 export function createConsole(deps: ConsoleDeps): Router {
   const clock = deps.clock ?? Date.now;
   const settings = () => deps.config.console;
   const router = express.Router();
+  const throttle = new LoginThrottle();
 
   // Off: the routes do not exist (the edge answers 404), and a reload can turn them on.
   router.use((_req, _res, next) => (settings().enabled ? next() : next('router')));
@@ -51,16 +60,33 @@ export function createConsole(deps: ConsoleDeps): Router {
   });
   router.post('/login', (req, res) => {
     const body = req.body as Record<string, unknown>;
+    const remote = req.ip ?? 'unknown';
+    const now = clock();
+    const wait = throttle.byAddress.blockedFor(remote, now);
+    if (wait > 0) {
+      deps.logger.warn({ remote }, 'console: login throttled: too many refused attempts from this address');
+      tooMany(res, wait, 'Too many refused login attempts from this address.');
+      return;
+    }
     if (!loginNonceMatches(req, body._csrf)) {
+      throttle.byAddress.hit(remote, now);
       render(res, 'message', { title: 'Refused', message: 'The login form was stale or came from elsewhere.' }, 403);
       return;
     }
     const operator = operatorFor(settings().tokens, first(body.token) ?? '');
     if (!operator) {
-      deps.logger.warn({ remote: req.ip }, 'console: login refused');
+      throttle.byAddress.hit(remote, now);
+      deps.logger.warn({ remote }, 'console: login refused');
       res.redirect(303, '/console/login?failed=1');
       return;
     }
+    const operatorWait = throttle.byOperator.blockedFor(operator, now);
+    if (operatorWait > 0) {
+      deps.logger.warn({ remote, operator }, 'console: login throttled: too many logins with this operator token');
+      tooMany(res, operatorWait, `Too many logins as ${operator}.`);
+      return;
+    }
+    throttle.byOperator.hit(operator, now);
     issueSession(req, res, settings().tokens, operator, settings().sessionMinutes, clock());
     deps.logger.info({ operator }, 'console: operator logged in');
     res.redirect(303, '/console/events');
@@ -101,7 +127,7 @@ export function createConsole(deps: ConsoleDeps): Router {
     res.redirect(303, '/console/login');
   });
   router.use(pageRoutes(deps, clock));
-  router.use(actionRoutes(deps));
+  router.use(actionRoutes(deps, clock));
   router.use((req, res) => {
     render(
       res,

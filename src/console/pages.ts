@@ -1,42 +1,15 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { explain } from '../delivery/routing';
-import type { DeliveryState, EventDetail, EventQuery, TargetHealth } from '../delivery/types';
+import type { EventDetail } from '../delivery/types';
 import { EVENT_TYPES } from '../model/event';
 import { requestRoutes } from './request-pages';
+import { eventQuery, filtersOf } from './filters';
+import { retrySettings, targetRows } from './health';
 import type { ConsoleDeps, PageContext } from './types';
 import { helpers, render } from './view';
 
 /** The Targets page's rate window: long enough to smooth bursts, short enough to show an outage. */
 const RECENT_MINUTES = 5;
-const STATES: readonly DeliveryState[] = ['pending', 'dead', 'delivered'];
-const FILTERS = ['provider', 'registry', 'repo', 'tag', 'type', 'state', 'id', 'before'] as const;
-
-type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
-
-function filtersOf(req: Request): Filters {
-  const filters: Filters = {};
-  for (const key of FILTERS) {
-    const value = req.query[key];
-    if (typeof value === 'string' && value.trim() !== '') filters[key] = value.trim();
-  }
-  return filters;
-}
-
-function eventQuery(filters: Filters): EventQuery {
-  const before = Number(filters.before);
-  const state = STATES.find((s) => s === filters.state);
-  return {
-    provider: filters.provider,
-    registry: filters.registry?.toLowerCase(),
-    repo: filters.repo,
-    tag: filters.tag,
-    type: filters.type,
-    eventId: filters.id,
-    state,
-    before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
-  };
-}
-
 /** A short confirmation of what an action just did, from the redirect's query; nothing echoed verbatim. */
 export function noticeOf(req: Request): string | undefined {
   const count = Number(req.query.n);
@@ -44,21 +17,9 @@ export function noticeOf(req: Request): string | undefined {
   const rows = `${n} ${n === 1 ? 'delivery' : 'deliveries'}`;
   if (req.query.done === 'replayed') return `Replayed ${rows}: they are pending again and go out now.`;
   if (req.query.done === 'dropped') return `Dropped ${rows}.`;
+  if (req.query.done === 'retried') return `Retrying ${rows} now.`;
+  if (req.query.done === 'resent') return `Sending again: ${rows} made, pending and going out now.`;
   return undefined;
-}
-
-/** Configured emitters first, in routing order, then any the store still holds rows for. */
-function targetRows(deps: ConsoleDeps, health: TargetHealth[]) {
-  const byName = new Map(health.map((h) => [h.emitter, h]));
-  const names = [...deps.emitters.map((e) => e.name), ...health.map((h) => h.emitter)];
-  return [...new Set(names)].map((emitter) => {
-    const row = byName.get(emitter) ?? { emitter, pending: 0, dead: 0, delivered: 0, deliveredRecently: 0 };
-    return {
-      ...row,
-      configured: deps.emitters.some((e) => e.name === emitter),
-      perMinute: (row.deliveredRecently / RECENT_MINUTES).toFixed(1),
-    };
-  });
 }
 
 /** What each emitter that has, or would have, a delivery of the event is sent for it. */
@@ -86,7 +47,7 @@ export function pageRoutes(deps: ConsoleDeps, clock: () => number): Router {
   router.get('/', (_req, res) => res.redirect(303, '/console/events'));
 
   router.get('/events', async (req, res) => {
-    const filters = filtersOf(req);
+    const filters = filtersOf(req.query);
     const result = await deps.store.listEvents(eventQuery(filters));
     const data = { ...page(res), page: result, query: filters, types: EVENT_TYPES, notice: noticeOf(req) };
     if (req.query.fragment === '1') {
@@ -102,7 +63,8 @@ export function pageRoutes(deps: ConsoleDeps, clock: () => number): Router {
     const health = await deps.store.targetHealth(clock(), RECENT_MINUTES * 60_000);
     const data = {
       ...page(res),
-      targets: targetRows(deps, health),
+      targets: targetRows(deps, health, clock(), RECENT_MINUTES),
+      retry: retrySettings(deps.config.delivery),
       recentMinutes: RECENT_MINUTES,
       notice: noticeOf(req),
     };

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
+import type { Exchange } from '../emitters/exchange';
 import { DeliveryError } from '../emitters/types';
+import type { AttemptDescription } from '../observability/tracing';
 import type { Queue } from './store/types';
 import type { AttemptRecord, DueDelivery } from './types';
 
@@ -10,6 +12,11 @@ export interface AttemptOutcome {
   /** Epoch ms at which the attempt ended. */
   endedAt: number;
   durationMs: number;
+  /** Made as the circuit's probe. */
+  probe: boolean;
+  /** Whether it spent one of the row's attempts (a probe failing as the target's failure does not). */
+  counted: boolean;
+  exchanges: Exchange[];
 }
 
 export function attemptRecord(row: DueDelivery, attempt: number, outcome: AttemptOutcome): AttemptRecord {
@@ -21,11 +28,32 @@ export function attemptRecord(row: DueDelivery, attempt: number, outcome: Attemp
     durationMs: outcome.durationMs,
     ok: outcome.succeeded,
   };
-  if (outcome.succeeded) return record;
+  if (outcome.probe) record.probe = true;
+  if (!outcome.counted) record.counted = false;
+  if (outcome.exchanges.length > 0) record.exchanges = [...outcome.exchanges];
+  const answered = outcome.exchanges.at(-1)?.answer;
+  if (outcome.succeeded) {
+    if (answered) record.status = answered.status;
+    return record;
+  }
   const { failure } = outcome;
   record.error = failure instanceof Error ? failure.message || failure.name : String(failure);
   if (failure instanceof DeliveryError && failure.status !== undefined) record.status = failure.status;
   return record;
+}
+
+/** The attempt as its span describes it: the event, the target, the stored trace context. */
+export function attemptDescription(row: DueDelivery, attempt: number, probe: boolean): AttemptDescription {
+  const { event } = row;
+  return {
+    emitter: row.emitter,
+    eventId: event.id,
+    eventSource: event.source,
+    eventType: event.type,
+    attempt,
+    probe,
+    trace: row.trace,
+  };
 }
 
 /**

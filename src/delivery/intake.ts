@@ -1,4 +1,5 @@
 import type { RegistryEvent } from '../model/event';
+import { currentTraceContext, inSpan } from '../observability/tracing';
 import { route, type RouteTarget } from './routing';
 import type { Ledger } from './store/types';
 import type { AcceptResult, EventIntake } from './types';
@@ -16,9 +17,15 @@ export class StoringIntake implements EventIntake {
 
   async accept(events: RegistryEvent[]): Promise<AcceptResult[]> {
     const routeOne = (event: RegistryEvent) => route(event, this.targets);
-    const results = await this.store.accept(
-      events.map((event) => ({ event, emitters: routeOne(event), route: routeOne })),
-    );
+    // The commit's span is the one stored with the events: every attempt continues from it.
+    const attributes = {
+      'db.system.name': this.store.engine === 'postgres' ? 'postgresql' : 'sqlite',
+      'registry_gateway.events': events.length,
+    };
+    const results = await inSpan('store commit', attributes, () => {
+      const trace = currentTraceContext();
+      return this.store.accept(events.map((event) => ({ event, emitters: routeOne(event), route: routeOne, trace })));
+    });
     if (results.some((r) => !r.duplicate)) this.wake();
     return results;
   }

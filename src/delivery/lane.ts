@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { DeliveryError, type Emitter } from '../emitters/types';
+import { recordExchanges } from '../emitters/exchange';
 import type { Metrics } from '../observability/metrics';
-import { noteAttempt } from './attempts';
+import { inAttemptSpan } from '../observability/tracing';
+import { attemptDescription, noteAttempt } from './attempts';
 import type { BackoffPolicy } from './backoff';
 import { TargetCircuit, type CircuitSettings } from './circuit';
 import { describeFailure, settleAttempt } from './settle';
@@ -195,22 +197,29 @@ export class EmitterLane {
     const started = performance.now();
     let failure: unknown;
     let succeeded = false;
+    // In the attempt's span, with every request it makes recorded (through a promise, so an
+    // emitter that throws synchronously is classified like any failure).
+    const { result, exchanges } = recordExchanges(() =>
+      inAttemptSpan(attemptDescription(row, attempts, probe), () =>
+        this.emitter.deliver(row.event, { trace: row.trace }),
+      ),
+    );
     try {
-      // Through a promise so an emitter that throws synchronously is classified like any failure.
-      const delivery = Promise.resolve().then(() => this.emitter.deliver(row.event));
-      await withDeadline(delivery, this.ctx.attemptTimeoutMs);
+      await withDeadline(result, this.ctx.attemptTimeoutMs);
       succeeded = true;
     } catch (err) {
       failure = err;
     }
     const durationMs = performance.now() - started;
     metrics?.attemptDuration.observe({ emitter: name }, durationMs / 1000);
-    this.note(
-      noteAttempt(this.ctx.store, row, attempts, { succeeded, failure, endedAt: this.ctx.clock(), durationMs }, log),
-    );
     const message = succeeded ? '' : describeFailure(failure);
     // Anything but a DeliveryError is an emitter bug or a network surprise: worth another try.
     const retryable = !succeeded && (!(failure instanceof DeliveryError) || failure.retryable);
+    // A probe that finds the target still down spends none of the row's attempts (below): its
+    // history entry says so and repeats the row's count, so the row and its history agree.
+    const counted = !(probe && retryable);
+    const outcome = { succeeded, failure, endedAt: this.ctx.clock(), durationMs, probe, counted, exchanges };
+    this.note(noteAttempt(this.ctx.store, row, counted ? attempts : row.attempts, outcome, log));
     if (probe) metrics?.targetProbes.inc({ emitter: name, outcome: retryable ? 'failed' : 'answered' });
     await settleAttempt(this.ctx, name, { row, attempts, succeeded, failure, retryable, message, probe }, log);
     await this.judgeTarget(row, probe, retryable, message);

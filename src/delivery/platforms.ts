@@ -159,6 +159,7 @@ export function withPlatforms(emitter: Emitter & RouteTarget, reader: ManifestRe
   const wrapped: Emitter & RouteTarget = {
     name: emitter.name,
     filter: emitter.filter,
+    address: emitter.address,
     deliver: async (event) => emitter.deliver(await reader.enrich(event)),
   };
   if (emitter.accepts) wrapped.accepts = (event) => emitter.accepts!(event);

@@ -1,4 +1,6 @@
+import type { Exchange } from '../emitters/exchange';
 import type { RegistryEvent } from '../model/event';
+import type { TraceContext } from '../observability/tracing';
 
 /**
  * Where the HTTP edge hands accepted events: 202 means `accept` resolved (the durable store
@@ -24,6 +26,8 @@ export interface RoutedEvent {
    * `changes` filter reads and only the store's transaction knows).
    */
   route?: (event: RegistryEvent) => string[];
+  /** The trace the event was accepted in, stored with it for its delivery attempts. */
+  trace?: TraceContext;
 }
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';
@@ -62,6 +66,8 @@ export interface DueDelivery {
   /** Epoch ms at which the event was stored: the start of the delivery latency. */
   acceptedAt: number;
   event: RegistryEvent;
+  /** The trace the event was accepted in, when tracing was on then. */
+  trace?: TraceContext;
 }
 
 /** One delivery as the operator sees it (`deliveries list`). Times are epoch milliseconds. */
@@ -83,6 +89,8 @@ export interface DeliveryRecord {
   /** When the next attempt is due; meaningful for pending rows only. */
   nextAttemptAt: number;
   deliveredAt?: number;
+  /** Why the row exists besides routing ("sent again by alice"); the console's event detail only. */
+  note?: string;
 }
 
 /** Selects delivery rows for the operator commands; absent fields select everything. */
@@ -127,7 +135,10 @@ export interface PruneResult {
 export interface AttemptRecord {
   deliveryId: number;
   emitter: string;
-  /** 1 for the first attempt of a row (a replay starts again at 1). */
+  /**
+   * The row's attempt count once this attempt was made: 1 for the first attempt of a row (a
+   * replay starts again at 1); an uncounted probe repeats the count before it.
+   */
   attempt: number;
   /** Epoch ms at which the attempt started. */
   startedAt: number;
@@ -136,6 +147,16 @@ export interface AttemptRecord {
   /** The target's HTTP status, when it answered one. */
   status?: number;
   error?: string;
+  /** Made as the circuit's probe of a target that was down. */
+  probe?: boolean;
+  /**
+   * false for a probe that failed as the target's failure: it spends none of the row's attempts,
+   * so `attempt` repeats the count before it. Absent = counted: the row's attempt count is the
+   * number of counted attempts, and they are numbered 1 to that count.
+   */
+  counted?: boolean;
+  /** The requests the attempt sent, credentials hidden, with each answer (the body's start). */
+  exchanges?: Exchange[];
 }
 
 /** Selects events for the console; absent fields select everything. */
@@ -194,6 +215,8 @@ export interface TargetHealth {
   /** Delivered within the `recentMs` asked for. */
   deliveredRecently: number;
   lastError?: { message: string; at: number; status?: number };
+  /** Epoch ms of the newest delivery still kept (deliveredRetentionSeconds). */
+  lastSuccess?: number;
   /** The target's circuit, where the store keeps one; absent otherwise. */
   circuit?: { state: string; since: number; lastError?: string };
 }

@@ -6,6 +6,7 @@ import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
 import { toBrigadeEvent } from './brigade-event';
+import { noteExchange, shownUrl } from './exchange';
 import {
   REQUEST_SETUP_ERROR_CODES,
   statusFailure,
@@ -57,6 +58,10 @@ export class BrigadeEmitter implements Emitter {
     return Promise.resolve();
   }
 
+  get address(): string {
+    return shownUrl(this.apiAddress);
+  }
+
   async deliver(registryEvent: RegistryEvent): Promise<void> {
     const { event, droppedLabels } = toBrigadeEvent(registryEvent);
     for (const dropped of droppedLabels) {
@@ -93,16 +98,28 @@ export class BrigadeEmitter implements Emitter {
       timer = setTimeout(resolve, seconds * 1000, TIMED_OUT);
     });
     let outcome: unknown;
+    // The SDK sends the request itself and hands back no answer: the history keeps what is known.
+    const request = {
+      method: 'POST',
+      url: `${withoutUserInfo(this.apiAddress)}/v2/events`,
+      headers: { Authorization: `Bearer ${HIDDEN_CREDENTIAL}`, 'Content-Type': 'application/json' },
+    };
     try {
       outcome = await Promise.race([this.events.create(event), timedOut]);
     } catch (err) {
-      throw classifyBrigadeFailure(err, this.settings.apiToken);
+      const failure = classifyBrigadeFailure(err, this.settings.apiToken);
+      const answer = failure.status && { status: failure.status, headers: {}, body: failure.message };
+      noteExchange(answer ? { request, answer } : { request, error: failure.message });
+      throw failure;
     } finally {
       clearTimeout(timer);
     }
     if (outcome === TIMED_OUT) {
-      throw new DeliveryError(`Brigade API did not answer within ${seconds}s`, true);
+      const failure = new DeliveryError(`Brigade API did not answer within ${seconds}s`, true);
+      noteExchange({ request, error: failure.message });
+      throw failure;
     }
+    noteExchange({ request, answer: { status: 201, headers: {}, body: '' } });
   }
 }
 

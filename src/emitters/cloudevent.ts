@@ -6,6 +6,7 @@
  * requires, so a repository or tag with a space or a non-ASCII character breaks the request.
  */
 import type { RegistryEvent } from '../model/event';
+import type { TraceContext } from '../observability/tracing';
 
 export const SPEC_VERSION = '1.0';
 export const JSON_CONTENT_TYPE = 'application/json';
@@ -59,6 +60,11 @@ export class CloudEventEncodingError extends Error {
 export interface CloudEventOptions {
   /** Prepended to the event type with a dot; empty means the reversed source. */
   typePrefix?: string;
+  /**
+   * The trace the event was accepted in, as the CloudEvents distributed-tracing extension's
+   * `traceparent` and `tracestate`: where the event started, never the current hop.
+   */
+  trace?: TraceContext;
 }
 
 export function toCloudEvent(event: RegistryEvent, options: CloudEventOptions = {}): CloudEvent {
@@ -89,6 +95,8 @@ export function toCloudEvent(event: RegistryEvent, options: CloudEventOptions = 
     subjecttag: event.subject?.tag,
     platforms: event.platforms?.join(','),
     parts: event.parts?.toString(),
+    traceparent: options.trace?.traceparent,
+    tracestate: options.trace?.tracestate,
   };
   for (const [name, value] of Object.entries(extensions)) {
     if (value !== undefined && value !== '') cloudEvent.extensions[name] = value;

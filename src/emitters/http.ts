@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
+import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { answerBody, hideSecrets, noteExchange, shownUrl, type SentRequest } from './exchange';
 import { DeliveryError } from './types';
 
 /**
@@ -151,10 +152,35 @@ export class TargetClient {
         : {}),
       transitional: { clarifyTimeoutError: true },
     });
+    // Every request and its answer go into the attempt's history (exchange.ts), credentials hidden.
+    this.http.interceptors.response.use(
+      (response) => {
+        noteExchange({ request: this.sent(response.config), answer: answerOf(response) });
+        return response;
+      },
+      (err: unknown) => {
+        const config = (err as { config?: InternalAxiosRequestConfig }).config;
+        if (config) noteExchange({ request: this.sent(config), error: transportReason(err) });
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  }
+
+  private sent(config: InternalAxiosRequestConfig): SentRequest {
+    return {
+      method: (config.method ?? 'get').toUpperCase(),
+      url: shownUrl(this.http.getUri(config)),
+      headers: hideSecrets(config.headers?.toJSON() ?? {}),
+    };
   }
 
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
+}
+
+function answerOf(response: AxiosResponse) {
+  const headers = hideSecrets((response.headers as { toJSON?: () => Record<string, unknown> }).toJSON?.() ?? {});
+  return { status: response.status, headers, ...answerBody(response.data) };
 }

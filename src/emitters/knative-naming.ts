@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import type { EventType, RegistryEvent } from '../model/event';
+import type { TraceContext } from '../observability/tracing';
 import { defaultTypePrefix, isValidExtensionName, toCloudEvent, type CloudEvent } from './cloudevent';
 
 /** Knative's `ceOverrides`: extension attributes set on every CloudEvent sent. */
@@ -99,8 +100,8 @@ export function longExtensionNames(overrides: CeOverrides): string[] {
 }
 
 /** The CloudEvent the emitter sends for an event: type, source and extensions as configured. */
-export function cloudEventFor(event: RegistryEvent, naming: CloudEventNaming): CloudEvent {
-  const cloudEvent = toCloudEvent(event, { typePrefix: naming.typePrefix });
+export function cloudEventFor(event: RegistryEvent, naming: CloudEventNaming, trace?: TraceContext): CloudEvent {
+  const cloudEvent = toCloudEvent(event, { typePrefix: naming.typePrefix, trace });
   cloudEvent.type = typeOf(event, naming, cloudEvent.type);
   if (naming.source) cloudEvent.source = naming.source;
   Object.assign(cloudEvent.extensions, naming.ceOverrides.extensions);

@@ -1,8 +1,10 @@
 import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
+import type { TraceContext } from '../observability/tracing';
 import { CloudEventEncodingError, encode, type CloudEventHttpMessage, type ContentMode } from './cloudevent';
 import { prettyJson, withoutUserInfo, type TargetRequest } from './preview';
+import { shownUrl } from './exchange';
 import {
   bodyExcerpt,
   REQUEST_SETUP_ERROR_CODES,
@@ -33,7 +35,7 @@ import {
   type KubernetesConnectionSection,
 } from './kubernetes-client';
 import { DeliveryError, withDefaults, type Emitter, type EmitterDeps } from './types';
-import type { EmitterPlugin, EmitterSectionBase, OwnSettings } from './types';
+import type { AttemptContext, EmitterPlugin, EmitterSectionBase, OwnSettings } from './types';
 
 export interface KnativeSection extends EmitterSectionBase, CloudEventNaming, KubernetesConnectionSection {
   /** Shorthand for `sink.uri`: the Broker's `status.address.url`. */
@@ -110,8 +112,8 @@ export class KnativeEmitter implements Emitter {
     }
   }
 
-  async deliver(event: RegistryEvent): Promise<void> {
-    const message = this.encode(event);
+  async deliver(event: RegistryEvent, attempt?: AttemptContext): Promise<void> {
+    const message = this.encode(event, attempt?.trace);
     const url = await this.sink.current();
     try {
       await this.post(url, message);
@@ -125,15 +127,19 @@ export class KnativeEmitter implements Emitter {
     }
   }
 
+  get address(): string {
+    return shownUrl(this.sink.describe());
+  }
+
   preview(event: RegistryEvent): TargetRequest[] {
     const { headers, body } = this.encode(event);
     const url = withoutUserInfo(this.sink.describe());
     return [{ title: `CloudEvent (${this.settings.mode} mode)`, method: 'POST', url, headers, body: prettyJson(body) }];
   }
 
-  private encode(event: RegistryEvent): CloudEventHttpMessage {
+  private encode(event: RegistryEvent, trace?: TraceContext): CloudEventHttpMessage {
     try {
-      return encode(cloudEventFor(event, this.settings), this.settings.mode);
+      return encode(cloudEventFor(event, this.settings, trace), this.settings.mode);
     } catch (err) {
       if (err instanceof CloudEventEncodingError) throw new DeliveryError(err.message, false);
       throw err;

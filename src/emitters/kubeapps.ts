@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
+import { shownUrl } from './exchange';
 import type { TargetRequest } from './preview';
 import { RefreshEndpoint } from './kubeapps-endpoint';
 import type { AppRepositoryRefresher } from './kubeapps-refresher';
@@ -79,6 +80,7 @@ const settingsSchema: Joi.StrictSchemaMap<OwnSettings<KubeappsSection>> = {
  */
 export class KubeappsEmitter implements Emitter {
   readonly name = 'kubeapps';
+  readonly address: string;
   private readonly rules: AppRepositoryRule[];
   private readonly refresher: AppRepositoryRefresher;
   private readonly windows: RefreshWindows<AppRepositoryRef>;
@@ -88,6 +90,10 @@ export class KubeappsEmitter implements Emitter {
     this.logger = deps?.logger;
     const settings = withDefaults(settingsSchema, given);
     this.rules = settings.repositories.map((rule) => ({ ...rule, registry: rule.registry.toLowerCase() }));
+    this.address =
+      settings.mode === 'kubernetes'
+        ? 'AppRepositories, through the Kubernetes API'
+        : `${shownUrl(settings.address)} (refresh endpoint)`;
     if (settings.mode === 'kubernetes') {
       this.refresher = new ResyncRequestsBump(new KubernetesClient(settings, env));
     } else {

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { RegistryEvent } from '../model/event';
+import { noteExchange } from './exchange';
 import type { TargetRequest } from './preview';
 import type { Emitter, EmitterPlugin, EmitterSectionBase } from './types';
 
@@ -9,6 +10,7 @@ import type { Emitter, EmitterPlugin, EmitterSectionBase } from './types';
  */
 export class LogEmitter implements Emitter {
   readonly name = 'log';
+  readonly address = 'stdout';
   constructor(private readonly out: Writable = process.stdout) {}
 
   preview(event: RegistryEvent): TargetRequest[] {
@@ -17,6 +19,8 @@ export class LogEmitter implements Emitter {
 
   async deliver(event: RegistryEvent): Promise<void> {
     const line = JSON.stringify(event) + '\n';
+    // No answer to record: a written line is all a log target says.
+    noteExchange({ request: { method: 'WRITE', url: 'stdout', headers: {} } });
     await new Promise<void>((resolve, reject) => this.out.write(line, (err) => (err ? reject(err) : resolve())));
   }
 }

@@ -2,6 +2,7 @@ import Joi from 'joi';
 import type { Logger } from 'pino';
 import type { EmitterSectionBase, EventFilter } from '../config/types';
 import type { RegistryEvent } from '../model/event';
+import type { TraceContext } from '../observability/tracing';
 import type { TargetRequest } from './preview';
 
 export type { EmitterSectionBase, EventFilter } from '../config/types';
@@ -16,8 +17,13 @@ export interface Emitter {
    * several: also the delivery row's emitter name.
    */
   readonly name: string;
+  /**
+   * Where the target is, for the console's Targets page: a URL or a resource, never with a
+   * credential (user info and secret-looking query values hidden).
+   */
+  readonly address?: string;
   /** Resolves when the target took the event; throws DeliveryError otherwise. */
-  deliver(event: RegistryEvent): Promise<void>;
+  deliver(event: RegistryEvent, attempt?: AttemptContext): Promise<void>;
   /**
    * One endpoint's own routing filter when a section configures several endpoints, each its own
    * emitter (`webhook/<name>`); the section's `filter` applies as well.
@@ -33,6 +39,16 @@ export interface Emitter {
    */
   preview?(event: RegistryEvent): TargetRequest[] | Promise<TargetRequest[]>;
   close?(): Promise<void>;
+}
+
+/** What an attempt knows besides the event. */
+export interface AttemptContext {
+  /**
+   * The trace the event was accepted in: a CloudEvent carries it as its `traceparent` and
+   * `tracestate` attributes, the same on every attempt. (Each HTTP request's own `traceparent`
+   * header is the hop's, set by the HTTP instrumentation.)
+   */
+  trace?: TraceContext;
 }
 
 /**

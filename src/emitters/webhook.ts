@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { RegistryEvent } from '../model/event';
+import type { TraceContext } from '../observability/tracing';
 import { encode, JSON_CONTENT_TYPE, toCloudEvent } from './cloudevent';
+import { shownUrl } from './exchange';
 import { answerFailure, bodyExcerpt, HTTP_RECEIVER_POLICY, TargetClient, transportFailure } from './http';
 import { HIDDEN_CREDENTIAL, prettyJson, withoutUserInfo, type TargetRequest } from './preview';
-import type { Emitter, EmitterDeps, EmitterPlugin } from './types';
+import type { AttemptContext, Emitter, EmitterDeps, EmitterPlugin } from './types';
 import {
   resolveEndpoint,
   webhookSettings,
@@ -31,6 +33,7 @@ export interface WebhookEmitterOptions {
 export class WebhookEmitter implements Emitter {
   readonly name: string;
   readonly endpointFilter: WebhookEndpoint['filter'];
+  readonly address: string;
   private readonly client: TargetClient;
   private readonly clock: () => number;
 
@@ -40,12 +43,13 @@ export class WebhookEmitter implements Emitter {
   ) {
     this.name = `webhook/${endpoint.name}`;
     this.endpointFilter = endpoint.filter;
+    this.address = shownUrl(endpoint.url);
     this.clock = options.clock ?? Date.now;
     this.client = new TargetClient({ timeoutSeconds: endpoint.timeoutSeconds, responseType: 'text' });
   }
 
-  async deliver(event: RegistryEvent): Promise<void> {
-    const { headers, body } = this.request(event);
+  async deliver(event: RegistryEvent, attempt?: AttemptContext): Promise<void> {
+    const { headers, body } = this.request(event, attempt?.trace);
     let response;
     try {
       response = await this.client.http.post(this.endpoint.url, body, { headers });
@@ -86,10 +90,10 @@ export class WebhookEmitter implements Emitter {
   }
 
   /** The exact headers and body of one attempt: the signature covers these very bytes. */
-  private request(event: RegistryEvent): { headers: Record<string, string>; body: string } {
+  private request(event: RegistryEvent, trace?: TraceContext): { headers: Record<string, string>; body: string } {
     const message =
       this.endpoint.format === 'cloudevent'
-        ? encode(toCloudEvent(event), this.endpoint.mode)
+        ? encode(toCloudEvent(event, { trace }), this.endpoint.mode)
         : { headers: { 'Content-Type': JSON_CONTENT_TYPE }, body: JSON.stringify(event) };
     const signed = signedHeaders(this.endpoint.key, event.id, this.clock() / 1000, message.body);
     return { headers: { ...this.endpoint.headers, ...message.headers, ...signed }, body: message.body };

@@ -6,6 +6,8 @@ export interface WorkerInput {
   config: Config;
   /** The main logger's level at start, so both threads log alike. */
   logLevel: string;
+  /** Whether the main thread started the OpenTelemetry SDK: the worker then starts its own. */
+  tracing: boolean;
 }
 
 /** Main thread to worker. */

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
 import type { Metrics, MetricSnapshot } from '../observability/metrics';
+import { tracingStarted } from '../observability/tracing-sdk';
 import type { DeliveryRunner } from './delivery-host';
 import type { FromWorker, ToWorker, WorkerInput } from './delivery-messages';
 import type { Config } from './gateway-config';
@@ -86,7 +87,7 @@ export class DeliveryThread implements DeliveryRunner {
   }
 
   private spawn(): void {
-    const input: WorkerInput = { config: this.config, logLevel: this.logger.level };
+    const input: WorkerInput = { config: this.config, logLevel: this.logger.level, tracing: tracingStarted() };
     const worker = startWorker(input);
     this.worker = worker;
     const stream = (this.logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];

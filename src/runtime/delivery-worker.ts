@@ -3,10 +3,13 @@
  * to the store and runs the lanes, emitters and held-part releaser there, so attempts, claims,
  * marks and the emitters' HTTP clients never take the webhook listener's event loop.
  */
+// First: the SDK, when tracing is on, must hook http and pg before anything below loads them.
+import './worker-tracing-start';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openStore } from '../delivery/store';
 import { createLogger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
+import { stopTracing } from '../observability/tracing-sdk';
 import { DeliveryHost } from './delivery-host';
 import type { FromWorker, ToWorker, WorkerInput } from './delivery-messages';
 
@@ -44,6 +47,8 @@ async function main(): Promise<void> {
         void host
           .stop(message.timeoutMs)
           .then(() => store.close())
+          // The spans of this thread's last attempts are exported before the thread goes.
+          .then(() => stopTracing())
           .catch((err: unknown) => logger.error({ err }, 'delivery worker stopped uncleanly'))
           .finally(() => post({ type: 'stopped' }));
         return;

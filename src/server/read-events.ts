@@ -2,6 +2,7 @@ import { checkProviderScope } from '../auth/scope';
 import type { TokenScope } from '../auth/tokens';
 import type { GatewayConfig } from '../config/types';
 import { PayloadError } from '../model/errors';
+import { inSpan } from '../observability/tracing';
 import { detectProvider, protocolHeaders, readRequest } from '../providers';
 import { createParseContext } from '../providers/context';
 import type { InboundRequest, ParseOutcome, RegistryProvider } from '../providers/types';
@@ -47,10 +48,13 @@ export function readEvents(
   context.provider = provider.name;
   context.refusedStatus = provider.refusedStatus;
   checkProviderScope(input.scope, provider.name);
-  const outcome = readRequest(
-    provider,
-    { ...inbound, headers: protocolHeaders(input.headers, [provider]) },
-    createParseContext(provider, config, input.scope.registries, input.requestId),
+  // A span of its own: a 400's reason is on it as its error (docs/tracing.md).
+  const outcome = inSpan(`parse ${provider.name}`, { 'registry_gateway.provider': provider.name }, () =>
+    readRequest(
+      provider,
+      { ...inbound, headers: protocolHeaders(input.headers, [provider]) },
+      createParseContext(provider, config, input.scope.registries, input.requestId),
+    ),
   );
   return { provider, outcome };
 }

@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { DeliveryThread } from '../../src/runtime/delivery-thread';
 import { REPO_ROOT } from '../helpers/gateway-process';
 import { waitFor } from '../helpers/wait';
 import axios from 'axios';
-import { ConsoleGateway, HOSTILE, hostileEvent, OPERATOR_TOKEN, WEBHOOK_TOKEN } from './support';
+import { BROKER_PASSWORD, ConsoleGateway, HOSTILE, hostileEvent, OPERATOR_TOKEN, WEBHOOK_TOKEN } from './support';
 
 /** Debian's Chromium (`make system-deps` installs it); playwright-core brings no browser of its own. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -168,5 +169,120 @@ describe('operator console (in Chromium)', function () {
     await rows.filter({ hasText: 'browser-request-accepted' }).locator('a').click();
     await page.waitForURL(/\/console\/events\/\d+$/);
     expect(await page.textContent('h1')).to.include('browser-request-accepted');
+  });
+
+  it('labels probes, shows what a down target answered as text, and says it is down (probing), then delivering', async () => {
+    await logIn();
+    const hostileAnswer = `proxy says: ${HOSTILE.join(' ')}`;
+    gw.broker.respondWith(503, hostileAnswer);
+    const ids = ['probed-1', 'probed-2', 'probed-3'];
+    const target = ACR_PUSH.target as object;
+    await Promise.all(ids.map((id) => gw.postAcr({ ...ACR_PUSH, id, target: { ...target, tag: id } })));
+
+    await page.goto(`${gw.url}/console/targets`);
+    const knative = page.locator('#target-rows tr', { hasText: 'knative' });
+    await knative.locator('.health', { hasText: 'down (probing)' }).waitFor({ timeout: 20_000 });
+    const row = (await knative.textContent()) ?? '';
+    expect(row).to.include(gw.broker.url);
+    expect(row).to.not.include(BROKER_PASSWORD);
+    expect(await page.textContent('#retry-settings')).to.include('up to 2 attempts per delivery');
+    await shot('targets-down');
+
+    // The event whose row the circuit probed: any pending row answers "is the target back?".
+    const probed = await waitFor('a failed probe in the history', async () => {
+      for (const listed of (await gw.gateway.store.listEvents({ limit: 20 })).events) {
+        const detail = await gw.gateway.store.eventDetail(listed.seq);
+        if (ids.includes(listed.id) && detail?.attempts.some((a) => a.probe && a.counted === false)) return listed;
+      }
+      return undefined;
+    });
+    await page.goto(`${gw.url}/console/events/${probed.seq}`);
+    await page.locator('.attempt .label.probe').first().waitFor();
+    expect(await page.textContent('#deliveries tbody tr')).to.match(/\+ \d+ probes?/);
+    await page.locator('details.exchanges summary').first().click();
+    expect(await page.locator('pre.answer-body').first().textContent()).to.equal(hostileAnswer);
+    expect(await page.locator('pre.answer').first().textContent()).to.match(/^HTTP 503/);
+    expect(await page.locator('pre.request').first().textContent()).to.match(/^POST http:\/\/127\.0\.0\.1:/);
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).to.equal(undefined);
+    expect(await page.locator('img').count()).to.equal(0);
+    expect(await page.content()).to.not.include(BROKER_PASSWORD);
+    await shot('event-attempt-answer');
+
+    gw.broker.respondWith(undefined);
+    await page.goto(`${gw.url}/console/targets`);
+    await knative.locator('.health', { hasText: /^delivering$/ }).waitFor({ timeout: 20_000 });
+    expect(await knative.locator('td.mono').first().textContent()).to.match(/^\d{4}-\d\d-\d\d /);
+  });
+});
+
+describe('operator console actions (in Chromium)', function () {
+  this.timeout(90_000);
+  let gw: ConsoleGateway;
+  let browser: Browser;
+  let page: Page;
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      if (process.env.CI) throw new Error(`${CHROMIUM} is missing: run make system-deps`);
+      this.skip();
+    }
+    // A retry waits a day (with jitter): only "retry now" makes a failed delivery go again soon.
+    gw = await ConsoleGateway.start('', { maxAttempts: 5, initialBackoffSeconds: 86_400, maxBackoffSeconds: 172_800 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    page = await context.newPage();
+  });
+  after(async () => {
+    await browser?.close();
+    await gw?.stop();
+  });
+
+  it('retries a pending delivery now, then sends the delivered event again as a new delivery', async () => {
+    gw.broker.failNext(503);
+    await gw.postAcr({ ...ACR_PUSH, id: 'retry-now-1' });
+    const [listed] = (await gw.gateway.store.listEvents({ eventId: 'retry-now-1' })).events;
+    const pending = await waitFor('the first attempt to fail', async () => {
+      const [row] = (await gw.gateway.store.eventDetail(listed.seq))!.deliveries;
+      return row.state === 'pending' && row.attempts === 1 ? row : undefined;
+    });
+    expect(pending.nextAttemptAt - Date.now(), 'the backoff left the row waiting').to.be.greaterThan(60_000);
+
+    await page.goto(`${gw.url}/console/events/${listed.seq}`);
+    await page.fill('#token', OPERATOR_TOKEN);
+    await page.click('button[type=submit]');
+    // Delivery runs in its worker thread: the console wakes it through the thread's port, so the
+    // row goes now rather than at the worker's next look at the store.
+    const delivery = (gw.gateway as unknown as { delivery: DeliveryThread }).delivery;
+    expect(delivery).to.be.instanceOf(DeliveryThread);
+    let wakes = 0;
+    const notify = delivery.notify.bind(delivery);
+    delivery.notify = (emitters) => {
+      wakes++;
+      notify(emitters);
+    };
+    await page.goto(`${gw.url}/console/events/${listed.seq}`);
+    await page.click('#deliveries a.button:has-text("Retry now")');
+    expect(await page.textContent('main p')).to.include('Retry 1 delivery of event retry-now-1 to knative now');
+    await page.click('main button[type=submit]');
+    await page.locator('.notice', { hasText: 'Retrying 1 delivery now.' }).waitFor();
+    expect(wakes, 'retry now woke the delivery worker').to.equal(1);
+    await page.locator('#deliveries .state-delivered').first().waitFor({ timeout: 15_000 });
+    const sent = () => gw.broker.received.filter((e) => e.attributes.id === 'retry-now-1').length;
+    expect(sent()).to.equal(1);
+
+    await page.click('#deliveries a.button:has-text("Send again")');
+    expect(await page.textContent('main p')).to.include('Send event retry-now-1 again to knative?');
+    await page.click('main button[type=submit]');
+    await page.locator('.notice', { hasText: 'Sending again: 1 delivery made' }).waitFor();
+    expect(wakes, 'send again woke the delivery worker').to.equal(2);
+    await waitFor('the event to reach the broker a second time', () => sent() === 2);
+    await page.locator('#deliveries .note', { hasText: 'sent again by alice' }).waitFor({ timeout: 15_000 });
+    await page.locator('#deliveries .state-delivered').nth(1).waitFor({ timeout: 15_000 });
+    const detail = (await gw.gateway.store.eventDetail(listed.seq))!;
+    expect(detail.deliveries.map((d) => [d.state, d.attempts, d.note])).to.deep.equal([
+      ['delivered', 2, undefined],
+      ['delivered', 1, 'sent again by alice'],
+    ]);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'event-sent-again.png'), fullPage: true });
   });
 });

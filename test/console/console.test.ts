@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { healthOf } from '../../src/console/health';
+import { FixedWindows, LOGINS_PER_OPERATOR, REFUSED_PER_ADDRESS } from '../../src/console/login-throttle';
 import { waitFor } from '../helpers/wait';
 import {
   BRIGADE_TOKEN,
@@ -198,5 +200,119 @@ describe('operator console (HTTP)', function () {
     );
     const logged = gw.log.records.find((r) => r.action === 'replay-event');
     expect(logged).to.include({ operator: 'alice', seq, eventId: 'replayed-push-1', deliveries: 1 });
+  });
+
+  it('replays every dead delivery the events filter shows, with the count on the confirmation page', async () => {
+    await client.login();
+    gw.broker.respondWith(400);
+    for (const id of ['bulk-1', 'bulk-2']) await gw.postAcr({ ...ACR_PUSH, id });
+    // Asked of the store: the events page echoes its filter, so `bulk-2` is on it either way.
+    for (const eventId of ['bulk-1', 'bulk-2']) {
+      await waitFor(`${eventId} dead-lettered`, async () => (await gw.gateway.store.deadIds({ eventId })).length === 1);
+    }
+    gw.broker.respondWith(undefined);
+
+    const list = (await client.get('/console/events?id=bulk-1')).data;
+    expect(list).to.include('/console/actions/replay-filter?id=bulk-1');
+    const confirm = await client.get('/console/actions/replay-filter?id=bulk-1');
+    expect(confirm.data).to.include('Replay 1 delivery: every dead delivery of the events matching id = bulk-1?');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(confirm.data)![1];
+    expect(confirm.data).to.include('name="id" value="bulk-1"');
+    const done = await client.post('/console/actions/replay-filter', { _csrf: csrf, id: 'bulk-1' });
+    expect(done.headers.location).to.equal('/console/events?id=bulk-1&done=replayed&n=1');
+    expect((await client.get(done.headers.location as string)).data).to.include('Replayed 1 delivery');
+    // The other event, outside the filter, stays dead.
+    expect(await gw.gateway.store.deadIds({ eventId: 'bulk-2' })).to.have.length(1);
+  });
+});
+
+describe('operator console login throttle (HTTP)', function () {
+  this.timeout(30_000);
+  let gw: ConsoleGateway;
+
+  before(async () => {
+    gw = await ConsoleGateway.start();
+  });
+  after(async () => gw.stop());
+
+  it('answers 429 with Retry-After to an operator logging in too often, then to an address guessing', async () => {
+    const client = new ConsoleClient(gw.url);
+    for (let i = 0; i < LOGINS_PER_OPERATOR.limit; i++) expect((await client.login()).status).to.equal(303);
+    const tooOften = await client.login();
+    expect(tooOften.status).to.equal(429);
+    expect(Number(tooOften.headers['retry-after'])).to.be.within(1, LOGINS_PER_OPERATOR.windowMs / 1000);
+    expect(tooOften.data).to.include('Too many logins as alice.');
+    expect(tooOften.headers['set-cookie'] ?? []).to.not.satisfy((c: string[]) =>
+      c.some((x) => x.startsWith('rg_console=')),
+    );
+
+    const guesser = new ConsoleClient(gw.url);
+    for (let i = 0; i < REFUSED_PER_ADDRESS.limit; i++) {
+      expect((await guesser.login(`wrong-token-${i}-${'x'.repeat(20)}`)).headers.location).to.equal(
+        '/console/login?failed=1',
+      );
+    }
+    // Over the limit, even the right token is refused from this address: guessing learns nothing.
+    const refused = await guesser.login(OPERATOR_TOKEN);
+    expect(refused.status).to.equal(429);
+    expect(Number(refused.headers['retry-after'])).to.be.within(1, REFUSED_PER_ADDRESS.windowMs / 1000);
+    expect(refused.data).to.include('Too many refused login attempts from this address.');
+    const logged = JSON.stringify(gw.log.records);
+    expect(logged).to.include('console: login throttled');
+    expect(logged).to.not.include(OPERATOR_TOKEN);
+    expect(logged).to.not.include('wrong-token-');
+  });
+});
+
+describe('login throttle windows', () => {
+  it('lets `limit` hits through per window and key, then says how long to wait', () => {
+    const windows = new FixedWindows(2, 1000, 3);
+    windows.hit('a', 0);
+    expect(windows.blockedFor('a', 10)).to.equal(0);
+    windows.hit('a', 10);
+    expect(windows.blockedFor('a', 400)).to.equal(600);
+    expect(windows.blockedFor('b', 400)).to.equal(0);
+    expect(windows.blockedFor('a', 1000)).to.equal(0);
+    windows.hit('a', 1000);
+    expect(windows.blockedFor('a', 1001)).to.equal(0);
+    // Bounded: a flood of addresses evicts the oldest windows rather than growing without end.
+    for (const key of ['b', 'c', 'd', 'e']) {
+      windows.hit(key, 1100);
+      windows.hit(key, 1100);
+    }
+    expect(windows.blockedFor('e', 1100)).to.be.greaterThan(0);
+    expect(windows.blockedFor('a', 1100)).to.equal(0);
+  });
+});
+
+describe('target health words', () => {
+  const now = 1_000_000;
+  const recent = 5 * 60_000;
+  const base = { emitter: 'knative', pending: 0, dead: 0, delivered: 10, deliveredRecently: 1 };
+  const failed = { message: 'knative sink answered 503', at: now - 60_000, status: 503 };
+
+  it('says down (probing) while the circuit is open, whatever else is true', () => {
+    const open = { state: 'open', since: now - 1000 };
+    expect(healthOf({ ...base, circuit: open, lastSuccess: now }, now, recent).word).to.equal('down (probing)');
+  });
+
+  it('says recovering when the target answers again after recent failures and the backlog drains', () => {
+    const t = {
+      ...base,
+      pending: 40,
+      lastError: failed,
+      lastSuccess: now - 1000,
+      circuit: { state: 'closed', since: 0 },
+    };
+    expect(healthOf(t, now, recent)).to.include({ word: 'recovering', tone: 'pending' });
+    // Backlog gone, or the failures long past: plain delivering.
+    expect(healthOf({ ...t, pending: 0 }, now, recent)).to.include({ word: 'delivering', tone: 'delivered' });
+    expect(healthOf(t, now + recent, recent)).to.include({ word: 'delivering', tone: 'delivered' });
+  });
+
+  it('says delivering, with its retries noted, when rows wait on a backoff after the latest failure', () => {
+    const t = { ...base, pending: 2, lastError: failed, lastSuccess: now - 120_000 };
+    expect(healthOf(t, now, recent)).to.include({ word: 'delivering', tone: 'pending' });
+    expect(healthOf(base, now, recent)).to.deep.equal({ word: 'delivering', tone: 'delivered' });
   });
 });

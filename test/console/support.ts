@@ -42,7 +42,11 @@ export class ConsoleGateway {
     private readonly cleanup: () => void,
   ) {}
 
-  static async start(extra = ''): Promise<ConsoleGateway> {
+  /** `retry`: the delivery section's retry settings; the default retries within a fraction of a second. */
+  static async start(
+    extra = '',
+    retry = { maxAttempts: 2, initialBackoffSeconds: 0.05, maxBackoffSeconds: 0.1 },
+  ): Promise<ConsoleGateway> {
     const broker = await FakeKnativeBroker.start();
     const dir = tempDir('rg-console-');
     const brokerUrl = broker.url.replace('http://', `http://gateway:${BROKER_PASSWORD}@`);
@@ -67,9 +71,9 @@ emitters:
       types: [delete]
 delivery:
   dir: ${dir}
-  maxAttempts: 2
-  initialBackoffSeconds: 0.05
-  maxBackoffSeconds: 0.1
+  maxAttempts: ${retry.maxAttempts}
+  initialBackoffSeconds: ${retry.initialBackoffSeconds}
+  maxBackoffSeconds: ${retry.maxBackoffSeconds}
 server:
   port: 0
 ${extra}`);

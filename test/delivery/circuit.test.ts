@@ -184,6 +184,27 @@ for (const engine of ENGINES) {
       expect(whileOpen.maxInFlight).to.equal(1);
       expect(await counter(metrics.targetProbes, { outcome: 'answered' })).to.equal(1);
       expect(await counter(metrics.circuitOpened, {})).to.equal(1);
+
+      // The history agrees with each row: its counted attempts are numbered 1 to the row's count,
+      // and every probe is labelled; a failed probe counts for nothing.
+      const histories = async () => {
+        const { events } = await store.listEvents({ limit: 100 });
+        return Promise.all(events.map(async (e) => (await store.eventDetail(e.seq))!));
+      };
+      await waitFor('every attempt in the history', async () => {
+        const all = await histories();
+        return all.reduce((n, d) => n + d.attempts.length, 0) === target.calls.length;
+      });
+      for (const detail of await histories()) {
+        const counted = detail.attempts.filter((a) => a.counted !== false);
+        expect(counted.map((a) => a.attempt)).to.deep.equal(counted.map((_, i) => i + 1));
+        expect(counted.length).to.equal(detail.deliveries[0].attempts);
+        for (const a of detail.attempts.filter((x) => x.counted === false))
+          expect(a).to.include({ probe: true, ok: false });
+      }
+      const attempts = (await histories()).flatMap((d) => d.attempts);
+      expect(attempts.filter((a) => a.probe)).to.have.length(probes);
+      expect(attempts.filter((a) => a.probe && a.ok)).to.have.length(1);
     });
 
     it('leaves one event that keeps failing on a healthy target to its own backoff', async () => {

@@ -181,6 +181,18 @@ describe('CloudEvent encoding of RegistryEvents', () => {
       expect(JSON.parse(message.body)).to.deep.equal(JSON.parse(JSON.stringify(acrPush)));
     });
 
+    it('carries the trace the event was accepted in as the distributed-tracing extension', () => {
+      const trace = {
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7',
+      };
+      const { headers } = encodeBinary(toCloudEvent(acrPush, { trace }));
+      expect(headers['ce-traceparent']).to.equal(trace.traceparent);
+      expect(headers['ce-tracestate']).to.equal(trace.tracestate);
+      expect(JSON.parse(encodeStructured(toCloudEvent(acrPush, { trace })).body)).to.include(trace);
+      expect(encodeBinary(toCloudEvent(acrPush)).headers).to.not.have.any.keys('ce-traceparent', 'ce-tracestate');
+    });
+
     it('omits the headers of absent attributes', () => {
       const { headers } = encodeBinary(toCloudEvent(harborQuota));
       expect(headers).to.not.have.any.keys('ce-subject', 'ce-repo', 'ce-tag', 'ce-digest', 'ce-datacontenttype');

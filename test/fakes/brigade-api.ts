@@ -41,6 +41,8 @@ export interface ReceivedRequest {
   method: string;
   path: string;
   authorization?: string;
+  /** The W3C `traceparent` header the SDK's request carried, if any. */
+  traceparent?: string;
   /** The parsed JSON body, or the raw text when it was not JSON. */
   body: unknown;
   /** The status answered; absent for `hang` and `drop-connection`. */
@@ -139,6 +141,7 @@ export class FakeBrigadeApi {
       method: req.method ?? '',
       path: req.url ?? '',
       authorization: req.headers.authorization,
+      traceparent: req.headers.traceparent as string | undefined,
       body: parseJSON(text) ?? text,
     };
     this.received.push(record);

@@ -61,6 +61,7 @@ export class FakeKnativeBroker {
   /** Every request, in arrival order. */
   readonly requests: BrokerRequest[] = [];
   private forcedStatus: number | undefined;
+  private forcedBody: string | undefined;
   private readonly queuedStatuses: number[] = [];
   private readonly validateStructured: ValidateFunction;
 
@@ -100,9 +101,13 @@ export class FakeKnativeBroker {
     return this.requests.filter((r) => r.status >= 200 && r.status < 300 && r.event).map((r) => r.event!);
   }
 
-  /** Answer every valid event with this status from now on (e.g. 500, 503, 429, 404); undefined restores 202. */
-  respondWith(status: number | undefined): void {
+  /**
+   * Answer every valid event with this status from now on (e.g. 500, 503, 429, 404), with `body`
+   * as text when given (what a proxy in front of the broker may say); undefined restores 202.
+   */
+  respondWith(status: number | undefined, body?: string): void {
     this.forcedStatus = status;
+    this.forcedBody = status === undefined ? undefined : body;
   }
 
   /** Answer the next valid events with these statuses, one each, then go back to normal. */
@@ -133,12 +138,13 @@ export class FakeKnativeBroker {
       remotePort: req.socket.remotePort,
     };
     this.requests.push(record);
-    const reply = (status: number, reason?: string) => {
+    const reply = (status: number, reason?: string, text = '') => {
       record.status = status;
       if (reason) record.reason = reason;
       res.setHeader('Allow', 'POST, OPTIONS');
-      res.writeHead(status, { 'Content-Length': '0' });
-      res.end();
+      const type: Record<string, string> = text ? { 'Content-Type': 'text/html' } : {};
+      res.writeHead(status, { 'Content-Length': String(Buffer.byteLength(text)), ...type });
+      res.end(text);
     };
 
     if (req.method === 'OPTIONS') return reply(200);
@@ -155,8 +161,9 @@ export class FakeKnativeBroker {
       if (err instanceof InvalidEvent) return reply(400, err.message);
       throw err;
     }
-    const forced = this.queuedStatuses.shift() ?? this.forcedStatus;
-    reply(forced ?? 202);
+    const queued = this.queuedStatuses.shift();
+    if (queued !== undefined) return reply(queued);
+    reply(this.forcedStatus ?? 202, undefined, this.forcedBody);
   }
 }
 

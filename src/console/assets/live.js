@@ -7,6 +7,8 @@
   var elements = document.querySelectorAll('[data-live]');
   elements.forEach(function (element) {
     var timer = setInterval(function () {
+      // Someone is reading an attempt's request and answer: a refresh would fold it away.
+      if (element.querySelector('details[open]')) return;
       fetch(element.getAttribute('data-live'), { credentials: 'same-origin', headers: { Accept: 'text/html' } })
         .then(function (response) {
           // A session that ended redirects to the login form: show it rather than splice it in.

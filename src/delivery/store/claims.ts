@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { RegistryEvent } from '../../model/event';
 import type { DueDelivery } from '../types';
 import type { SchemaSql } from './postgres-connection';
+import { storedTrace, type TraceColumns } from './trace-columns';
 
 /**
  * How a delivery is claimed, the two strategies side by side. Both hand out up to `limit` due
@@ -14,8 +15,8 @@ import type { SchemaSql } from './postgres-connection';
  *   each other, and a lease that lapsed (its replica died) makes the row due again.
  */
 
-/** A due row as both strategies select it. */
-interface DueRow {
+/** A due row as both strategies select it, with the trace its event was accepted in. */
+interface DueRow extends TraceColumns {
   id: number;
   emitter: string;
   attempts: number;
@@ -25,13 +26,16 @@ interface DueRow {
 
 /** A due row as the dispatcher takes it: the event parsed from the body stored at accept. */
 function dueDelivery(row: DueRow): DueDelivery {
-  return {
+  const due: DueDelivery = {
     id: row.id,
     emitter: row.emitter,
     attempts: row.attempts,
     acceptedAt: row.accepted_at,
     event: JSON.parse(row.body) as RegistryEvent,
   };
+  const trace = storedTrace(row);
+  if (trace) due.trace = trace;
+  return due;
 }
 
 /** SQLite: the rows this process is attempting, excluded from its claims until settled. */
@@ -43,7 +47,7 @@ export class InProcessClaims {
 
   constructor(db: Database.Database) {
     const due = (when: string) =>
-      `SELECT d.id, d.emitter, d.attempts, e.accepted_at, e.body
+      `SELECT d.id, d.emitter, d.attempts, e.accepted_at, e.body, e.traceparent, e.tracestate
          FROM deliveries d JOIN events e ON e.seq = d.event_seq
         WHERE d.emitter = ? AND d.state = 'pending' ${when}
           AND d.id NOT IN (SELECT value FROM json_each(?))
@@ -115,7 +119,8 @@ export async function leaseDue(db: SchemaSql, r: LeaseRequest): Promise<LeasedDe
          FROM due WHERE d.id = due.id
        RETURNING d.id, d.emitter, d.attempts, d.event_seq, d.lease_generation, due.lease_owner AS previous_owner
      )
-     SELECT l.id, l.emitter, l.attempts, l.previous_owner, l.lease_generation, e.accepted_at, e.body
+     SELECT l.id, l.emitter, l.attempts, l.previous_owner, l.lease_generation, e.accepted_at, e.body,
+            e.traceparent, e.tracestate
        FROM leased l JOIN ${s}.events e ON e.seq = l.event_seq
       ORDER BY l.id`,
     [r.emitter, r.nowMs, r.limit, r.owner, r.leaseUntil, r.anyDueTime === true],

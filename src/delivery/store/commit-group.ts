@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
 import type { RegistryEvent } from '../../model/event';
 import type { Metrics } from '../../observability/metrics';
+import type { TraceContext } from '../../observability/tracing';
 import type { AcceptResult, RoutedEvent } from '../types';
 
 /** An event ready to store: its emitters without repeats and its body serialised once. */
@@ -11,6 +12,7 @@ export interface PreparedEvent {
   body: string;
   /** Routes the event again once the store added what only it knows (the tag change). */
   route?: (event: RegistryEvent) => string[];
+  trace?: TraceContext;
 }
 
 /** One `accept()` call's events: stored together or not at all, answered per event. */
@@ -67,11 +69,11 @@ export class CommitGroup {
     let call: AcceptCall;
     try {
       // Serialised here, outside the shared transaction, so one odd event fails only its own call.
-      call = routed.map(({ event, emitters, route }) => {
+      call = routed.map(({ event, emitters, route, trace }) => {
         if (typeof event?.id !== 'string' || typeof event.source !== 'string') {
           throw new TypeError('an event to store needs a string id and source');
         }
-        return { event, emitters: [...new Set(emitters)], body: JSON.stringify(event), route };
+        return { event, emitters: [...new Set(emitters)], body: JSON.stringify(event), route, trace };
       });
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));

@@ -1,8 +1,10 @@
 import type { RegistryEvent } from '../../model/event';
 import type { AttemptRecord, DeliveryState, EventDetail, EventListPage, EventListing, EventQuery } from '../types';
 import type { TargetHealth, TargetRecord } from '../types';
-import { truncateError } from './commit-group';
+import { ATTEMPT_COLUMNS, attemptFromRow, attemptValues, type AttemptRow } from './attempt-rows';
+import { ConsoleRequeue } from './console-requeue';
 import type { Dialect, RunSql, Sql } from './dialect';
+import { eventWhere } from './event-filter';
 import { recordFromRow, type RecordRow } from './rows';
 import { DEFAULT_HELD_PART_PAGE, HELD_PART_COLUMNS, heldPartFromRow } from './held-parts';
 import type { HeldPart, HeldPartQuery, HeldPartRow } from './held-parts';
@@ -18,34 +20,9 @@ type EventRow = Omit<EventListing, 'repo' | 'tag' | 'acceptedAt' | 'deliveries'>
   accepted_at: number;
 };
 
-interface AttemptRow {
-  delivery_id: number;
-  emitter: string;
-  attempt: number;
-  started_at: number;
-  duration_ms: number;
-  ok: number | boolean;
-  status: number | null;
-  error: string | null;
-}
-
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.source, e.provider, e.type, e.registry, e.repo,
        d.emitter, d.state, d.attempts, d.last_error, e.accepted_at,
-       d.created_at, d.updated_at, d.next_attempt_at, d.delivered_at`;
-
-function attemptFromRow(row: AttemptRow): AttemptRecord {
-  const record: AttemptRecord = {
-    deliveryId: Number(row.delivery_id),
-    emitter: row.emitter,
-    attempt: row.attempt,
-    startedAt: Number(row.started_at),
-    durationMs: row.duration_ms,
-    ok: Boolean(row.ok),
-  };
-  if (row.status !== null) record.status = row.status;
-  if (row.error !== null) record.error = row.error;
-  return record;
-}
+       d.created_at, d.updated_at, d.next_attempt_at, d.delivered_at, d.note`;
 
 function listingFromRow(row: EventRow): EventListing {
   const listing: EventListing = {
@@ -70,6 +47,8 @@ function listingFromRow(row: EventRow): EventListing {
 export class StoreInspection {
   private readonly sql: Dialect;
   private readonly run: RunSql;
+  /** The console's actions that put rows back in the queue, over the same port. */
+  readonly requeue: ConsoleRequeue;
 
   /** The request log's table, read through Inspection and written through RequestWriter. */
   readonly requests: RequestLogTable;
@@ -77,25 +56,16 @@ export class StoreInspection {
   constructor(port: Sql) {
     this.sql = port.dialect;
     this.run = port.run;
+    this.requeue = new ConsoleRequeue(port);
     this.requests = new RequestLogTable(port);
   }
 
   async recordAttempt(a: AttemptRecord): Promise<void> {
-    const p = (n: number) => this.sql.param(n);
+    const values = attemptValues(this.sql, a);
     await this.run(
-      `INSERT INTO ${this.sql.table('attempts')}
-         (delivery_id, emitter, attempt, started_at, duration_ms, ok, status, error)
-       VALUES (${[1, 2, 3, 4, 5, 6, 7, 8].map(p).join(', ')})`,
-      [
-        a.deliveryId,
-        a.emitter,
-        a.attempt,
-        Math.round(a.startedAt),
-        Math.round(a.durationMs),
-        this.sql.boolValue(a.ok),
-        a.status ?? null,
-        a.error === undefined ? null : truncateError(a.error),
-      ],
+      `INSERT INTO ${this.sql.table('attempts')} (${ATTEMPT_COLUMNS})
+       VALUES (${values.map((_, i) => this.sql.param(i + 1)).join(', ')})`,
+      values,
     );
   }
 
@@ -123,31 +93,11 @@ export class StoreInspection {
   }
 
   async listEvents(query: EventQuery): Promise<EventListPage> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (clause: (placeholder: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(clause(this.sql.param(params.length)));
-    };
-    const exact: [keyof EventQuery, string][] = [
-      ['provider', 'e.provider'],
-      ['registry', 'e.registry'],
-      ['repo', 'e.repo'],
-      ['tag', 'e.tag'],
-      ['type', 'e.type'],
-      ['eventId', 'e.id'],
-    ];
-    for (const [key, column] of exact) {
-      const value = query[key];
-      if (value !== undefined && value !== '') add((p) => `${column} = ${p}`, value);
+    const { where, params } = eventWhere(this.sql, query);
+    if (query.before !== undefined) {
+      params.push(query.before);
+      where.push(`e.seq < ${this.sql.param(params.length)}`);
     }
-    if (query.state) {
-      add(
-        (p) => `e.seq IN (SELECT s.event_seq FROM ${this.sql.table('deliveries')} s WHERE s.state = ${p})`,
-        query.state,
-      );
-    }
-    if (query.before !== undefined) add((p) => `e.seq < ${p}`, query.before);
     const limit = Math.min(Math.max(1, query.limit ?? DEFAULT_EVENT_PAGE), MAX_EVENT_PAGE);
     params.push(limit + 1);
     const rows = await this.run<EventRow>(
@@ -194,7 +144,9 @@ export class StoreInspection {
       [seq],
     );
     const attempts = await this.run<AttemptRow>(
-      `SELECT a.delivery_id, a.emitter, a.attempt, a.started_at, a.duration_ms, a.ok, a.status, a.error
+      `SELECT ${ATTEMPT_COLUMNS.split(', ')
+        .map((c) => `a.${c}`)
+        .join(', ')}
          FROM ${this.sql.table('attempts')} a JOIN ${this.sql.table('deliveries')} d ON d.id = a.delivery_id
         WHERE d.event_seq = ${p1} ORDER BY a.id`,
       [seq],
@@ -220,9 +172,13 @@ export class StoreInspection {
         WHERE state = 'delivered' AND delivered_at >= ${this.sql.param(1)} GROUP BY emitter`,
       [nowMs - recentMs],
     );
+    const latest = await this.run<{ emitter: string; at: number }>(
+      `SELECT emitter, max(delivered_at) AS at FROM ${deliveries} WHERE state = 'delivered' GROUP BY emitter`,
+      [],
+    );
     const attempts = this.sql.table('attempts');
     const failures = await this.run<AttemptRow>(
-      `SELECT delivery_id, emitter, attempt, started_at, duration_ms, ok, status, error FROM ${attempts}
+      `SELECT ${ATTEMPT_COLUMNS} FROM ${attempts}
         WHERE id IN (SELECT max(id) FROM ${attempts} WHERE NOT ok GROUP BY emitter)`,
       [],
     );
@@ -237,6 +193,7 @@ export class StoreInspection {
     };
     for (const row of byState) entry(row.emitter)[row.state] = Number(row.n);
     for (const row of recent) entry(row.emitter).deliveredRecently = Number(row.n);
+    for (const row of latest) if (row.at !== null) entry(row.emitter).lastSuccess = Number(row.at);
     for (const row of failures.map(attemptFromRow)) {
       const failed: TargetHealth['lastError'] = { message: row.error ?? 'failed', at: row.startedAt };
       if (row.status !== undefined) failed.status = row.status;
@@ -254,6 +211,11 @@ export abstract class InspectableStore {
   protected abstract readonly inspection: StoreInspection;
   /** Each target's circuit as the dispatcher recorded it (the `targets` table). */
   abstract targets(): Promise<TargetRecord[]>;
+
+  /** Runs one of the console's writes; SQLite overrides it to note the volume's health on the way. */
+  protected write<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
 
   recordAttempt(attempt: AttemptRecord): Promise<void> {
     return this.inspection.recordAttempt(attempt);
@@ -281,6 +243,18 @@ export abstract class InspectableStore {
 
   pruneRequests(before: number, maxRows: number): Promise<void> {
     return this.inspection.requests.prune(before, maxRows);
+  }
+
+  retryNow(ids: number[], nowMs: number): Promise<number> {
+    return this.write(() => this.inspection.requeue.retryNow(ids, nowMs));
+  }
+
+  sendAgain(ids: number[], note: string, nowMs: number): Promise<number> {
+    return this.write(() => this.inspection.requeue.sendAgain(ids, note, nowMs));
+  }
+
+  deadIds(query: EventQuery): Promise<number[]> {
+    return this.inspection.requeue.deadIds(query);
   }
 
   /** The counts and last errors, with each target's circuit where the dispatcher recorded one. */

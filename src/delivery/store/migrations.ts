@@ -3,6 +3,7 @@ import { EVENT_COLUMNS } from './event-columns';
 import { heldPartsSchema } from './held-parts';
 import { requestLogSchema } from './request-log';
 import { tagStateSchema } from './tag-state';
+import { addTraceColumns } from './trace-columns';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -102,10 +103,16 @@ CREATE INDEX IF NOT EXISTS attempts_failed ON ${d.table('attempts')} (emitter, i
   // push (held-parts.ts).
   (d) => `${tagStateSchema(d.table('tag_state'))}
 ${heldPartsSchema(d.table('held_parts'))}`,
-  // 6 and 7 are the trace and attempt columns of #22, ported on their own branches: held empty
-  // here so that the request log is 8 on every branch (the merge puts their steps in).
-  () => '',
-  () => '',
+  // 6: the trace context each event was accepted in (trace-columns.ts).
+  (d) => addTraceColumns(d.table('events')),
+  // 7: what each attempt sent and got back (JSON, credentials hidden, bodies cut at 4 KB), whether
+  // it was a circuit probe and whether it spent one of the row's attempts; and a note on a
+  // delivery row saying why it exists (an operator sent a delivered event again).
+  (d) => `
+ALTER TABLE ${d.table('attempts')} ADD COLUMN probe ${d.boolean} NOT NULL DEFAULT false;
+ALTER TABLE ${d.table('attempts')} ADD COLUMN counted ${d.boolean} NOT NULL DEFAULT true;
+ALTER TABLE ${d.table('attempts')} ADD COLUMN exchanges TEXT;
+ALTER TABLE ${d.table('deliveries')} ADD COLUMN note TEXT;`,
   // 8: the request log (request-log.ts): every request to /events and what it was answered.
   (d) => requestLogSchema(d),
 ];

@@ -139,10 +139,12 @@ async function insertEvents(client: pg.ClientBase, ctx: AcceptContext, events: P
   const column = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
   await client.query(
     `WITH stored AS (
-       INSERT INTO ${ctx.schema}.events (seq, source, id, provider, type, registry, repo, body, accepted_at, tag)
-       SELECT q, s, i, p, ty, rg, rp, b, $9::bigint, t
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $12::text[])
-           AS r(q, s, i, p, ty, rg, rp, b, t)
+       INSERT INTO ${ctx.schema}.events (seq, source, id, provider, type, registry, repo, body, accepted_at, tag,
+                                         traceparent, tracestate)
+       SELECT q, s, i, p, ty, rg, rp, b, $9::bigint, t, tp, ts
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                     $12::text[], $13::text[], $14::text[])
+           AS r(q, s, i, p, ty, rg, rp, b, t, tp, ts)
      )
      INSERT INTO ${ctx.schema}.deliveries (event_seq, emitter, state, attempts, next_attempt_at, created_at, updated_at)
      SELECT s, e, 'pending', 0, $9, $9, $9 FROM unnest($10::bigint[], $11::text[]) AS d(s, e)`,
@@ -159,6 +161,8 @@ async function insertEvents(client: pg.ClientBase, ctx: AcceptContext, events: P
       deliverySeqs,
       deliveryEmitters,
       column((e) => e.event.tag ?? null),
+      column((e) => e.trace?.traceparent ?? null),
+      column((e) => e.trace?.tracestate ?? null),
     ],
   );
   return [...new Set(deliveryEmitters)];

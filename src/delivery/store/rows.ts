@@ -18,6 +18,8 @@ export interface RecordRow {
   updated_at: number;
   next_attempt_at: number;
   delivered_at: number | null;
+  /** Selected by the console's event detail only. */
+  note?: string | null;
 }
 
 export function recordFromRow(row: RecordRow): DeliveryRecord {
@@ -39,6 +41,7 @@ export function recordFromRow(row: RecordRow): DeliveryRecord {
   if (row.repo !== null) record.repo = row.repo;
   if (row.last_error !== null) record.lastError = row.last_error;
   if (row.delivered_at !== null) record.deliveredAt = row.delivered_at;
+  if (row.note) record.note = row.note;
   return record;
 }
 

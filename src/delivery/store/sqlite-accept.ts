@@ -4,6 +4,21 @@ import { tooManyPending, type AcceptCall, type CallOutcome, type PreparedEvent }
 import type { SqliteHeldParts } from './sqlite-held-parts';
 import { StoreSpace } from './sqlite-space';
 
+/** An events row as inserted: the event's columns, its body, when, and the trace it came in. */
+type EventRow = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | null,
+  string | null,
+  string,
+  number,
+  string | null,
+  string | null,
+];
+
 /** The statements of the SQLite accept path, prepared once per connection. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -14,9 +29,9 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO dedup_keys (source, id, seen_at) VALUES (?, ?, ?)
        ON CONFLICT (source, id) DO UPDATE SET seen_at = excluded.seen_at`,
     ),
-    insertEvent: db.prepare<[string, string, string, string, string, string | null, string | null, string, number]>(
-      `INSERT INTO events (source, id, provider, type, registry, repo, tag, body, accepted_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertEvent: db.prepare<EventRow>(
+      `INSERT INTO events (source, id, provider, type, registry, repo, tag, body, accepted_at, traceparent, tracestate)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertDelivery: db.prepare<[number | bigint, string, number, number, number]>(
       `INSERT INTO deliveries (event_seq, emitter, state, attempts, next_attempt_at, created_at, updated_at)
@@ -91,7 +106,7 @@ export class SqliteAccept {
     const s = this.s;
     if (this.settings.dedupWindowSeconds > 0) s.dedupRemember.run(prepared.event.source, prepared.event.id, now);
     if (!this.heldParts.accept(prepared, now)) return;
-    const { event, emitters, body } = prepared;
+    const { event, emitters, body, trace } = prepared;
     const seq = s.insertEvent.run(
       event.source,
       event.id,
@@ -102,6 +117,8 @@ export class SqliteAccept {
       event.tag ?? null,
       body,
       now,
+      trace?.traceparent ?? null,
+      trace?.tracestate ?? null,
     ).lastInsertRowid;
     for (const emitter of emitters) s.insertDelivery.run(seq, emitter, now, now, now);
   }

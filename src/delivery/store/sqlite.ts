@@ -289,7 +289,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   /** A write: one that gets through shows the volume takes writes again. */
-  private write<T>(work: () => T | Promise<T>): Promise<T> {
+  protected override write<T>(work: () => T | Promise<T>): Promise<T> {
     return this.run(work).then((result) => {
       this.volume.succeeded();
       return result;

@@ -45,6 +45,8 @@ export interface StoreStats {
 export interface Ledger {
   /** Where the store lives, for logs: a file, or the database host and schema (never a password). */
   readonly location: string;
+  /** Which engine, as the commit's span names it (`db.system.name`). */
+  readonly engine: 'sqlite' | 'postgres';
 
   /** undefined while new events are taken; otherwise why not (draining, database unreachable). */
   notReadyReason(): string | undefined;
@@ -121,7 +123,7 @@ export interface Queue {
   counts(): Promise<DeliveryCounts[]>;
 }
 
-/** The console's and the operator CLI's role: reading the store, and the operator's two actions. */
+/** The console's and the operator CLI's role: reading the store, and the operator's actions on rows. */
 export interface Inspection {
   /** Deliveries with their event, newest first; `truncated` says when `limit` cut rows. */
   list(filter?: ListFilter): Promise<DeliveryPage>;
@@ -129,6 +131,15 @@ export interface Inspection {
   listEvents(query?: EventQuery): Promise<EventListPage>;
   /** One event by its sequence number, with its deliveries and every attempt recorded. */
   eventDetail(seq: number): Promise<EventDetail | undefined>;
+  /** Pending rows among `ids` become due at `nowMs` (the console's "retry now"); resolves how many. */
+  retryNow(ids: number[], nowMs: number): Promise<number>;
+  /**
+   * Each delivered row among `ids` gets a new pending row of the same event and emitter, due at
+   * `nowMs` and carrying `note` (the console's "send again"); the delivered row stays as it was.
+   */
+  sendAgain(ids: number[], note: string, nowMs: number): Promise<number>;
+  /** The dead rows of the events a console filter selects, for a bulk replay. */
+  deadIds(query: EventQuery): Promise<number[]>;
   /**
    * Per emitter with rows: counts, deliveries within `recentMs` of `nowMs`, the last failed
    * attempt, and its circuit where the store keeps one.
@@ -161,7 +172,6 @@ export interface RequestWriter {
 
 /** What `openStore` returns: every role, plus what the wiring itself needs. */
 export interface DeliveryStore extends Ledger, Queue, Inspection, RequestWriter {
-  readonly engine: 'sqlite' | 'postgres';
   /** Windows shared by every process on the store; absent where only one process delivers. */
   readonly sharedWindows?: SharedWindows;
   /** The engine's figures for the metrics. */

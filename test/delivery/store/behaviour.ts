@@ -8,6 +8,7 @@ import { inspectionBehaviour } from './inspection-behaviour';
 import { heldPartsBehaviour } from './held-parts-behaviour';
 import { tagStateBehaviour } from './tag-state-behaviour';
 import { requestLogBehaviour } from './request-log-behaviour';
+import { traceContextBehaviour } from './trace-behaviour';
 
 export const HOUR = 3600_000;
 
@@ -488,6 +489,8 @@ export function storeBehaviour(harness: EngineHarness): void {
     });
 
     tagStateBehaviour({ open: (overrides) => open(overrides) });
+
+    traceContextBehaviour({ open: () => open(), now: () => now });
 
     heldPartsBehaviour({
       open: async (options, metrics) => {

@@ -96,6 +96,80 @@ export function inspectionBehaviour(ctx: InspectionContext): void {
       expect(await store.eventDetail(listed.seq + 1000)).to.equal(undefined);
     });
 
+    it('keeps what each attempt sent and got back, and whether it was a probe that counted', async () => {
+      const store = await ctx.open();
+      await store.accept([{ event: makeEvent('answers'), emitters: ['webhook/a'] }]);
+      const [listed] = (await store.listEvents()).events;
+      const [due] = await store.claim('webhook/a', ctx.now(), 1);
+      const body = '<script>alert(1)</script> ünïcode';
+      const refused: AttemptRecord = {
+        ...attempt(due.id, 'webhook/a', 0, ctx.now(), 'webhook/a answered 503'),
+        probe: true,
+        counted: false,
+        exchanges: [
+          {
+            request: { method: 'POST', url: 'https://hooks.example.com/in', headers: { 'content-type': 'json' } },
+            answer: { status: 503, headers: { 'retry-after': '5' }, body, truncated: true },
+          },
+          { request: { method: 'GET', url: 'https://hooks.example.com/x', headers: {} }, error: 'ECONNRESET' },
+        ],
+      };
+      await store.recordAttempt(refused);
+      const delivered: AttemptRecord = { ...attempt(due.id, 'webhook/a', 1, ctx.now() + 10), probe: true };
+      await store.recordAttempt(delivered);
+      await store.markDelivered(due.id, 1);
+      const detail = await store.eventDetail(listed.seq);
+      expect(detail?.attempts).to.deep.equal([refused, delivered]);
+      // The row's count is the number of counted attempts.
+      expect(detail?.deliveries[0].attempts).to.equal(detail?.attempts.filter((a) => a.counted !== false).length);
+    });
+
+    it('retries a pending row now and sends a delivered one again as a new row with its note', async () => {
+      const store = await ctx.open();
+      await store.accept([{ event: makeEvent('again'), emitters: ['log', 'brigade'] }]);
+      const [listed] = (await store.listEvents()).events;
+      const [log] = await store.claim('log', ctx.now(), 1);
+      await store.markDelivered(log.id, 1);
+      const [brigade] = await store.claim('brigade', ctx.now(), 1);
+      await store.markRetry(brigade.id, 1, ctx.now() + 3_600_000, 'brigade answered 503');
+      expect(await store.claim('brigade', ctx.now(), 1)).to.deep.equal([]);
+
+      // Only pending rows are made due; only delivered rows are sent again.
+      expect(await store.retryNow([brigade.id, log.id], ctx.now())).to.equal(1);
+      expect((await store.claim('brigade', ctx.now(), 1)).map((d) => d.id)).to.deep.equal([brigade.id]);
+      expect(await store.sendAgain([brigade.id, log.id], 'sent again by alice', ctx.now())).to.equal(1);
+
+      const detail = await store.eventDetail(listed.seq);
+      expect(detail?.deliveries.map((d) => [d.emitter, d.state, d.attempts, d.note])).to.deep.equal([
+        ['log', 'delivered', 1, undefined],
+        ['brigade', 'pending', 1, undefined],
+        ['log', 'pending', 0, 'sent again by alice'],
+      ]);
+      const [resent] = await store.claim('log', ctx.now(), 1);
+      expect(resent.event.id).to.equal('again');
+      expect(resent.id).to.not.equal(log.id);
+      expect(await store.retryNow([], ctx.now())).to.equal(0);
+      expect(await store.sendAgain([], 'x', ctx.now())).to.equal(0);
+    });
+
+    it('finds the dead rows of the events a console filter selects', async () => {
+      const store = await ctx.open();
+      await store.accept([
+        { event: makeEvent('d1', { repo: 'team/api' }), emitters: ['log', 'brigade'] },
+        { event: makeEvent('d2', { repo: 'team/web' }), emitters: ['log'] },
+        { event: makeEvent('d3', { repo: 'team/api' }), emitters: ['log'] },
+      ]);
+      const claimed = await store.claim('log', ctx.now(), 10);
+      for (const row of claimed) await store.markDead(row.id, 1, 'refused');
+      const [brigade] = await store.claim('brigade', ctx.now(), 1);
+      await store.markDelivered(brigade.id, 1);
+      const byEvent = new Map(claimed.map((d) => [d.event.id, d.id]));
+      expect(await store.deadIds({ repo: 'team/api' })).to.deep.equal([byEvent.get('d1'), byEvent.get('d3')]);
+      expect(await store.deadIds({ repo: 'team/api', before: 1 })).to.have.length(2);
+      expect(await store.deadIds({})).to.have.length(3);
+      expect(await store.deadIds({ repo: 'nothing' })).to.deep.equal([]);
+    });
+
     it('sums each target: counts, recent deliveries and the newest failure', async () => {
       const store = await ctx.open();
       await store.accept(['a', 'b', 'c', 'd'].map((id) => ({ event: makeEvent(id), emitters: ['log', 'brigade'] })));
@@ -110,7 +184,14 @@ export function inspectionBehaviour(ctx: InspectionContext): void {
 
       const health = await store.targetHealth(ctx.now(), 5 * 60_000);
       expect(health.map((h) => h.emitter)).to.deep.equal(['brigade', 'log']);
-      expect(health[1]).to.deep.equal({ emitter: 'log', pending: 2, dead: 0, delivered: 2, deliveredRecently: 1 });
+      expect(health[1]).to.deep.equal({
+        emitter: 'log',
+        pending: 2,
+        dead: 0,
+        delivered: 2,
+        deliveredRecently: 1,
+        lastSuccess: ctx.now(),
+      });
       expect(health[0]).to.deep.include({ pending: 3, dead: 1, delivered: 0, deliveredRecently: 0 });
       expect(health[0].lastError).to.deep.equal({ message: 'newest failure', at: ctx.now(), status: 503 });
 

@@ -93,10 +93,12 @@ describe('PostgreSQL store', function () {
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
       // What a version 1 schema had: none of version 2's targets, version 3's console tables,
-      // version 4's lease generation or version 5's tag state and held parts.
+      // version 4's lease generation, version 5's tag state and held parts, version 6's trace
+      // context or version 7's attempt columns and note.
       await client.query(
         `DROP TABLE ${schema}.targets; DROP TABLE ${schema}.attempts; ALTER TABLE ${schema}.events DROP COLUMN tag;
-         ALTER TABLE ${schema}.deliveries DROP COLUMN lease_generation;
+         ALTER TABLE ${schema}.events DROP COLUMN traceparent, DROP COLUMN tracestate;
+         ALTER TABLE ${schema}.deliveries DROP COLUMN lease_generation, DROP COLUMN note;
          DROP TABLE ${schema}.tag_state; DROP TABLE ${schema}.held_parts;
          DROP INDEX ${schema}.events_by_provider, ${schema}.events_by_registry, ${schema}.events_by_repo,
            ${schema}.events_by_type, ${schema}.deliveries_by_state_event;

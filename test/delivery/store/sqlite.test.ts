@@ -69,12 +69,22 @@ describe('SQLite store', () => {
     old.close();
 
     const store = open();
-    expect((await store.listEvents({ tag: 'v1' })).events.map((e) => e.id)).to.deep.equal(['old']);
+    const [listed] = (await store.listEvents({ tag: 'v1' })).events;
+    expect(listed.id).to.equal('old');
+    // Version 7's attempt columns are there on an upgraded file too.
+    const probe = { deliveryId: 1, emitter: 'log', attempt: 0, startedAt: now, durationMs: 1, ok: false, probe: true };
+    await store.recordAttempt({ ...probe, counted: false, error: 'down' });
     await store.close();
     // Opening again finds everything in place and changes nothing.
     expect((await open().listEvents({ tag: 'v1' })).events).to.have.length(1);
     const check = new Database(file, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).to.equal(SQLITE_SCHEMA_VERSION);
+    expect(check.prepare('SELECT probe, counted, error FROM attempts').all()).to.deep.equal([
+      { probe: 1, counted: 0, error: 'down' },
+    ]);
+    expect(check.prepare(`SELECT name FROM pragma_table_info('deliveries') WHERE name = 'note'`).all()).to.have.length(
+      1,
+    );
     check.close();
   });
 

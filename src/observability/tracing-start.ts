@@ -1,0 +1,7 @@
+import { startTracing, tracingWanted } from './tracing-sdk';
+
+/**
+ * Imported first by the CLI: the instrumentations patch http, express and pg only if they are
+ * registered before those modules load. With tracing off this loads nothing more.
+ */
+if (tracingWanted(process.argv.slice(2), process.env)) startTracing();
