@@ -17,7 +17,7 @@ import { DeliveryHost, deliveryEmitters, type DeliveryRunner } from './runtime/d
 import { DeliveryThread } from './runtime/delivery-thread';
 import { loadConfig, type Config } from './runtime/gateway-config';
 import { createApp } from './server/app';
-import { RequestRecorder } from './server/request-recorder';
+import { configSecrets, RequestRecorder } from './server/request-recorder';
 
 export { createEmitters } from './runtime/emitter-set';
 export { configSchema, loadConfig, parseConfig, type Config } from './runtime/gateway-config';
@@ -50,6 +50,7 @@ export class Gateway implements LiveConfigTarget {
       metrics,
       logger: logger.child({ component: 'store' }),
       collapse: config.collapse,
+      requestLog: config.requests,
     });
     // The wiring connects the store to the metrics: neither knows the other.
     metrics.deliveryCounts = () => store.counts();
@@ -68,7 +69,8 @@ export class Gateway implements LiveConfigTarget {
 
     let gateway: Gateway | undefined;
     const credentials = new Credentials(config.tokens);
-    const requests = new RequestRecorder(store, () => config.requests, logger.child({ component: 'requests' }));
+    const requestLogger = logger.child({ component: 'requests' });
+    const requests = new RequestRecorder(store, () => config.requests, requestLogger, configSecrets(config));
     const deps = {
       requests,
       config,

@@ -171,7 +171,7 @@ export class Dispatcher {
   private async housekeeping(): Promise<void> {
     try {
       const pruned = await this.store.prune(this.clock());
-      if (pruned.deliveries + pruned.events + pruned.dedupKeys > 0) this.logger?.debug({ pruned }, 'pruned the store');
+      if (Object.values(pruned).some((n) => n > 0)) this.logger?.debug({ pruned }, 'pruned the store');
     } catch (err) {
       this.logger?.error({ err }, 'store prune failed');
     }

@@ -129,6 +129,8 @@ export interface PruneResult {
   deliveries: number;
   events: number;
   dedupKeys: number;
+  /** Rows of the request log past its retention or its cap. */
+  requests: number;
 }
 
 /** One attempt at a delivery, as the dispatcher saw it: the console's attempt history. */

@@ -29,6 +29,8 @@ async function main(): Promise<void> {
     metrics,
     logger: logger.child({ component: 'store' }),
     collapse: config.collapse,
+    // The dispatcher's prune, here, cuts the request log the listener's thread writes.
+    requestLog: config.requests,
   });
   // This thread's pool and the leases it holds; the scrape adds them to the main thread's.
   metrics.storeStats = () => store.stats();

@@ -64,6 +64,22 @@ server: {port: 0}
     expect(metrics).to.match(/^registry_gateway_requests_total\{provider="acr",outcome="accepted"\} 1$/m);
   });
 
+  it('records every request from the listener thread while the worker writes the same file: no 503, no row lost', async () => {
+    const ids = Array.from({ length: 120 }, (_, i) => `logged-${i}`);
+    // All at once, so the listener's group commits and request log batches meet the worker's
+    // claims, marks and attempt records on the file.
+    const answers = await Promise.all(ids.map((id, i) => send(id, i)));
+    expect(answers.map((a) => a.status)).to.deep.equal(ids.map(() => 202));
+    await waitFor('every event at Brigade', () => ids.every((id) => createdIds().includes(id)));
+    const store = gateway.store;
+    const logged = await waitFor('every request in the log', async () => {
+      const { requests } = await store.listRequests({ limit: 1000 });
+      return requests.length === ids.length ? requests : undefined;
+    });
+    expect(new Set(logged.flatMap((r) => r.events.map((e) => e.id)))).to.deep.equal(new Set(ids));
+    expect(logged.every((r) => r.result === 'accepted' && r.provider === 'acr' && r.token === 'ci')).to.equal(true);
+  });
+
   it('starts a worker that died again, and what was accepted meanwhile is delivered', async () => {
     const thread = (gateway as unknown as { delivery: { worker: Worker } }).delivery;
     const dead = thread.worker;

@@ -8,7 +8,8 @@ import { eventWhere } from './event-filter';
 import { recordFromRow, type RecordRow } from './rows';
 import { DEFAULT_HELD_PART_PAGE, HELD_PART_COLUMNS, heldPartFromRow } from './held-parts';
 import type { HeldPart, HeldPartQuery, HeldPartRow } from './held-parts';
-import { RequestLogTable, type RequestPage, type RequestQuery, type RequestRecord } from './request-log';
+import { RequestLogTable, type RequestLogWrite, type RequestPage, type RequestQuery } from './request-log';
+import type { RequestRecord } from './request-log';
 
 const DEFAULT_EVENT_PAGE = 50;
 const MAX_EVENT_PAGE = 500;
@@ -53,11 +54,11 @@ export class StoreInspection {
   /** The request log's table, read through Inspection and written through RequestWriter. */
   readonly requests: RequestLogTable;
 
-  constructor(port: Sql) {
+  constructor(port: Sql, writeRequests?: RequestLogWrite) {
     this.sql = port.dialect;
     this.run = port.run;
     this.requeue = new ConsoleRequeue(port);
-    this.requests = new RequestLogTable(port);
+    this.requests = new RequestLogTable(port, writeRequests);
   }
 
   async recordAttempt(a: AttemptRecord): Promise<void> {
@@ -239,10 +240,6 @@ export abstract class InspectableStore {
 
   recordRequests(records: readonly RequestRecord[]): Promise<void> {
     return this.inspection.requests.insert(records);
-  }
-
-  pruneRequests(before: number, maxRows: number): Promise<void> {
-    return this.inspection.requests.prune(before, maxRows);
   }
 
   retryNow(ids: number[], nowMs: number): Promise<number> {

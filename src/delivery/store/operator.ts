@@ -1,7 +1,8 @@
-import type { DeliveryCounts, DeliveryFilter, DeliveryPage, DropFilter, ListFilter } from '../types';
+import type { DeliveryCounts, DeliveryFilter, DeliveryPage, DeliverySettings, DropFilter, ListFilter } from '../types';
 import type { TargetRecord, TargetState } from '../types';
 import { truncateError } from './commit-group';
 import type { Dialect, Sql } from './dialect';
+import { DEFAULT_REQUEST_LOG_LIMITS, requestPruneStatements, type RequestLogLimits } from './request-log';
 import { countsByEmitter, recordFromRow, type CountRow, type RecordRow } from './rows';
 
 /**
@@ -156,11 +157,29 @@ export interface PruneCutoffs {
   deliveredBefore: number;
   /** Dedup keys seen at or before this are forgotten. */
   dedupUntil: number;
+  /** The request log: rows received before this go, then all but the newest `requestMaxRows`. */
+  requestsBefore: number;
+  requestMaxRows: number;
+}
+
+/** The cutoffs of a prune at `nowMs` under the store's retention settings. */
+export function pruneCutoffs(
+  settings: Pick<DeliverySettings, 'deliveredRetentionSeconds' | 'dedupWindowSeconds'>,
+  requestLog: RequestLogLimits = DEFAULT_REQUEST_LOG_LIMITS,
+  nowMs: number,
+): PruneCutoffs & { nowMs: number } {
+  return {
+    nowMs,
+    deliveredBefore: nowMs - settings.deliveredRetentionSeconds * 1000,
+    dedupUntil: nowMs - settings.dedupWindowSeconds * 1000,
+    requestsBefore: nowMs - requestLog.retentionHours * 3_600_000,
+    requestMaxRows: requestLog.maxRows,
+  };
 }
 
 /**
  * The prune, statement by statement: delivered rows past retention, the attempts and events
- * left with no row, dedup keys past the window. Each answers with the count of rows it removed
+ * left with no row, dedup keys past the window, the request log past its retention and cap. Each answers with the count of rows it removed
  * where the result counts them.
  */
 export function pruneStatements(d: Dialect, cutoffs: PruneCutoffs) {
@@ -184,5 +203,6 @@ export function pruneStatements(d: Dialect, cutoffs: PruneCutoffs) {
       text: `DELETE FROM ${d.table('dedup_keys')} WHERE seen_at <= ${d.param(1)}`,
       params: [cutoffs.dedupUntil],
     },
+    requests: requestPruneStatements(d, cutoffs.requestsBefore, cutoffs.requestMaxRows),
   };
 }

@@ -21,12 +21,14 @@ export function pruneShared(
     const { rows } = await client.query<{ locked: boolean }>(
       longQuery('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [`registry-gateway prune ${schema}`]),
     );
-    if (!rows[0].locked) return { deliveries: 0, events: 0, dedupKeys: 0 };
+    if (!rows[0].locked) return { deliveries: 0, events: 0, dedupKeys: 0, requests: 0 };
     const deliveries = await removed(q.deliveries);
     await removed(q.attempts);
     const events = await removed(q.events);
     const dedupKeys = await removed(q.dedupKeys);
     await client.query(longQuery(`DELETE FROM ${dialect.table('windows')} WHERE ends_at < $1`, [cutoffs.nowMs]));
-    return { deliveries, events, dedupKeys };
+    let requests = 0;
+    for (const statement of q.requests) requests += await removed(statement);
+    return { deliveries, events, dedupKeys, requests };
   });
 }

@@ -17,8 +17,9 @@ import { PostgresDatabase } from './postgres-database';
 import { notifyReplicas, WakeListener } from './postgres-listener';
 import { PostgresWindows } from './postgres-windows';
 import { countDeliveries, dropDeliveries, listDeliveries, listTargets, replayDeliveries } from './operator';
-import { resumeTarget, saveTarget } from './operator';
+import { pruneCutoffs, resumeTarget, saveTarget } from './operator';
 import { pruneShared } from './postgres-prune';
+import { postgresRequestLogWrite } from './postgres-request-log';
 import { migrate } from './postgres-schema';
 import type { DeliveryStore, StoreOptions, StoreStats } from './types';
 
@@ -105,7 +106,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
       metrics: options.metrics,
       logger: this.logger,
     });
-    this.inspection = new StoreInspection(this.sql);
+    this.inspection = new StoreInspection(this.sql, postgresRequestLogWrite(this.db));
     this.group = new CommitGroup(
       (calls) => this.db.withClient(async (client) => this.commit(client, calls)),
       (err) => this.db.refusal(err),
@@ -236,11 +237,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
-    const cutoffs = {
-      nowMs,
-      deliveredBefore: nowMs - this.settings.deliveredRetentionSeconds * 1000,
-      dedupUntil: nowMs - this.settings.dedupWindowSeconds * 1000,
-    };
+    const cutoffs = pruneCutoffs(this.settings, this.options.requestLog, nowMs);
     return this.db.withClient((client) => pruneShared(client, this.sql.dialect, this.schema, cutoffs));
   }
 

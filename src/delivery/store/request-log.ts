@@ -1,5 +1,6 @@
-import type { Sql } from './dialect';
+import type { Dialect, Sql } from './dialect';
 import type { SchemaDialect } from './migrations';
+import type { Statement } from './steps';
 
 /** What a request to `/events*` ended as: the Reply's outcome, kept for the operator. */
 export type RequestResult = 'accepted' | 'duplicate' | 'ignored' | 'answered' | 'refused';
@@ -51,6 +52,18 @@ export interface RequestPage {
   /** The `before` of the next page; absent on the last one. */
   nextBefore?: number;
 }
+
+/** How long, and how many, requests are kept (`requests.*` in the config). */
+export interface RequestLogLimits {
+  retentionHours: number;
+  maxRows: number;
+}
+
+/** The config's defaults, for a store opened without limits (the CLI, tests): never unbounded. */
+export const DEFAULT_REQUEST_LOG_LIMITS: RequestLogLimits = { retentionHours: 24, maxRows: 100_000 };
+
+/** How each engine writes a batch of request rows: without an fsync of its own, never waiting long. */
+export type RequestLogWrite = (statement: Statement) => Promise<void>;
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
@@ -132,26 +145,45 @@ function listingFromRow(row: RequestRow, seqs: Map<string, number>): RequestList
   return listing;
 }
 
+/** One multi-row INSERT for a batch, so that SQLite runs it inside the caller's synchronous section. */
+function insertStatement(d: Dialect, records: readonly RequestRecord[]): Statement {
+  const params: unknown[] = [];
+  const tuples = records.map((r) => {
+    const start = params.length;
+    params.push(...values(r));
+    return `(${COLUMNS.map((_, i) => d.param(start + i + 1)).join(', ')})`;
+  });
+  return { text: `INSERT INTO ${d.table('requests')} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, params };
+}
+
 /**
- * The request log's queries, written once for both engines. A batch is one multi-row INSERT,
- * so on SQLite it runs synchronously inside the caller's `synchronous=NORMAL` section.
+ * The request log's part of the store's prune (operator.ts), so one schedule cuts every table:
+ * rows received before `before`, then all but the newest `maxRows` (the oldest go first).
+ */
+export function requestPruneStatements(d: Dialect, before: number, maxRows: number): Statement[] {
+  const table = d.table('requests');
+  return [
+    { text: `DELETE FROM ${table} WHERE received_at < ${d.param(1)}`, params: [before] },
+    {
+      text: `DELETE FROM ${table} WHERE id <= (SELECT id FROM ${table} ORDER BY id DESC LIMIT 1 OFFSET ${d.param(1)})`,
+      params: [maxRows],
+    },
+  ];
+}
+
+/**
+ * The request log's queries, written once for both engines; a batch is written by the engine's
+ * own `RequestLogWrite` (sqlite-request-log.ts, postgres-request-log.ts).
  */
 export class RequestLogTable {
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    /** The engine's write for diagnostics; a plain statement when it has none. */
+    private readonly write: RequestLogWrite = async (s) => void (await sql.run(s.text, s.params)),
+  ) {}
 
   async insert(records: readonly RequestRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const d = this.sql.dialect;
-    const params: unknown[] = [];
-    const tuples = records.map((r) => {
-      const start = params.length;
-      params.push(...values(r));
-      return `(${COLUMNS.map((_, i) => d.param(start + i + 1)).join(', ')})`;
-    });
-    await this.sql.run(
-      `INSERT INTO ${d.table('requests')} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`,
-      params,
-    );
+    if (records.length > 0) await this.write(insertStatement(this.sql.dialect, records));
   }
 
   async list(query: RequestQuery = {}): Promise<RequestPage> {
@@ -183,17 +215,6 @@ export class RequestLogTable {
     const result: RequestPage = { requests: page.map((r) => listingFromRow(r, seqs)) };
     if (rows.length > limit) result.nextBefore = Number(page[page.length - 1].id);
     return result;
-  }
-
-  /** Forgets rows older than `before`, then all but the newest `maxRows` (oldest go first). */
-  async prune(before: number, maxRows: number): Promise<void> {
-    const d = this.sql.dialect;
-    const table = d.table('requests');
-    await this.sql.run(`DELETE FROM ${table} WHERE received_at < ${d.param(1)}`, [before]);
-    await this.sql.run(
-      `DELETE FROM ${table} WHERE id <= (SELECT id FROM ${table} ORDER BY id DESC LIMIT 1 OFFSET ${d.param(1)})`,
-      [maxRows],
-    );
   }
 
   /** The newest stored event of each id: what the console's event pages are addressed by. */

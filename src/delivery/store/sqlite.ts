@@ -9,14 +9,16 @@ import type { AttemptRecord, RoutedEvent, TargetRecord } from '../types';
 import { CommitGroup, type AcceptCall, type CallOutcome } from './commit-group';
 import { SQLITE_DIALECT, sqliteRunner, type Sql } from './dialect';
 import { InspectableStore, StoreInspection } from './inspection';
-import { countDeliveries, dropDeliveries, listDeliveries, listTargets, pruneStatements } from './operator';
+import { countDeliveries, dropDeliveries, listDeliveries, listTargets, pruneCutoffs } from './operator';
 import { replayDeliveries, resumeTarget, saveTarget } from './operator';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 import { StoreSpace } from './sqlite-space';
 import { VolumeHealth } from './sqlite-volume';
 import { SqliteHeldParts } from './sqlite-held-parts';
 import type { ReleaseResult } from './held-parts';
-import type { RequestRecord } from './request-log';
+import type { RequestLogLimits } from './request-log';
+import { sqliteRequestLogWrite } from './sqlite-request-log';
+import { pruneSqlite } from './sqlite-prune';
 import { SqliteAccept } from './sqlite-accept';
 import { InProcessClaims } from './claims';
 import { settleRow, type Mark } from './marks';
@@ -59,6 +61,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly space: StoreSpace;
   private readonly volume: VolumeHealth;
   private readonly heldParts: SqliteHeldParts;
+  private readonly requestLog?: RequestLogLimits;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
     mkdirSync(settings.dir, { recursive: true });
@@ -79,6 +82,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.settings = settings;
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger;
+    this.requestLog = options.requestLog;
 
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') {
@@ -89,7 +93,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     db.pragma('foreign_keys = ON');
     migrateSqlite(db, file);
     this.sql = { dialect: SQLITE_DIALECT, run: sqliteRunner(db) };
-    this.inspection = new StoreInspection(this.sql);
+    this.inspection = new StoreInspection(this.sql, sqliteRequestLogWrite(db));
     this.space = new StoreSpace(db, settings.dir, settings.maxStoreBytes, this.logger);
     // Rewriting the schema version changes nothing, yet is a real write through the WAL.
     this.volume = new VolumeHealth(file, () => db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`), this.logger);
@@ -109,7 +113,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     );
     // A store reopened full must say so before the first event is refused.
     if (!options.oneShot && !this.space.admits(this.space.usedBytes(), 0))
-      this.space.reclaim(() => this.pruneNow(this.clock() + 1, this.clock()));
+      this.space.reclaim(() => this.pruneNow(this.clock(), true));
   }
 
   get location(): string {
@@ -129,7 +133,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   /** Runs inside the group's transaction (sqlite-accept.ts); a store full for space starts making room. */
   private applyGroup(calls: AcceptCall[]): CallOutcome[] {
     const { outcomes, refusedForSpace } = this.acceptor.applyGroup(calls, this.clock());
-    if (refusedForSpace) this.space.reclaim(() => this.pruneNow(this.clock() + 1, this.clock()));
+    if (refusedForSpace) this.space.reclaim(() => this.pruneNow(this.clock(), true));
     return outcomes;
   }
 
@@ -191,24 +195,17 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   }
 
   prune(nowMs: number = this.clock()): Promise<PruneResult> {
-    return this.write(() => this.pruneNow(nowMs - this.settings.deliveredRetentionSeconds * 1000, nowMs));
+    return this.write(() => this.pruneNow(nowMs));
   }
 
-  private pruneNow(deliveredBefore: number, nowMs: number): PruneResult {
-    const dedupUntil = nowMs - this.settings.dedupWindowSeconds * 1000;
-    const q = pruneStatements(SQLITE_DIALECT, { deliveredBefore, dedupUntil });
-    const removed = (statement: { text: string; params: unknown[] }) =>
-      this.db.prepare(statement.text).run(...statement.params).changes;
-    const result = this.db
-      .transaction(() => {
-        const deliveries = removed(q.deliveries);
-        removed(q.attempts);
-        return { deliveries, events: removed(q.events), dedupKeys: removed(q.dedupKeys) };
-      })
-      .immediate();
-    // Without waiting for the autocheckpoint, so that the WAL is cut back to journal_size_limit.
-    this.db.pragma('wal_checkpoint(PASSIVE)');
-    return result;
+  /**
+   * Under the retention settings; `reclaim` (the store is full for space) forgets every delivered
+   * row and the whole request log instead: room for undelivered events comes before history.
+   */
+  private pruneNow(nowMs: number, reclaim = false): PruneResult {
+    const cutoffs = pruneCutoffs(this.settings, this.requestLog, nowMs);
+    if (reclaim) Object.assign(cutoffs, { deliveredBefore: nowMs + 1, requestsBefore: nowMs + 1 });
+    return pruneSqlite(this.db, cutoffs);
   }
 
   releaseHeldParts(nowMs: number): Promise<ReleaseResult> {
@@ -254,11 +251,6 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   /** Like a mark, written without an fsync of its own: the next accepted group's makes it durable. */
   override recordAttempt(attempt: AttemptRecord): Promise<void> {
     return this.withoutFsync(() => this.inspection.recordAttempt(attempt));
-  }
-
-  /** Diagnostics, batched by the edge: written without an fsync of their own, like attempts. */
-  override recordRequests(records: readonly RequestRecord[]): Promise<void> {
-    return this.withoutFsync(() => this.inspection.requests.insert(records));
   }
 
   /** Runs synchronous writes with synchronous=NORMAL; the statements run before this returns. */

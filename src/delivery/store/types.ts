@@ -5,7 +5,7 @@ import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, Delive
 import type { DueDelivery, ListFilter, PruneResult, RoutedEvent, TargetRecord } from '../types';
 import type { AttemptRecord, EventDetail, EventListPage, EventQuery, TargetHealth } from '../types';
 import type { CollapseOptions, HeldPart, HeldPartQuery, ReleaseResult } from './held-parts';
-import type { RequestPage, RequestQuery, RequestRecord } from './request-log';
+import type { RequestLogLimits, RequestPage, RequestQuery, RequestRecord } from './request-log';
 
 export interface StoreOptions {
   metrics?: Metrics;
@@ -24,6 +24,8 @@ export interface StoreOptions {
   oneShot?: boolean;
   /** One event per push of a tag (held-parts.ts); absent = every event delivered as it comes. */
   collapse?: CollapseOptions;
+  /** How much of the request log `prune` keeps (`requests.*`); absent = the config's defaults. */
+  requestLog?: RequestLogLimits;
 }
 
 /** What the engine can say about itself for the metrics, as data; absent = the engine has none. */
@@ -162,12 +164,11 @@ export interface Inspection {
 
 /**
  * The edge's request log writer: diagnostics, not acknowledgements, so written in batches without
- * an fsync of its own (SQLite) and off the accept's commit path (PostgreSQL).
+ * an fsync of their own, and on SQLite without waiting long for the file (sqlite-request-log.ts).
+ * The rows past retention go with the store's `prune`, on the dispatcher's schedule.
  */
 export interface RequestWriter {
   recordRequests(records: readonly RequestRecord[]): Promise<void>;
-  /** Forgets requests received before `before`, then all but the newest `maxRows`. */
-  pruneRequests(before: number, maxRows: number): Promise<void>;
 }
 
 /** What `openStore` returns: every role, plus what the wiring itself needs. */

@@ -463,8 +463,9 @@ export function storeBehaviour(harness: EngineHarness): void {
         ]);
         for (const d of await store.claim('log', now, 10)) await store.markDelivered(d.id, 1);
 
-        expect(await store.prune(now + 59_000)).to.deep.equal({ deliveries: 0, events: 0, dedupKeys: 0 });
-        expect(await store.prune(now + 60_001)).to.deep.equal({ deliveries: 2, events: 1, dedupKeys: 0 });
+        const none = { deliveries: 0, events: 0, dedupKeys: 0, requests: 0 };
+        expect(await store.prune(now + 59_000)).to.deep.equal(none);
+        expect(await store.prune(now + 60_001)).to.deep.equal({ ...none, deliveries: 2, events: 1 });
         expect((await rows(store)).map((r) => `${r.eventId}/${r.emitter}`)).to.deep.equal([
           'half/brigade',
           'waiting/brigade',
@@ -475,7 +476,7 @@ export function storeBehaviour(harness: EngineHarness): void {
         const [retry] = await store.accept([{ event: makeEvent('done'), emitters: ['log'] }]);
         expect(retry.duplicate).to.equal(true);
 
-        expect(await store.prune(now + HOUR)).to.deep.equal({ deliveries: 0, events: 0, dedupKeys: 3 });
+        expect(await store.prune(now + HOUR)).to.deep.equal({ ...none, dedupKeys: 3 });
         const [afterWindow] = await store.accept([{ event: makeEvent('done'), emitters: ['log'] }]);
         expect(afterWindow.duplicate).to.equal(false);
       });
@@ -504,7 +505,14 @@ export function storeBehaviour(harness: EngineHarness): void {
       },
     });
 
-    requestLogBehaviour({ open: () => open() });
+    requestLogBehaviour({
+      open: async (options) => {
+        const store = await harness.open(clock, {}, undefined, options);
+        opened.push(store);
+        return store;
+      },
+      now: () => now,
+    });
 
     inspectionBehaviour({
       open: (overrides) => open(overrides),

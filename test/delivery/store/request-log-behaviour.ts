@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import type { DeliveryStore, RequestRecord } from '../../../src/delivery/store';
+import type { DeliveryStore, RequestRecord, StoreOptions } from '../../../src/delivery/store';
 import { makeEvent } from '../support';
 
 /** What the request log suite needs of the behaviour suite around it. */
 export interface RequestLogContext {
-  open(): Promise<DeliveryStore>;
+  open(options?: Partial<StoreOptions>): Promise<DeliveryStore>;
+  now(): number;
 }
 
 function request(at: number, fields: Partial<RequestRecord> = {}): RequestRecord {
@@ -76,15 +77,28 @@ export function requestLogBehaviour(ctx: RequestLogContext): void {
       expect(rest.nextBefore).to.equal(undefined);
     });
 
-    it('prunes by age, then the oldest rows past the cap', async () => {
+    it("is cut by the store's prune: by age, then the oldest rows past the cap", async () => {
+      const store = await ctx.open({ requestLog: { retentionHours: 1, maxRows: 3 } });
+      const now = ctx.now();
+      const minutesAgo = [120, 61, 50, 40, 30, 20];
+      await store.recordRequests(minutesAgo.map((m) => request(now - m * 60_000, { path: `/events/${m}` })));
+      await store.recordRequests([request(now - 10 * 60_000, { path: '/events/10' })]);
+      const kept = async () => (await store.listRequests()).requests.map((r) => r.path);
+      // Two rows are past the hour, then two more of the five left are past the cap of three.
+      expect(await store.prune(now)).to.deep.include({ requests: 4 });
+      expect(await kept()).to.deep.equal(['/events/10', '/events/20', '/events/30']);
+      expect(await store.prune(now)).to.deep.include({ requests: 0 });
+      // An hour on, every row is past retention.
+      expect(await store.prune(now + 51 * 60_000)).to.deep.include({ requests: 3 });
+      expect(await kept()).to.deep.equal([]);
+    });
+
+    it('is kept to the config defaults by a store opened without limits', async () => {
       const store = await ctx.open();
-      await store.recordRequests([0, 1, 2, 3, 4].map((i) => request(t0 + i * 1000)));
-      await store.pruneRequests(t0 + 1000, 10);
-      expect((await store.listRequests()).requests.map((r) => r.receivedAt - t0)).to.deep.equal([
-        4000, 3000, 2000, 1000,
-      ]);
-      await store.pruneRequests(t0, 2);
-      expect((await store.listRequests()).requests.map((r) => r.receivedAt - t0)).to.deep.equal([4000, 3000]);
+      const now = ctx.now();
+      await store.recordRequests([request(now - 25 * 3_600_000), request(now - 23 * 3_600_000)]);
+      expect(await store.prune(now)).to.deep.include({ requests: 1 });
+      expect((await store.listRequests()).requests.map((r) => r.receivedAt)).to.deep.equal([now - 23 * 3_600_000]);
     });
   });
 }
