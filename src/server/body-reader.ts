@@ -1,6 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import { tooLarge } from './error-reply';
-import { refused, type Reply } from './reply';
+import { refused, type Reply, type ReplyContext } from './reply';
 
 interface BodyError extends Error {
   status?: number;
@@ -24,7 +24,7 @@ export function rawBodyReader(limitBytes: number): (req: Request, res: Response)
 }
 
 /** The reply for an error of the body reader; undefined for anything else. */
-export function bodyErrorReply(err: BodyError, context: { token?: string } = {}): Reply | undefined {
+export function bodyErrorReply(err: BodyError, context: ReplyContext = {}): Reply | undefined {
   switch (err.type) {
     case 'entity.too.large':
       return tooLarge(context);

@@ -44,9 +44,10 @@ export interface Inbound {
 /** A request past the steps that need no body: authenticated (and counted), or waiting for its signature. */
 export type Admission = { scope: TokenScope } | { awaitsSignature: true };
 
-function unauthorized(auth: Extract<Authentication, { refused: string }>): Reply {
+function unauthorized(auth: Extract<Authentication, { refused: string }>, provider?: string): Reply {
   return refused('unauthorized', 401, [auth.refused], {
     headers: auth.challenge ? { 'WWW-Authenticate': auth.challenge } : {},
+    provider,
   });
 }
 
@@ -71,15 +72,16 @@ export class Receiver {
       const known = [...this.byName.keys()].join(',');
       return refused('not_found', 404, [`no provider "${named}"; use /events or /events/{${known}}`]);
     }
+    // A provider the path names is known before any body: every answer says which it was.
     const credential = request.credential ?? presentedCredential(request.headers);
     const auth = await authenticate(this.deps.credentials, credential, request.headers, { signatures: true });
-    if ('refused' in auth) return unauthorized(auth);
+    if ('refused' in auth) return unauthorized(auth, named);
     if ('scope' in auth) {
-      const limited = this.limit(auth.scope.name);
+      const limited = this.limit(auth.scope.name, named);
       if (limited) return limited;
     }
     const badType = refusedMediaType(request.headers, this.mediaTypes);
-    if (badType) return refused('unsupported_media', 415, [badType], { token: this.tokenOf(auth) });
+    if (badType) return refused('unsupported_media', 415, [badType], { token: this.tokenOf(auth), provider: named });
     return auth;
   }
 
@@ -87,19 +89,21 @@ export class Receiver {
   async receive(inbound: Inbound, admission?: Admission): Promise<Reply> {
     const admitted = admission ?? (await this.admit(inbound));
     if ('outcome' in admitted) return admitted;
-    if (inbound.rawBody.length > this.deps.config.server.bodyLimit) return tooLarge({ token: this.tokenOf(admitted) });
+    const named = inbound.provider;
+    if (inbound.rawBody.length > this.deps.config.server.bodyLimit)
+      return tooLarge({ token: this.tokenOf(admitted), provider: named });
     let scope: TokenScope;
     if ('scope' in admitted) scope = admitted.scope;
     else {
       // Signed requests (GitHub, JFrog) are authenticated here, from the body as received.
       const auth = verifySignature(this.deps.credentials, inbound.headers, inbound.rawBody);
-      if ('refused' in auth) return unauthorized(auth);
+      if ('refused' in auth) return unauthorized(auth, named);
       if (!('scope' in auth)) throw new Error('a signature check answers a scope or a refusal');
-      const limited = this.limit(auth.scope.name);
+      const limited = this.limit(auth.scope.name, named);
       if (limited) return limited;
       scope = auth.scope;
     }
-    const context: ErrorContext = { token: scope.name };
+    const context: ErrorContext = { token: scope.name, provider: named };
     try {
       return await this.read(inbound, scope, context);
     } catch (err) {
@@ -107,6 +111,11 @@ export class Receiver {
       if (reply) return reply;
       throw err;
     }
+  }
+
+  /** `name` when a registry has it: what a path names, for answers that never reach `admit` (405). */
+  providerNamed(name: string | undefined): string | undefined {
+    return name !== undefined && this.byName.has(name) ? name : undefined;
   }
 
   /** The CloudEvents abuse-protection OPTIONS: authenticated like a delivery, no body. */
@@ -144,12 +153,13 @@ export class Receiver {
     }
   }
 
-  private limit(token: string | undefined): Reply | undefined {
+  private limit(token: string | undefined, provider?: string): Reply | undefined {
     const wait = this.deps.rateLimit?.take();
     if (wait === undefined) return undefined;
     return refused('rate_limited', 429, [`over ${this.deps.rateLimit!.perSecond} requests per second; retry later`], {
       headers: { 'Retry-After': String(wait) },
       token,
+      provider,
     });
   }
 

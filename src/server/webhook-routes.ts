@@ -59,7 +59,7 @@ export function webhookRoutes(app: Express, deps: WebhookRouteDeps): void {
       seen.body = rawBody;
     } catch (err) {
       const token = 'scope' in admitted ? admitted.scope.name : undefined;
-      const reply = bodyErrorReply(err as Error, { token });
+      const reply = bodyErrorReply(err as Error, { token, provider });
       if (reply) return reply;
       throw err;
     }
@@ -72,13 +72,19 @@ export function webhookRoutes(app: Express, deps: WebhookRouteDeps): void {
   const notAllowed = (req: Request): Promise<Reply> => {
     const reply = refused('not_allowed', 405, [`${req.method} is not allowed here; webhooks are POSTed`], {
       headers: { Allow: 'POST, OPTIONS' },
+      provider: deps.receiver.providerNamed(req.params.provider as string | undefined),
     });
     return Promise.resolve(reply);
   };
 
+  // Deeper paths are no webhook's, but still requests to /events*: answered and recorded here.
+  const noRoute = (req: Request): Promise<Reply> =>
+    Promise.resolve(refused('not_found', 404, [`no route ${req.method} ${loggablePath(req.path)}`]));
+
   app.post(PATHS, answer(deps, post));
   app.options(['/events', '/events/eventgrid'], answer(deps, handshake));
   app.all(PATHS, answer(deps, notAllowed));
+  app.all('/events/*rest', answer(deps, noRoute));
 }
 
 /** Runs one step that answers a Reply, then writes, records and logs it; a bug becomes a logged 500. */
