@@ -22,7 +22,7 @@ export const LIVE_KEYS = [
 ] as const;
 
 /** Keys baked into running parts (listener, store, emitters, logger): a change waits for a restart. */
-export const RESTART_KEYS = ['tokensFile', 'emitters', 'delivery', 'server', 'logLevel'] as const;
+export const RESTART_KEYS = ['tokensFile', 'emitters', 'delivery', 'requests', 'server', 'logLevel'] as const;
 
 export interface LiveConfigTarget {
   readonly config: GatewayConfig;

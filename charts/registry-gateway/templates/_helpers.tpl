@@ -186,7 +186,7 @@ rolls no pod: the gateway reloads them from the mounted files.
 */}}
 {{- define "registry-gateway.restartChecksum" -}}
 {{- $config := include "registry-gateway.config" . | fromYaml }}
-{{- pick $config "tokensFile" "emitters" "delivery" "server" "logLevel" | toYaml | sha256sum }}
+{{- pick $config "tokensFile" "emitters" "delivery" "requests" "server" "logLevel" | toYaml | sha256sum }}
 {{- end }}
 
 {{/*
