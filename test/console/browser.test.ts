@@ -153,6 +153,8 @@ describe('operator console (in Chromium)', function () {
     const row = (status: number) => rows.filter({ has: page.locator('.status', { hasText: String(status) }) });
     expect(await row(401).first().locator('.reason').textContent()).to.match(/^unauthorized: /);
     expect(await row(401).first().textContent()).to.include('/events/acr/[redacted]');
+    // The path names the registry, so the row does, though the 401 proved no token.
+    expect(await row(401).first().locator('.provider').textContent()).to.equal('acr');
     expect(await row(400).first().locator('.reason').textContent()).to.match(/^rejected: /);
     expect(await rows.filter({ hasText: 'ACR ping' }).first().locator('.result').textContent()).to.equal('ignored');
     expect(await page.textContent('main')).not.to.include(WEBHOOK_TOKEN);
