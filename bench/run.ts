@@ -230,7 +230,9 @@ async function sqliteIngest(results: Partial<Results>): Promise<void> {
     const before = (await target.stats()).created;
     const warm = wrk(gw.url);
     const duringWarm = (await target.stats()).created - before;
-    console.log(`sqlite warm: ${warm.rps.toFixed(0)} req/s, p99 ${warm.p99ms} ms`);
+    console.log(
+      `sqlite warm: ${warm.rps.toFixed(0)} req/s, p99 ${warm.p99ms} ms; delivered meanwhile ${(duringWarm / warm.seconds).toFixed(0)}/s`,
+    );
     const accepted = await gw.accepted();
     await delivered(target, accepted);
     const m = await metrics(gw.url);
@@ -321,6 +323,9 @@ async function backlog(results: Partial<Results>): Promise<void> {
       drain_per_s: accepted / Math.max(0.001, (s.lastCreatedAt - s.firstCreatedAt) / 1000),
       drain_seconds: (s.lastCreatedAt - upAt) / 1000,
     };
+    console.log(
+      `drain: ${results.backlog.drain_per_s.toFixed(0)}/s, first after ${results.backlog.first_delivery_ms} ms; peak RSS ${results.backlog.rss_mb.toFixed(0)} MiB`,
+    );
   } finally {
     gw.stop();
     target.stop();
@@ -331,10 +336,18 @@ async function postgresIngest(results: Partial<Results>): Promise<void> {
   const cluster = await PostgresCluster.create();
   const target = await Target.start();
   try {
-    const gw = await Gateway.start(target, ', store: postgres', { DATABASE_URL: await cluster.createDatabase() });
+    const gw = await Gateway.start(target, ', store: postgres', {
+      DATABASE_URL: await cluster.createDatabase(),
+    });
     try {
       const run = wrk(gw.url);
       console.log(`postgres: ${run.rps.toFixed(0)} req/s, p99 ${run.p99ms} ms`);
+      const m = await metrics(gw.url);
+      const commits = sum(m, 'registry_gateway_store_commit_seconds_count');
+      // What a commit group came to: a group's size and time say whether the database or the listener limits.
+      console.log(
+        `postgres commits: ${commits}, ${(sum(m, 'registry_gateway_store_commit_batch_size_sum') / commits).toFixed(1)} requests and ${((1000 * sum(m, 'registry_gateway_store_commit_seconds_sum')) / commits).toFixed(1)} ms each`,
+      );
       await delivered(target, await gw.accepted());
       results.postgres = {
         gateway_rps: run.rps,

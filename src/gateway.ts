@@ -15,6 +15,7 @@ import { PROVIDERS } from './providers';
 import { createConsole } from './console';
 import { DeliveryHost, deliveryEmitters, type DeliveryRunner } from './runtime/delivery-host';
 import { DeliveryThread } from './runtime/delivery-thread';
+import { WriterLock } from './delivery/store/sqlite-writer-lock';
 import { loadConfig, type Config } from './runtime/gateway-config';
 import { createApp } from './server/app';
 import { configSecrets, RequestRecorder } from './server/request-recorder';
@@ -46,11 +47,14 @@ export class Gateway implements LiveConfigTarget {
 
   static async start(config: Config, logger: Logger): Promise<Gateway> {
     const metrics = new Metrics();
+    // The listener's and the worker's connections to one SQLite file take turns through it.
+    const writerLock = config.delivery.worker ? WriterLock.memory() : undefined;
     const store = await openStore(config.delivery, {
       metrics,
       logger: logger.child({ component: 'store' }),
       collapse: config.collapse,
       requestLog: config.requests,
+      writerLock,
     });
     // The wiring connects the store to the metrics: neither knows the other.
     metrics.deliveryCounts = () => store.counts();
@@ -59,7 +63,7 @@ export class Gateway implements LiveConfigTarget {
     // worker thread when there is one.
     const emitters = deliveryEmitters(config, store, logger);
     const delivery: DeliveryRunner = config.delivery.worker
-      ? DeliveryThread.start(config, metrics, logger)
+      ? DeliveryThread.start(config, metrics, logger, writerLock)
       : DeliveryHost.start(config, store, metrics, logger);
     const intake = new StoringIntake(store, emitters, () => delivery.notify());
     // Listening before delivery runs would take events that then wait for the worker to load.

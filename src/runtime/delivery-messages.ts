@@ -8,6 +8,8 @@ export interface WorkerInput {
   logLevel: string;
   /** Whether the main thread started the OpenTelemetry SDK: the worker then starts its own. */
   tracing: boolean;
+  /** The SQLite writer lock's memory (delivery/store/sqlite-writer-lock.ts), shared with the main thread's store. */
+  writerLock?: SharedArrayBuffer;
 }
 
 /** Main thread to worker. */

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
 import type { Metrics, MetricSnapshot } from '../observability/metrics';
 import { tracingStarted } from '../observability/tracing-sdk';
+import { WriterLock } from '../delivery/store/sqlite-writer-lock';
 import type { DeliveryRunner } from './delivery-host';
 import type { FromWorker, ToWorker, WorkerInput } from './delivery-messages';
 import type { Config } from './gateway-config';
@@ -30,14 +31,15 @@ export class DeliveryThread implements DeliveryRunner {
   private constructor(
     private readonly config: Config,
     private readonly logger: Logger,
+    private readonly writerLock?: SharedArrayBuffer,
   ) {}
 
   /**
    * Starts the worker; `ready()` says when it delivers. A wake-up posted before the worker listens
    * is queued on the port, and what is accepted meanwhile waits in the store.
    */
-  static start(config: Config, metrics: Metrics, logger: Logger): DeliveryThread {
-    const thread = new DeliveryThread(config, logger);
+  static start(config: Config, metrics: Metrics, logger: Logger, writerLock?: SharedArrayBuffer): DeliveryThread {
+    const thread = new DeliveryThread(config, logger, writerLock);
     thread.spawn();
     metrics.addSource(() => thread.metrics());
     return thread;
@@ -87,7 +89,12 @@ export class DeliveryThread implements DeliveryRunner {
   }
 
   private spawn(): void {
-    const input: WorkerInput = { config: this.config, logLevel: this.logger.level, tracing: tracingStarted() };
+    const input: WorkerInput = {
+      config: this.config,
+      logLevel: this.logger.level,
+      tracing: tracingStarted(),
+      writerLock: this.writerLock,
+    };
     const worker = startWorker(input);
     this.worker = worker;
     const stream = (this.logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
@@ -101,7 +108,10 @@ export class DeliveryThread implements DeliveryRunner {
       });
     });
     worker.on('error', (err) => this.logger.error({ err }, 'the delivery worker failed'));
+    const workerThreadId = worker.threadId;
     worker.on('exit', (code) => {
+      // A worker cut short in the middle of a write never released the store's writer lock.
+      if (this.writerLock) WriterLock.abandon(this.writerLock, workerThreadId);
       if (this.stopping) return;
       this.logger.error(
         { code, reason: failure },

@@ -17,7 +17,7 @@ const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
 
 async function main(): Promise<void> {
-  const { config, logLevel } = workerData as WorkerInput;
+  const { config, logLevel, writerLock } = workerData as WorkerInput;
   // Lines go to the main thread's logger, which writes them where it writes its own.
   const logger = createLogger(logLevel, { write: (line: string) => post({ type: 'log', line }) }).child({
     thread: 'delivery',
@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     collapse: config.collapse,
     // The dispatcher's prune, here, cuts the request log the listener's thread writes.
     requestLog: config.requests,
+    writerLock,
+    deliveryOnly: true,
   });
   // This thread's pool and the leases it holds; the scrape adds them to the main thread's.
   metrics.storeStats = () => store.stats();

@@ -50,6 +50,13 @@ export class CommitGroup {
     private readonly refusal: (err: unknown) => Error,
     private readonly metrics?: Metrics,
     private readonly logger?: Logger,
+    /**
+     * Groups committing at once. While they are full, new calls wait and join the next group:
+     * on PostgreSQL a commit is a round trip away, and a group started for each loop turn would
+     * commit one or two events each, every one paying its own WAL flush (and, for pushes of one
+     * repository, waiting in turn on that repository's lock).
+     */
+    private readonly maxInFlight = Infinity,
   ) {}
 
   get accepting(): boolean {
@@ -81,20 +88,26 @@ export class CommitGroup {
     if (call.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.waiting.push({ call, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate, not a microtask: every request already read from the sockets in this loop
-        // turn joins the group before the commit starts.
-        setImmediate(() => void this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.waiting.length === 0 || this.inFlight.size >= this.maxInFlight) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: every request already read from the sockets in this loop
+    // turn joins the group before the commit starts.
+    setImmediate(() => void this.flush());
   }
 
   /** Refuses new calls; resolves once every call already taken in has its answer. */
   async drain(): Promise<void> {
     if (this.state === 'open') this.state = 'draining';
-    await this.flush();
-    await Promise.all(this.inFlight);
+    // Calls held back by maxInFlight join a group as the ones before them finish.
+    while (this.waiting.length > 0 || this.inFlight.size > 0) {
+      await this.flush();
+      await Promise.all(this.inFlight);
+    }
   }
 
   async close(): Promise<void> {
@@ -109,7 +122,10 @@ export class CommitGroup {
     if (group.length === 0) return Promise.resolve();
     const run = this.run(group);
     this.inFlight.add(run);
-    return run.finally(() => this.inFlight.delete(run));
+    return run.finally(() => {
+      this.inFlight.delete(run);
+      this.schedule();
+    });
   }
 
   private async run(group: Waiting[]): Promise<void> {

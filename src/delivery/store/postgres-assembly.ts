@@ -38,12 +38,7 @@ export async function assembleGroup(
 
   const d = postgresDialect(schema);
   const exec = async ({ text, params }: Statement) => (await client.query<Record<string, unknown>>(text, params)).rows;
-  const holding = { now, collapse, metrics, groupPushes: new Map<string, { source: string; id: string }>() };
-  const toStore: PreparedEvent[] = [];
-  for (const prepared of events) {
-    if (await runAsync(holdOrAbsorb(d, prepared, holding), exec)) toStore.push(prepared);
-  }
-  return toStore;
+  return runAsync(holdOrAbsorb(d, events, { now, collapse, metrics }), exec);
 }
 
 /**

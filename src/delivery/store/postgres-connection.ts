@@ -97,9 +97,17 @@ export function longQuery(text: string, values?: unknown[]): pg.QueryConfig {
   return { text, values, query_timeout: LONG_QUERY_TIMEOUT_MS } as pg.QueryConfig;
 }
 
-export function createPool(settings: PostgresSettings, applicationName: string): pg.Pool {
+/**
+ * `durable: false` is for a pool that never acknowledges a webhook (the delivery worker's): its
+ * commits (claims, marks, attempt rows) do not wait for the WAL flush. A crash may forget the
+ * last fraction of a second of them, which makes a delivery happen again, as at-least-once
+ * allows; waiting would make every delivery cost two or three flushes, competing on the disk
+ * with the flushes the acknowledgements wait for. A later durable commit flushes them anyway.
+ */
+export function createPool(settings: PostgresSettings, applicationName: string, durable = true): pg.Pool {
   return new pg.Pool({
     connectionString: settings.url,
+    ...(durable ? {} : { options: '-c synchronous_commit=off' }),
     max: settings.poolSize,
     // A webhook sender waits on this: fail over to a 503 quickly rather than hang.
     connectionTimeoutMillis: 5000,

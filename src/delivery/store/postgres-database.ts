@@ -35,10 +35,11 @@ export class PostgresDatabase implements SchemaSql {
     settings: PostgresSettings,
     readonly schema: string,
     private readonly logger?: Logger,
+    durable = true,
   ) {
     this.location = describeLocation(settings);
     this.redact = new Redactor(settings.url);
-    this.pool = createPool(settings, 'registry-gateway');
+    this.pool = createPool(settings, 'registry-gateway', durable);
     // An idle pooled connection dropped by a database restart surfaces here; without a handler
     // Node would treat it as an uncaught error and exit.
     this.pool.on('error', (err) => this.noteFailure(err));

@@ -27,9 +27,10 @@ import type { DeliveryStore, StoreOptions, StoreStats } from './types';
 const LEASE_CLEARED = ', lease_owner = NULL, lease_until = NULL';
 /** How often an unreachable database is tried again, and a reachable one checked. */
 const HEALTH_INTERVAL_MS = 1000;
+/** Commit groups of one replica in flight at once: one committing, one in the next round trip. */
+const COMMITS_IN_FLIGHT = 2;
 /** A pending count older than this is read again before deciding on maxPending. */
 const PENDING_COUNT_TTL_MS = 1000;
-
 /**
  * The engine for several replicas: every replica shares one PostgreSQL schema. Dedup is the
  * `(source, id)` primary key; deliveries are claimed with `FOR UPDATE SKIP LOCKED` and a lease that
@@ -85,6 +86,9 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     return store;
   }
 
+  /** Wakes every replica's dispatcher for `emitters`, after the change committed (postgres-listener.ts). */
+  private readonly wake = (emitters: readonly string[]) => notifyReplicas(this.db, this.channel, emitters, this.logger);
+
   private constructor(settings: DeliverySettings, options: StoreOptions) {
     super();
     this.settings = settings;
@@ -95,7 +99,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.schema = ident(settings.postgres.schema);
     this.channel = `registry_gateway_${settings.postgres.schema}`;
     this.leaseMs = settings.postgres.leaseSeconds * 1000;
-    this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger);
+    this.db = new PostgresDatabase(settings.postgres, this.schema, this.logger, !options.deliveryOnly);
     this.location = this.db.location;
     this.sharedWindows = new PostgresWindows(this.db);
     this.sql = { dialect: postgresDialect(this.schema), run: (text, params) => this.db.query(text, params) };
@@ -112,6 +116,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
       (err) => this.db.refusal(err),
       options.metrics,
       this.logger,
+      COMMITS_IN_FLIGHT,
     );
     if (!options.oneShot) {
       this.listener = new WakeListener(
@@ -287,10 +292,5 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     } finally {
       this.checking = false;
     }
-  }
-
-  /** Wakes every replica's dispatcher for `emitters`, after the change committed (postgres-listener.ts). */
-  private wake(emitters: readonly string[]): Promise<void> {
-    return notifyReplicas(this.db, this.channel, emitters, this.logger);
   }
 }

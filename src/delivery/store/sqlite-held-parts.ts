@@ -37,7 +37,7 @@ export class SqliteHeldParts {
 
   /** Inside the accept transaction, for one fresh event: false when it is held rather than stored. */
   accept(prepared: PreparedEvent, now: number): boolean {
-    const holding = { now, collapse: this.collapse, metrics: this.metrics, groupPushes: new Map() };
-    return runSync(holdOrAbsorb(SQLITE_DIALECT, prepared, holding), this.exec);
+    const holding = { now, collapse: this.collapse, metrics: this.metrics };
+    return runSync(holdOrAbsorb(SQLITE_DIALECT, [prepared], holding), this.exec).length > 0;
   }
 }

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { WriterLock } from './sqlite-writer-lock';
+import { OutcomeWriter } from './sqlite-outcomes';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../../model/errors';
 import type { AcceptResult, ClaimOptions, DeliveryCounts, DeliveryFilter, DeliveryPage } from '../types';
@@ -62,6 +64,9 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly volume: VolumeHealth;
   private readonly heldParts: SqliteHeldParts;
   private readonly requestLog?: RequestLogLimits;
+  private readonly outcomes: OutcomeWriter;
+  /** Shared with the other threads of this process that write the file (sqlite-writer-lock.ts). */
+  private readonly writerLock?: WriterLock;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
     mkdirSync(settings.dir, { recursive: true });
@@ -83,6 +88,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger;
     this.requestLog = options.requestLog;
+    if (options.writerLock) this.writerLock = new WriterLock(options.writerLock, BUSY_TIMEOUT_MS);
 
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') {
@@ -99,6 +105,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.volume = new VolumeHealth(file, () => db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`), this.logger);
 
     this.claims = new InProcessClaims(db);
+    this.outcomes = new OutcomeWriter(db, (work) => this.write(work));
     this.heldParts = new SqliteHeldParts(db, options.collapse, options.metrics);
     this.acceptor = new SqliteAccept(db, settings, this.space, this.heldParts);
     this.commitCalls = db.transaction((calls: AcceptCall[]) => this.applyGroup(calls));
@@ -220,47 +227,28 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   /** Only this process delivers from the file, so there is never anyone else's news to wake on. */
   onWake(): void {}
 
-  drain(): Promise<void> {
-    return this.group.drain();
+  async drain(): Promise<void> {
+    await this.group.drain();
+    await this.outcomes.flush();
   }
 
   async close(): Promise<void> {
     if (this.group.closed) return;
     await this.group.close();
+    await this.outcomes.flush();
     this.space.close();
     this.volume.close();
     this.db.close();
   }
 
-  /**
-   * Marks are written without their own fsync (synchronous=NORMAL for that one statement): the
-   * next accepted group's fsync makes them durable with it, since the WAL is one file written in
-   * order. Power lost before that forgets a mark, so the delivery is made again, which at least
-   * once allows; an fsync per mark on the event loop capped delivery at a few hundred a second.
-   */
+  /** Marks join this turn's outcome transaction (sqlite-outcomes.ts); the claim ends once it is written. */
   private settle(id: number, mark: Mark): Promise<boolean> {
-    return this.write(() => {
-      try {
-        return this.withoutFsync(() => settleRow(this.sql, id, mark));
-      } finally {
-        this.claims.release(id);
-      }
-    });
+    return this.outcomes.add(() => settleRow(this.sql, id, mark)).finally(() => this.claims.release(id));
   }
 
-  /** Like a mark, written without an fsync of its own: the next accepted group's makes it durable. */
+  /** Like a mark: in this turn's outcome transaction, without an fsync of its own. */
   override recordAttempt(attempt: AttemptRecord): Promise<void> {
-    return this.withoutFsync(() => this.inspection.recordAttempt(attempt));
-  }
-
-  /** Runs synchronous writes with synchronous=NORMAL; the statements run before this returns. */
-  private withoutFsync<T>(work: () => T): T {
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      return work();
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
+    return this.outcomes.add(() => this.inspection.recordAttempt(attempt));
   }
 
   /**
@@ -282,7 +270,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
 
   /** A write: one that gets through shows the volume takes writes again. */
   protected override write<T>(work: () => T | Promise<T>): Promise<T> {
-    return this.run(work).then((result) => {
+    const lock = this.writerLock;
+    return this.run(lock ? () => lock.hold(work) : work).then((result) => {
       this.volume.succeeded();
       return result;
     });

@@ -86,51 +86,124 @@ export function annotate(prepared: PreparedEvent, facts: Partial<RegistryEvent>)
   if (prepared.route) prepared.emitters = [...new Set(prepared.route(event))];
 }
 
+/** The tag state rows a group needs, by registry, repo and tag. */
+type TagRows = Map<string, { registry: string; repo: string; tag: string; digest: string; updatedAt: number }>;
+
+const rowKey = (registry: string, repo: string, tag: string) => JSON.stringify([registry, repo, tag]);
+
+/** Rows per statement: a handful of parameters each, far under either engine's limit. */
+const CHUNK = 200;
+
+function chunks<T>(items: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+/** `(a = ? AND b = ? AND c = ?) OR ...` over one chunk, with its parameters. */
+function anyOf(d: Dialect, columns: string[], tuples: unknown[][]): { where: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const where = tuples
+    .map((tuple) => {
+      const terms = columns.map((column, i) => {
+        params.push(tuple[i]);
+        return `${column} = ${d.param(params.length)}`;
+      });
+      return `(${terms.join(' AND ')})`;
+    })
+    .join(' OR ');
+  return { where, params };
+}
+
+/** Reads every row the group's steps can touch: by tag for pushes and untags, by digest for the rest. */
+function* readTagRows(d: Dialect, steps: TagStep[]): Steps<TagRows> {
+  const rows: TagRows = new Map();
+  const byTag = steps.flatMap((s) => (s.op === 'push' || s.op === 'untag' ? [[s.registry, s.repo, s.tag]] : []));
+  const byDigest = steps.flatMap((s) => (s.op === 'push' || s.op === 'untag' ? [] : [[s.registry, s.repo, s.digest]]));
+  const lookups = [
+    ...chunks(byTag).map((c) => anyOf(d, ['registry', 'repo', 'tag'], c)),
+    ...chunks(byDigest).map((c) => anyOf(d, ['registry', 'repo', 'digest'], c)),
+  ];
+  for (const { where, params } of lookups) {
+    const found = (yield {
+      text: `SELECT registry, repo, tag, digest, updated_at FROM ${d.table('tag_state')} WHERE ${where}`,
+      params,
+    }) as { registry: string; repo: string; tag: string; digest: string; updated_at: number | string }[];
+    for (const r of found) rows.set(rowKey(r.registry, r.repo, r.tag), { ...r, updatedAt: Number(r.updated_at) });
+  }
+  return rows;
+}
+
+/** The tags of a repository naming a digest, the most recently set first (then by name). */
+function tagsNaming(rows: TagRows, registry: string, repo: string, digest: string) {
+  return [...rows.values()]
+    .filter((r) => r.registry === registry && r.repo === repo && r.digest === digest)
+    .sort((a, b) => b.updatedAt - a.updatedAt || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+}
+
 /**
- * Applies one fresh event to the tag state, in accept order, and writes what it learnt into the
- * event. SQLite runs one write transaction at a time; on PostgreSQL the accept transaction holds
- * the advisory lock of the event's repository (postgres-assembly.ts): either way the previous
- * digest read here cannot change before the transaction commits.
+ * Applies the fresh events of one commit group to the tag state, in accept order, and writes what
+ * each learnt into it. The rows the group can touch are read in one statement, the steps applied
+ * in memory one after another, and what changed written back in one upsert and one delete: a
+ * handful of statements whatever the group's size (on PostgreSQL each statement is a round trip,
+ * and a group of pushes of one repository holds that repository's lock while it runs). SQLite
+ * runs one write transaction at a time; on PostgreSQL the accept transaction holds the advisory
+ * lock of each repository (postgres-assembly.ts): either way the rows read here cannot change
+ * before the transaction commits.
  */
-export function* applyTagStep(d: Dialect, prepared: PreparedEvent, now: number): Steps<void> {
-  const step = tagStep(prepared.event);
-  if (!step) return;
+export function* applyTagSteps(d: Dialect, events: PreparedEvent[], now: number): Steps<void> {
+  const steps = events.map((e) => tagStep(e.event));
+  const present = steps.filter((s): s is TagStep => s !== undefined);
+  if (present.length === 0) return;
+  const rows = yield* readTagRows(d, present);
+  const touched = new Set<string>();
+  steps.forEach((step, n) => {
+    if (!step) return;
+    if (step.op === 'push') {
+      const key = rowKey(step.registry, step.repo, step.tag);
+      const previous = rows.get(key)?.digest;
+      rows.set(key, { ...step, updatedAt: now });
+      touched.add(key);
+      annotate(events[n], tagChangeOf(previous, step.digest));
+    } else if (step.op === 'untag') {
+      const key = rowKey(step.registry, step.repo, step.tag);
+      rows.delete(key);
+      touched.add(key);
+    } else if (step.op === 'forget-digest') {
+      for (const r of tagsNaming(rows, step.registry, step.repo, step.digest)) {
+        const key = rowKey(r.registry, r.repo, r.tag);
+        rows.delete(key);
+        touched.add(key);
+      }
+    } else {
+      const [named] = tagsNaming(rows, step.registry, step.repo, step.digest);
+      if (named) annotate(events[n], { subject: { ...events[n].event.subject!, tag: named.tag } });
+    }
+  });
+  yield* writeTagRows(d, rows, touched, now);
+}
+
+/** Writes back the rows the group changed: one upsert for those set, one delete for those gone. */
+function* writeTagRows(d: Dialect, rows: TagRows, touched: Set<string>, now: number): Steps<void> {
   const table = d.table('tag_state');
-  const [p1, p2, p3, p4, p5] = [1, 2, 3, 4, 5].map((n) => d.param(n));
-  const repo = `registry = ${p1} AND repo = ${p2}`;
-  switch (step.op) {
-    case 'push': {
-      const rows = (yield {
-        text: `SELECT digest FROM ${table} WHERE ${repo} AND tag = ${p3}`,
-        params: [step.registry, step.repo, step.tag],
-      }) as { digest: string }[];
-      yield {
-        text: `INSERT INTO ${table} (registry, repo, tag, digest, updated_at) VALUES (${p1}, ${p2}, ${p3}, ${p4}, ${p5})
-               ON CONFLICT (registry, repo, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
-        params: [step.registry, step.repo, step.tag, step.digest, now],
-      };
-      annotate(prepared, tagChangeOf(rows[0]?.digest, step.digest));
-      return;
-    }
-    case 'untag':
-      yield {
-        text: `DELETE FROM ${table} WHERE ${repo} AND tag = ${p3}`,
-        params: [step.registry, step.repo, step.tag],
-      };
-      return;
-    case 'forget-digest':
-      yield {
-        text: `DELETE FROM ${table} WHERE ${repo} AND digest = ${p3}`,
-        params: [step.registry, step.repo, step.digest],
-      };
-      return;
-    case 'subject': {
-      const rows = (yield {
-        text: `SELECT tag FROM ${table} WHERE ${repo} AND digest = ${p3} ORDER BY updated_at DESC, tag LIMIT 1`,
-        params: [step.registry, step.repo, step.digest],
-      }) as { tag: string }[];
-      if (rows[0]) annotate(prepared, { subject: { ...prepared.event.subject!, tag: rows[0].tag } });
-      return;
-    }
+  const keys = [...touched];
+  const set = keys.flatMap((k) => (rows.has(k) ? [rows.get(k)!] : []));
+  const gone = keys.filter((k) => !rows.has(k)).map((k) => JSON.parse(k) as string[]);
+  for (const chunk of chunks(set)) {
+    const params: unknown[] = [];
+    const values = chunk.map((r) => {
+      params.push(r.registry, r.repo, r.tag, r.digest, now);
+      const at = params.length - 4;
+      return `(${[0, 1, 2, 3, 4].map((i) => d.param(at + i)).join(', ')})`;
+    });
+    yield {
+      text: `INSERT INTO ${table} (registry, repo, tag, digest, updated_at) VALUES ${values.join(', ')}
+             ON CONFLICT (registry, repo, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+      params,
+    };
+  }
+  for (const chunk of chunks(gone)) {
+    const { where, params } = anyOf(d, ['registry', 'repo', 'tag'], chunk);
+    yield { text: `DELETE FROM ${table} WHERE ${where}`, params };
   }
 }

@@ -26,6 +26,17 @@ export interface StoreOptions {
   collapse?: CollapseOptions;
   /** How much of the request log `prune` keeps (`requests.*`); absent = the config's defaults. */
   requestLog?: RequestLogLimits;
+  /**
+   * SQLite: the memory of the lock that keeps this process's threads writing one at a time
+   * (sqlite-writer-lock.ts), given to each thread's store when delivery runs in a worker.
+   */
+  writerLock?: SharedArrayBuffer;
+  /**
+   * This store takes no webhooks, it only delivers (the delivery worker's): on PostgreSQL its
+   * commits do not wait for the WAL flush (postgres-connection.ts says why). SQLite's outcome
+   * writes skip their own fsync on any store (sqlite-outcomes.ts).
+   */
+  deliveryOnly?: boolean;
 }
 
 /** What the engine can say about itself for the metrics, as data; absent = the engine has none. */

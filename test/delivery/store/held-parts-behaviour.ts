@@ -82,6 +82,31 @@ export function heldPartsBehaviour(ctx: HeldPartsContext): void {
       expect(await deliveredIds(store)).to.deep.equal(['a-index']);
     });
 
+    it('counts parts held before the call and parts of the call alike, per repository, in one call', async () => {
+      const metrics = new Metrics();
+      const store = await ctx.open({ collapse: WINDOW }, metrics);
+      await store.accept([{ event: part('old', 1), emitters: ['log'] }]);
+      ctx.advance(1000);
+      const other = { repo: 'library/other' };
+      const results = await store.accept([
+        { event: part('b1', 2), emitters: ['log'] },
+        { event: part('o1', 3, other), emitters: ['log'] },
+        { event: indexPush('b-index'), emitters: ['log'] },
+        { event: part('b2', 4), emitters: ['log'] },
+        { event: indexPush('o-index', other), emitters: ['log'] },
+        { event: indexPush('b-index2', { digest: digest(98) }), emitters: ['log'] },
+      ]);
+      expect(results.map((r) => r.event.parts)).to.deep.equal([undefined, undefined, 2, undefined, 1, 0]);
+      const takenBy = async (id: string) =>
+        (await store.listHeldParts({ push: { source: 'brigade.sh/acr', id } })).map((p) => p.id).sort();
+      expect(await takenBy('b-index')).to.deep.equal(['b1', 'b2', 'old']);
+      expect(await takenBy('o-index')).to.deep.equal(['o1']);
+      expect(await partsCounted(metrics)).to.deep.equal({ held: 4, absorbed: 4 });
+      ctx.advance(60_000);
+      expect((await store.releaseHeldParts(ctx.now())).released).to.equal(0);
+      expect(await deliveredIds(store)).to.deep.equal(['b-index', 'b-index2', 'o-index']);
+    });
+
     it('releases a part no tagged push claimed once its window has passed, once, with its targets', async () => {
       const metrics = new Metrics();
       const store = await ctx.open({ collapse: WINDOW }, metrics);

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { PostgresStore } from '../../../src/delivery/store/postgres';
 import type { CollapseOptions } from '../../../src/delivery/store/held-parts';
 import { POSTGRES_SCHEMA_VERSION } from '../../../src/delivery/store/postgres-schema';
+import { createPool } from '../../../src/delivery/store/postgres-connection';
 import type { DeliverySettings } from '../../../src/delivery/types';
 import { KubeappsEmitter } from '../../../src/emitters/kubeapps';
 import type { AppRepositoryRule } from '../../../src/emitters/kubeapps-rules';
@@ -320,6 +321,19 @@ describe('PostgreSQL store', function () {
       expect(await a.replay({ emitter: 'brigade', ids: [row.id] })).to.equal(1);
       await waitFor('replay notification', () => woken.some((w) => w.includes('brigade')));
     });
+  });
+
+  it("commits a delivery-only store's writes without waiting for the WAL flush, and only those", async () => {
+    const setting = async (pool: pg.Pool) => {
+      try {
+        return (await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0].synchronous_commit;
+      } finally {
+        await pool.end();
+      }
+    };
+    const { postgres } = pgSettings();
+    expect(await setting(createPool(postgres, 'test'))).to.equal('on');
+    expect(await setting(createPool(postgres, 'test', false))).to.equal('off');
   });
 
   describe('shared windows (one Kubeapps refresh per window across replicas)', () => {

@@ -106,6 +106,43 @@ export function tagStateBehaviour(ctx: TagStateContext): void {
       expect((await stored(store, 'u1')).emitters).to.deep.equal(['log', 'brigade']);
     });
 
+    it('applies pushes, deletes and signatures of one call in order, and keeps what the call left', async () => {
+      const store = await ctx.open();
+      const signature = makeEvent('s1', {
+        type: 'signed',
+        kind: 'signature',
+        tag: `sha256-${'a'.repeat(64)}.sig`,
+        digest: `sha256:${'c'.repeat(64)}`,
+        subject: { digest: A, repo: 'library/app' },
+      });
+      const results = await store.accept([
+        routed(push('p1', A)),
+        routed(push('p2', A, 'latest')),
+        // Both tags were set at the same moment: the first by name, as the store orders them.
+        routed(signature),
+        routed(makeEvent('d1', { type: 'delete', tag: 'v1', digest: undefined })),
+        routed(push('p3', A)),
+        routed(makeEvent('d2', { type: 'delete', tag: undefined, digest: A })),
+        routed(push('p4', B, 'latest')),
+        routed(push('p5', B)),
+      ]);
+      expect(results.map((r) => r.event.tagChange ?? '-')).to.deep.equal([
+        'created',
+        'created',
+        '-',
+        '-',
+        'created',
+        '-',
+        'created',
+        'created',
+      ]);
+      expect(results[2].event.subject?.tag).to.equal('latest');
+      // What the call left in the state: both tags at B, nothing at A.
+      const after = await store.accept([routed(push('p6', B, 'latest')), routed(push('p7', A))]);
+      expect(after[0].event.tagChange).to.equal('unchanged');
+      expect(after[1].event).to.include({ tagChange: 'moved', previousDigest: B });
+    });
+
     it('changes nothing for a duplicate: a sender retrying a push does not make it unchanged', async () => {
       const store = await ctx.open();
       await store.accept([routed(push('p1', A))]);
