@@ -1,3 +1,4 @@
+import { MIN_TOKEN_LENGTH } from '../config/token-strength';
 import { authenticate, verifySignature, type Authentication } from '../auth/authenticate';
 import { presentedCredential, type Credential } from '../auth/credential';
 import type { Credentials } from '../auth/credentials';
@@ -70,7 +71,10 @@ export class Receiver {
     const named = request.provider;
     if (named !== undefined && !this.byName.has(named)) {
       const known = [...this.byName.keys()].join(',');
-      return refused('not_found', 404, [`no provider "${named}"; use /events or /events/{${known}}`]);
+      // No provider name is as long as a token: a longer segment may be a credential in the wrong place.
+      const said =
+        named.length < MIN_TOKEN_LENGTH ? `"${named}"` : `of that name (${named.length} characters, not repeated)`;
+      return refused('not_found', 404, [`no provider ${said}; use /events or /events/{${known}}`]);
     }
     // A provider the path names is known before any body: every answer says which it was.
     const credential = request.credential ?? presentedCredential(request.headers);

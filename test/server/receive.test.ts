@@ -174,7 +174,13 @@ server: {bodyLimit: 32kb${extra}}
   });
 
   it('404 for a provider path no registry has, 429 once the bucket is empty', async () => {
-    expect((await receive({ provider: 'nexus' })).status).to.equal(404);
+    const nexus = await receive({ provider: 'nexus' });
+    expect(nexus.status).to.equal(404);
+    expect(JSON.stringify(nexus.body)).to.include('no provider \\"nexus\\"');
+    // A segment as long as a token is not repeated back: it may be one, sent where the provider goes.
+    const pasted = await receive({ provider: 'x7Kq2mP9vLw4Rt8Z' });
+    expect(pasted.status).to.equal(404);
+    expect(JSON.stringify(pasted.body)).not.to.include('x7Kq2mP9vLw4Rt8Z');
     let t = 0;
     build('', new RateLimit(1, 1, () => t));
     expect((await receive({})).status).to.equal(202);
