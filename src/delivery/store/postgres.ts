@@ -246,7 +246,9 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     return this.db.withClient((client) => pruneShared(client, this.sql.dialect, this.schema, cutoffs));
   }
 
+  /** The first one starts LISTEN: a store no one delivers from (the listener thread's, beside a worker) holds no connection for it. */
   onWake(listener: (emitters: readonly string[]) => void): void {
+    if (this.wakeListeners.length === 0 && !this.group.closed) this.listener?.start();
     this.wakeListeners.push(listener);
   }
 
@@ -270,7 +272,6 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
 
   private startBackground(): void {
     if (this.options.oneShot) return;
-    this.listener?.start();
     this.healthTimer = setInterval(() => void this.checkHealth(), HEALTH_INTERVAL_MS);
     this.healthTimer.unref();
     this.leases.startRenewing();

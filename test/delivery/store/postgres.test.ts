@@ -323,6 +323,32 @@ describe('PostgreSQL store', function () {
     });
   });
 
+  it('listens for other replicas only once something delivers from it', async () => {
+    const listening = async () => {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1`,
+          [`LISTEN "registry_gateway_${schema}"`],
+        );
+        return rows[0].n;
+      } finally {
+        await client.end();
+      }
+    };
+    schema = `listen_${++schemas}`;
+    const store = await PostgresStore.open(pgSettings());
+    try {
+      await store.accept([{ event: makeEvent('e1'), emitters: ['log'] }]);
+      expect(await listening()).to.equal(0);
+      store.onWake(() => undefined);
+      await waitFor('the LISTEN connection', async () => (await listening()) === 1, 10_000);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("commits a delivery-only store's writes without waiting for the WAL flush, and only those", async () => {
     const setting = async (pool: pg.Pool) => {
       try {
