@@ -27,8 +27,8 @@ import type { DeliveryStore, StoreOptions, StoreStats } from './types';
 const LEASE_CLEARED = ', lease_owner = NULL, lease_until = NULL';
 /** How often an unreachable database is tried again, and a reachable one checked. */
 const HEALTH_INTERVAL_MS = 1000;
-/** Commit groups of one replica in flight at once: one committing, one in the next round trip. */
-const COMMITS_IN_FLIGHT = 2;
+/** One group commits while the next gathers (bench: 1 in flight 770-780 req/s, 2: 536-642, 3: 498-559). */
+const COMMITS_IN_FLIGHT = 1;
 /** A pending count older than this is read again before deciding on maxPending. */
 const PENDING_COUNT_TTL_MS = 1000;
 /**
