@@ -6,6 +6,7 @@ import { inAttemptSpan } from '../observability/tracing';
 import { attemptDescription, noteAttempt } from './attempts';
 import type { BackoffPolicy } from './backoff';
 import { TargetCircuit, type CircuitSettings } from './circuit';
+import { ClaimedAhead } from './claimed-ahead';
 import { describeFailure, settleAttempt } from './settle';
 import type { Queue } from './store/types';
 import type { DeliverySettings, DueDelivery, TargetState } from './types';
@@ -52,6 +53,7 @@ export class EmitterLane {
   private recorded?: TargetState;
   private readonly logger?: Logger;
   readonly circuit: TargetCircuit;
+  private readonly ahead: ClaimedAhead;
 
   constructor(
     readonly emitter: Emitter,
@@ -59,6 +61,7 @@ export class EmitterLane {
   ) {
     this.logger = ctx.logger?.child({ emitter: emitter.name });
     this.circuit = new TargetCircuit(ctx.circuit, ctx.clock());
+    this.ahead = new ClaimedAhead(ctx.store, emitter.name, ctx.settings.concurrency);
     ctx.metrics?.targetState.set({ emitter: emitter.name }, 0);
   }
 
@@ -95,12 +98,12 @@ export class EmitterLane {
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** Stops taking rows; resolves when the attempts already started have settled. */
+  /** Stops taking rows (those claimed ahead go back); resolves when the attempts already started have settled. */
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.settleIdleWaiters();
-    return Promise.allSettled([...this.inFlight.values()]).then(() => undefined);
+    return Promise.allSettled([...this.inFlight.values(), this.ahead.giveBack()]).then(() => undefined);
   }
 
   private async pump(): Promise<void> {
@@ -138,11 +141,12 @@ export class EmitterLane {
     const free = this.ctx.settings.concurrency - this.inFlight.size;
     if (free <= 0) return sleepMs;
     const now = this.ctx.clock();
-    for (const row of await this.ctx.store.claim(name, now, free)) {
-      // The circuit may have opened while the store answered: such rows go back untried.
-      if (this.circuit.isOpen) await this.ctx.store.release(row.id);
+    for (const row of await this.ahead.take(free, now)) {
+      // The circuit may have opened (or the lane stopped) while the store answered: such rows go back untried.
+      if (this.circuit.isOpen || this.stopped) await this.ctx.store.release(row.id);
       else this.start(row, false);
     }
+    if (this.circuit.isOpen || this.stopped) await this.ahead.giveBack();
     if (this.inFlight.size < this.ctx.settings.concurrency && !this.circuit.isOpen) {
       // Sleep exactly until the next backoff expires when that is sooner than the poll.
       const next = await this.ctx.store.nextDueAt(name);
@@ -156,6 +160,8 @@ export class EmitterLane {
    * whatever that row's own backoff says (any row answers "is the target back?").
    */
   private async probe(): Promise<number> {
+    // Rows claimed ahead wait for a slot, and while the target is down none frees up.
+    await this.ahead.giveBack();
     if (this.probing) return this.ctx.pollIntervalMs;
     const now = this.ctx.clock();
     if (now < this.circuit.nextProbeAt) return this.circuit.nextProbeAt - now;

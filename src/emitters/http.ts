@@ -1,7 +1,6 @@
-import http from 'node:http';
-import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { answerBody, hideSecrets, noteExchange, shownUrl, type SentRequest } from './exchange';
+import { keepAliveAgents, type KeepAliveAgents } from './keep-alive';
 import { DeliveryError } from './types';
 
 /**
@@ -131,20 +130,15 @@ export interface TargetClientOptions {
  */
 export class TargetClient {
   readonly http: AxiosInstance;
-  private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgent: https.Agent;
+  private readonly agents: KeepAliveAgents;
 
   constructor(options: TargetClientOptions) {
-    this.httpsAgent = new https.Agent({
-      keepAlive: true,
-      ca: options.ca,
-      rejectUnauthorized: !options.insecureSkipTLSVerify,
-    });
+    this.agents = keepAliveAgents({ ca: options.ca, rejectUnauthorized: !options.insecureSkipTLSVerify });
     this.http = axios.create({
       baseURL: options.baseURL?.replace(/\/+$/, ''),
       timeout: options.timeoutSeconds * 1000,
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
+      httpAgent: this.agents.http,
+      httpsAgent: this.agents.https,
       maxRedirects: 0,
       validateStatus: () => true,
       ...(options.responseType === 'text'
@@ -175,8 +169,7 @@ export class TargetClient {
   }
 
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.agents.destroy();
   }
 }
 

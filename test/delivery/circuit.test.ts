@@ -8,7 +8,7 @@ import type { DeliverySettings } from '../../src/delivery/types';
 import type { RegistryEvent } from '../../src/model/event';
 import { Metrics } from '../../src/observability/metrics';
 import { requirePostgres, sharedPostgres } from '../helpers/postgres';
-import { FlakyEmitter, retryable, succeed } from '../fakes/flaky-emitter';
+import { FlakyEmitter, hang, retryable, succeed } from '../fakes/flaky-emitter';
 import { capturingLogger, makeEvent, settings, tempDir } from './support';
 import { waitFor } from '../helpers/wait';
 
@@ -205,6 +205,30 @@ for (const engine of ENGINES) {
       const attempts = (await histories()).flatMap((d) => d.attempts);
       expect(attempts.filter((a) => a.probe)).to.have.length(probes);
       expect(attempts.filter((a) => a.probe && a.ok)).to.have.length(1);
+    });
+
+    it('gives the rows it claimed ahead of a free slot back when it opens', async () => {
+      const s = await setup({ concurrency: 2, initialBackoffSeconds: 3600, maxBackoffSeconds: 7200 });
+      // Three failures open the circuit; the attempt still in flight then, and the probe, hang.
+      const target = new FlakyEmitter(
+        'brigade',
+        [1, 2, 3].map(() => retryable('HTTP 503', 503)),
+        hang,
+      );
+      const dispatcher = new Dispatcher(store, [target], s, {
+        metrics,
+        pollIntervalMs: 50,
+        circuit: { failureThreshold: 3, probeInitialMs: 20, probeMaxMs: 80 },
+      });
+      cleanups.push(() => dispatcher.stop(1));
+      const ids = Array.from({ length: 12 }, (_, i) => `e${i}`);
+      await store.accept(ids.map((id) => ({ event: makeEvent(id), emitters: ['brigade'] })));
+      dispatcher.start();
+
+      await waitFor('an attempt and a probe hanging', () => target.hanging === 2);
+      expect(dispatcher.targets()[0].state).to.equal('open');
+      // Only the two rows being attempted are held: nothing waits claimed for a slot the outage keeps busy.
+      expect(await store.claim('brigade', Date.now(), 100, { anyDueTime: true })).to.have.length(10);
     });
 
     it('leaves one event that keeps failing on a healthy target to its own backoff', async () => {

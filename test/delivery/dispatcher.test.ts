@@ -273,6 +273,21 @@ describe('Dispatcher', () => {
     expect((await row('c', 'log')).state).to.equal('pending');
   });
 
+  it('stop() gives the rows it claimed ahead back at once', async () => {
+    setup({ concurrency: 2 });
+    const log = new FlakyEmitter('log', [], hang);
+    const d = dispatcher([log]);
+    await accept(
+      Array.from({ length: 10 }, (_, i) => `e${i}`),
+      ['log'],
+      d,
+    );
+    await waitFor('two attempts hanging', () => log.hanging === 2);
+    expect(await d.stop(1)).to.equal(2);
+    // Only the two rows in flight stay held; the two claimed ahead of a free slot are back.
+    expect(await store.claim('log', Date.now(), 100)).to.have.length(8);
+  });
+
   it('idle() waits for the attempts in flight and the pumps their outcomes queue', async () => {
     setup();
     const log = new FlakyEmitter('log', [hang]);

@@ -270,6 +270,32 @@ describe('Brigade SDK transport', () => {
     }
   });
 
+  it('does not follow a redirect: the event and the token stay with the configured address', async () => {
+    const elsewhere: string[] = [];
+    const other = http.createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      res.writeHead(201).end('{}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const target = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const redirecting = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: `${target}${req.url}` }).end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    const { emitter } = emitterFor(`http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`);
+    try {
+      const err = await deliveryError(emitter.deliver(PUSH));
+      expect(err.message).to.match(/Brigade API answered 307/);
+      expect(err.retryable).to.equal(false);
+      expect(elsewhere).to.deep.equal([]);
+    } finally {
+      await emitter.close();
+      await new Promise((resolve) => redirecting.close(resolve));
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
   describe('over https, as Brigade serves', () => {
     let keyPair: { key: Buffer; cert: Buffer };
 
