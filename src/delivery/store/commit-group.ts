@@ -158,6 +158,9 @@ export function truncateError(error: string): string {
   return error.length > MAX_ERROR_LENGTH ? `${error.slice(0, MAX_ERROR_LENGTH - 1)}…` : error;
 }
 
+/** A pending count older than this is read again before deciding on maxPending. */
+export const PENDING_COUNT_TTL_MS = 1000;
+
 /** Both engines refuse a group over `maxPending` the same way. */
 export function tooManyPending(pending: number, limit: number): UnavailableError {
   return new UnavailableError(`too many undelivered events (${pending} pending, limit ${limit})`, 30);

@@ -139,6 +139,30 @@ describe('SQLite store', () => {
     expect(all.map((r) => [r.eventId, r.emitter, r.state])).to.deep.equal([['killed', 'log', 'pending']]);
   });
 
+  it('counts pending rows at most once a second, and afresh before refusing anyone', async () => {
+    const store = open({ maxPending: 2 });
+    const counting = (store as unknown as { acceptor: { s: { countPending: { get(): number } } } }).acceptor.s
+      .countPending;
+    const get = counting.get.bind(counting);
+    let counts = 0;
+    counting.get = () => {
+      counts++;
+      return get();
+    };
+    await store.accept([{ event: makeEvent('a'), emitters: ['log'] }]);
+    await store.accept([{ event: makeEvent('b'), emitters: ['log'] }]);
+    expect(counts).to.equal(1);
+    // Delivered within the same second: the estimate (2) says full, the count says 1.
+    const [a] = await store.claim('log', now, 1);
+    await store.markDelivered(a.id, 1);
+    const [c] = await store.accept([{ event: makeEvent('c'), emitters: ['log'] }]);
+    expect(c.duplicate).to.equal(false);
+    expect(counts).to.equal(2);
+    const err = await store.accept([{ event: makeEvent('d'), emitters: ['log'] }]).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(UnavailableError);
+    expect((err as Error).message).to.match(/2 pending, limit 2/);
+  });
+
   it('refuses only the over-limit call of a commit group, all of its events together', async () => {
     const store = open({ maxPending: 1 });
     const [first, second] = await Promise.allSettled([
