@@ -227,7 +227,10 @@ export class EmitterLane {
     const outcome = { succeeded, failure, endedAt: this.ctx.clock(), durationMs, probe, counted, exchanges };
     this.note(noteAttempt(this.ctx.store, row, counted ? attempts : row.attempts, outcome, log));
     if (probe) metrics?.targetProbes.inc({ emitter: name, outcome: retryable ? 'failed' : 'answered' });
-    await settleAttempt(this.ctx, name, { row, attempts, succeeded, failure, retryable, message, probe }, log);
+    const settled = { row, attempts, succeeded, failure, retryable, message, probe };
+    // An outcome the store could not take makes the row a duplicate later. The rows claimed
+    // ahead go back before this slot frees: delivering them now would only add more.
+    if (!(await settleAttempt(this.ctx, name, settled, log))) await this.ahead.giveBack();
     await this.judgeTarget(row, probe, retryable, message);
   }
 

@@ -38,9 +38,14 @@ export function describeFailure(err: unknown): string {
 /**
  * Writes an attempt's outcome to its row: delivered, retried later or dead-lettered. When the
  * store cannot take the outcome the row is released and attempted again: a duplicate delivery,
- * never a lost one.
+ * never a lost one. Resolves whether the outcome was recorded.
  */
-export async function settleAttempt(ctx: LaneContext, emitter: string, done: SettledAttempt, log?: Logger) {
+export async function settleAttempt(
+  ctx: LaneContext,
+  emitter: string,
+  done: SettledAttempt,
+  log?: Logger,
+): Promise<boolean> {
   const { row, attempts } = done;
   try {
     if (done.succeeded) {
@@ -57,9 +62,11 @@ export async function settleAttempt(ctx: LaneContext, emitter: string, done: Set
     } else {
       await settleFailure(ctx, emitter, done, log);
     }
+    return true;
   } catch (err) {
     log?.error({ err, delivered: done.succeeded }, 'cannot record the delivery outcome in the store');
     await ctx.store.release(row.id).catch(() => undefined);
+    return false;
   }
 }
 

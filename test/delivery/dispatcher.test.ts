@@ -288,6 +288,25 @@ describe('Dispatcher', () => {
     expect(await store.claim('log', Date.now(), 100)).to.have.length(8);
   });
 
+  it('goes back to the store, not on with rows claimed ahead, when an outcome cannot be recorded', async () => {
+    setup({ concurrency: 2 });
+    const log = new FlakyEmitter('log', [succeed], hang);
+    const markDelivered = store.markDelivered.bind(store);
+    let failures = 0;
+    store.markDelivered = (id, attempts) =>
+      failures++ === 0 ? Promise.reject(new Error('database or disk is full')) : markDelivered(id, attempts);
+    const d = dispatcher([log]);
+    await accept(
+      Array.from({ length: 10 }, (_, i) => `e${i}`),
+      ['log'],
+      d,
+    );
+    await waitFor('two attempts hanging', () => log.hanging === 2);
+    // e0 was delivered but not recorded, so it is due again at once and comes first: the rows
+    // claimed ahead (e2, e3) went back rather than being delivered while the store refused.
+    expect(log.calls.map((e) => e.id)).to.deep.equal(['e0', 'e1', 'e0']);
+  });
+
   it('idle() waits for the attempts in flight and the pumps their outcomes queue', async () => {
     setup();
     const log = new FlakyEmitter('log', [hang]);
