@@ -48,7 +48,7 @@ export class Gateway implements LiveConfigTarget {
   static async start(config: Config, logger: Logger): Promise<Gateway> {
     const metrics = new Metrics();
     // The listener's and the worker's connections to one SQLite file take turns through it.
-    const writerLock = config.delivery.worker ? WriterLock.memory() : undefined;
+    const writerLock = config.delivery.worker && config.delivery.store === 'sqlite' ? WriterLock.memory() : undefined;
     const store = await openStore(config.delivery, {
       metrics,
       logger: logger.child({ component: 'store' }),
