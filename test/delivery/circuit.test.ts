@@ -5,6 +5,7 @@ import { PostgresStore } from '../../src/delivery/store/postgres';
 import { SqliteStore } from '../../src/delivery/store/sqlite';
 import type { DeliveryStore } from '../../src/delivery/store/types';
 import type { DeliverySettings } from '../../src/delivery/types';
+import { DeliveryError } from '../../src/emitters/types';
 import type { RegistryEvent } from '../../src/model/event';
 import { Metrics } from '../../src/observability/metrics';
 import { requirePostgres, sharedPostgres } from '../helpers/postgres';
@@ -212,10 +213,25 @@ for (const engine of ENGINES) {
       // Three failures open the circuit; the attempt still in flight then, and the probe, hang.
       const target = new FlakyEmitter(
         'brigade',
-        [1, 2, 3].map(() => retryable('HTTP 503', 503)),
+        [1, 2].map(() => retryable('HTTP 503', 503)),
         hang,
       );
-      const dispatcher = new Dispatcher(store, [target], s, {
+      // The third failure waits for a fourth attempt to be under way, so both slots are busy when
+      // the circuit opens, whichever way the engine's marks happen to be timed.
+      let calls = 0;
+      let fourthStarted!: () => void;
+      const fourth = new Promise<void>((resolve) => (fourthStarted = resolve));
+      const gated = {
+        name: 'brigade',
+        deliver: async (event: RegistryEvent) => {
+          const call = ++calls;
+          if (call === 4) fourthStarted();
+          if (call !== 3) return target.deliver(event);
+          await fourth;
+          throw new DeliveryError('HTTP 503', true, 503);
+        },
+      };
+      const dispatcher = new Dispatcher(store, [gated], s, {
         metrics,
         pollIntervalMs: 50,
         circuit: { failureThreshold: 3, probeInitialMs: 20, probeMaxMs: 80 },

@@ -21,7 +21,16 @@ export interface Dialect {
   boolValue(value: boolean): unknown;
   /** A field of the JSON text column `column`, as text. */
   jsonText(column: string, field: string): string;
+  /**
+   * Rows bound as one parameter (`rowsValue`), read as a table `alias` whose columns have the
+   * types PostgreSQL needs: a batch of changes is then one statement, whatever its size.
+   */
+  rowSet(placeholder: string, alias: string, columns: RowColumns): string;
+  rowsValue(rows: readonly Record<string, unknown>[]): unknown;
 }
+
+/** The columns of a `rowSet`, with their PostgreSQL types (SQLite takes JSON's own). */
+export type RowColumns = Readonly<Record<string, 'bigint' | 'integer' | 'text' | 'boolean'>>;
 
 export const SQLITE_DIALECT: Dialect = {
   table: (name) => name,
@@ -31,6 +40,11 @@ export const SQLITE_DIALECT: Dialect = {
   // better-sqlite3 binds no booleans.
   boolValue: (value) => (value ? 1 : 0),
   jsonText: (column, field) => `json_extract(${column}, '$.${field}')`,
+  rowSet: (p, alias, columns) =>
+    `(SELECT ${Object.keys(columns)
+      .map((c) => `json_extract(value, '$.${c}') AS ${c}`)
+      .join(', ')} FROM json_each(${p})) AS ${alias}`,
+  rowsValue: (rows) => JSON.stringify(rows),
 };
 
 export function postgresDialect(schema: string): Dialect {
@@ -41,6 +55,11 @@ export function postgresDialect(schema: string): Dialect {
     listValue: (values) => values,
     boolValue: (value) => value,
     jsonText: (column, field) => `${column}::jsonb->>'${field}'`,
+    rowSet: (p, alias, columns) =>
+      `jsonb_to_recordset(${p}::jsonb) AS ${alias}(${Object.entries(columns)
+        .map(([c, type]) => `${c} ${type}`)
+        .join(', ')})`,
+    rowsValue: (rows) => JSON.stringify(rows),
   };
 }
 

@@ -61,13 +61,19 @@ export class StoreInspection {
     this.requests = new RequestLogTable(port, writeRequests);
   }
 
-  async recordAttempt(a: AttemptRecord): Promise<void> {
-    const values = attemptValues(this.sql, a);
-    await this.run(
-      `INSERT INTO ${this.sql.table('attempts')} (${ATTEMPT_COLUMNS})
-       VALUES (${values.map((_, i) => this.sql.param(i + 1)).join(', ')})`,
-      values,
-    );
+  recordAttempt(a: AttemptRecord): Promise<void> {
+    return this.recordAttempts([a]);
+  }
+
+  /** Attempt rows in one statement, however many (PostgreSQL writes a turn's at once: postgres-outcomes.ts). */
+  async recordAttempts(attempts: readonly AttemptRecord[]): Promise<void> {
+    const params: unknown[] = [];
+    const rows = attempts.map((a) => {
+      const values = attemptValues(this.sql, a);
+      params.push(...values);
+      return `(${values.map((_, i) => this.sql.param(params.length - values.length + i + 1)).join(', ')})`;
+    });
+    await this.run(`INSERT INTO ${this.sql.table('attempts')} (${ATTEMPT_COLUMNS}) VALUES ${rows.join(', ')}`, params);
   }
 
   /** Held parts, newest first: the CLI's held list, and what one push absorbed for the console. */

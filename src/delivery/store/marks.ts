@@ -13,28 +13,73 @@ export interface HeldLease {
   generation: number;
 }
 
+/** One claimed row's outcome, and the lease it was claimed under where there is one. */
+export interface RowMark {
+  id: number;
+  mark: Mark;
+  lease?: HeldLease;
+}
+
+const MARK_COLUMNS = {
+  row_id: 'bigint',
+  from_state: 'text',
+  tries: 'integer',
+  mark_at: 'bigint',
+  new_state: 'text',
+  error_text: 'text',
+  next_at: 'bigint',
+  held_by: 'text',
+  held_gen: 'bigint',
+} as const;
+
 /**
- * Settles a claimed row, written once for both engines. Only a pending row changes (a row the
- * operator dropped mid-attempt stays gone), and under a lease only the lease it was claimed
- * under: an attempt that outlived its lease settles nothing taken since. Resolves whether the
- * row changed.
+ * Settles claimed rows, written once for both engines, in one statement however many there are:
+ * each statement is a round trip on PostgreSQL, and the outcomes of one loop turn go together
+ * (postgres-outcomes.ts). Only a pending row changes (a row the operator dropped mid-attempt stays
+ * gone), and under a lease only the lease it was claimed under: an attempt that outlived its
+ * lease settles nothing taken since. Resolves the ids of the rows that changed.
  *
  * One statement, issued before the first await: SQLite's runner has run it by the time this
  * returns, so a caller may wrap it in a synchronous section (marks skip their own fsync).
  */
-export async function settleRow({ dialect: d, run }: Sql, id: number, mark: Mark, lease?: HeldLease): Promise<boolean> {
-  const params: unknown[] = [];
-  const p = (value: unknown) => {
-    params.push(value);
-    return d.param(params.length);
-  };
-  const set = [`attempts = ${p(mark.attempts)}`, `updated_at = ${p(mark.at)}`];
-  if (mark.state === 'delivered') set.push(`state = 'delivered'`, `last_error = NULL`, `delivered_at = ${p(mark.at)}`);
-  else set.push(`state = '${mark.state}'`, `last_error = ${p(truncateError(mark.error))}`);
-  if (mark.state === 'pending') set.push(`next_attempt_at = ${p(mark.nextAttemptAt)}`);
-  if (lease) set.push('lease_owner = NULL', 'lease_until = NULL');
-  let where = `id = ${p(id)} AND state = 'pending'`;
-  if (lease) where += ` AND lease_owner = ${p(lease.owner)} AND lease_generation = ${p(lease.generation)}`;
-  const rows = await run(`UPDATE ${d.table('deliveries')} SET ${set.join(', ')} WHERE ${where} RETURNING id`, params);
-  return rows.length > 0;
+export async function settleRows({ dialect: d, run }: Sql, marks: readonly RowMark[]): Promise<Set<number>> {
+  // Lease columns exist only where claims are leases (PostgreSQL); a batch is all one or the other.
+  const leased = marks.some((m) => m.lease !== undefined);
+  const rows = marks.map(({ id, mark, lease }) => ({
+    row_id: id,
+    // Named by each row rather than written as a constant, so SQLite looks each row up by its id
+    // instead of walking every pending row (an index on state) and matching the batch against it.
+    from_state: 'pending',
+    tries: mark.attempts,
+    mark_at: mark.at,
+    new_state: mark.state,
+    error_text: mark.state === 'delivered' ? null : truncateError(mark.error),
+    next_at: mark.state === 'pending' ? mark.nextAttemptAt : null,
+    held_by: lease?.owner ?? null,
+    held_gen: lease?.generation ?? null,
+  }));
+  const set = [
+    'attempts = m.tries',
+    'updated_at = m.mark_at',
+    'state = m.new_state',
+    'last_error = m.error_text',
+    `delivered_at = CASE WHEN m.new_state = 'delivered' THEN m.mark_at ELSE delivered_at END`,
+    `next_attempt_at = CASE WHEN m.new_state = 'pending' THEN m.next_at ELSE next_attempt_at END`,
+  ];
+  let where = 'id = m.row_id AND state = m.from_state';
+  if (leased) {
+    set.push('lease_owner = NULL', 'lease_until = NULL');
+    where += ' AND lease_owner = m.held_by AND lease_generation = m.held_gen';
+  }
+  const changed = await run<{ id: number }>(
+    `UPDATE ${d.table('deliveries')} SET ${set.join(', ')}
+       FROM ${d.rowSet(d.param(1), 'm', MARK_COLUMNS)} WHERE ${where} RETURNING id`,
+    [d.rowsValue(rows)],
+  );
+  return new Set(changed.map((r) => Number(r.id)));
+}
+
+/** `settleRows` for one row: whether it changed. */
+export async function settleRow(sql: Sql, id: number, mark: Mark, lease?: HeldLease): Promise<boolean> {
+  return (await settleRows(sql, [{ id, mark, lease }])).has(id);
 }

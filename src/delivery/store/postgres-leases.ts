@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../../observability/metrics';
 import type { ClaimOptions, DueDelivery } from '../types';
 import { leaseDue } from './claims';
-import type { Sql } from './dialect';
-import { settleRow, type Mark } from './marks';
+import type { Mark } from './marks';
 import type { PostgresDatabase } from './postgres-database';
+import type { PostgresOutcomes } from './postgres-outcomes';
 
 /** Host, pid and a random suffix: a restarted process never mistakes its predecessor's leases for its own. */
 export function defaultOwner(): string {
@@ -34,7 +34,7 @@ export class PostgresLeases {
 
   constructor(
     private readonly db: PostgresDatabase,
-    private readonly sql: Sql,
+    private readonly outcomes: PostgresOutcomes,
     private readonly s: LeaseSettings,
   ) {}
 
@@ -84,7 +84,7 @@ export class PostgresLeases {
   async settle(id: number, mark: Mark): Promise<boolean> {
     const generation = this.held.get(id) ?? -1;
     try {
-      const changed = await settleRow(this.sql, id, mark, { owner: this.s.owner, generation });
+      const changed = await this.outcomes.settle({ id, mark, lease: { owner: this.s.owner, generation } });
       if (!changed) this.s.metrics?.staleMarks.inc();
       return changed;
     } finally {
