@@ -2,6 +2,7 @@ import type { Exchange } from '../../emitters/exchange';
 import type { AttemptRecord } from '../types';
 import { truncateError } from './commit-group';
 import type { Dialect } from './dialect';
+import type { Statement } from './steps';
 
 /** The attempts table's columns, in the order `attemptValues` binds them; the same on both engines. */
 export const ATTEMPT_COLUMNS =
@@ -37,6 +38,21 @@ export function attemptValues(sql: Dialect, a: AttemptRecord): unknown[] {
     // Each answer body is cut at 4 KB and an attempt keeps at most 8 exchanges (exchange.ts).
     a.exchanges && a.exchanges.length > 0 ? JSON.stringify(a.exchanges) : null,
   ];
+}
+
+/**
+ * The statement that writes attempt rows, however many, written once for both engines;
+ * `param` is the number of its first parameter, for a statement that embeds it.
+ */
+export function attemptRowsStatement(d: Dialect, attempts: readonly AttemptRecord[], param = 1): Statement {
+  const params: unknown[] = [];
+  const rows = attempts.map((a) => {
+    const values = attemptValues(d, a);
+    const first = param + params.length;
+    params.push(...values);
+    return `(${values.map((_, i) => d.param(first + i)).join(', ')})`;
+  });
+  return { text: `INSERT INTO ${d.table('attempts')} (${ATTEMPT_COLUMNS}) VALUES ${rows.join(', ')}`, params };
 }
 
 /** A history file written by an older version, or edited by hand, shows no exchanges rather than failing. */

@@ -1,7 +1,7 @@
 import type { RegistryEvent } from '../../model/event';
 import type { AttemptRecord, DeliveryState, EventDetail, EventListPage, EventListing, EventQuery } from '../types';
 import type { TargetHealth, TargetRecord } from '../types';
-import { ATTEMPT_COLUMNS, attemptFromRow, attemptValues, type AttemptRow } from './attempt-rows';
+import { ATTEMPT_COLUMNS, attemptFromRow, attemptRowsStatement, type AttemptRow } from './attempt-rows';
 import { ConsoleRequeue } from './console-requeue';
 import type { Dialect, RunSql, Sql } from './dialect';
 import { eventWhere } from './event-filter';
@@ -65,15 +65,10 @@ export class StoreInspection {
     return this.recordAttempts([a]);
   }
 
-  /** Attempt rows in one statement, however many (PostgreSQL writes a turn's at once: postgres-outcomes.ts). */
+  /** Attempt rows in one statement, however many (attempt-rows.ts). */
   async recordAttempts(attempts: readonly AttemptRecord[]): Promise<void> {
-    const params: unknown[] = [];
-    const rows = attempts.map((a) => {
-      const values = attemptValues(this.sql, a);
-      params.push(...values);
-      return `(${values.map((_, i) => this.sql.param(params.length - values.length + i + 1)).join(', ')})`;
-    });
-    await this.run(`INSERT INTO ${this.sql.table('attempts')} (${ATTEMPT_COLUMNS}) VALUES ${rows.join(', ')}`, params);
+    const { text, params } = attemptRowsStatement(this.sql, attempts);
+    await this.run(text, params);
   }
 
   /** Held parts, newest first: the CLI's held list, and what one push absorbed for the console. */

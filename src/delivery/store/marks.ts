@@ -1,5 +1,6 @@
 import { truncateError } from './commit-group';
-import type { Sql } from './dialect';
+import type { Dialect, Sql } from './dialect';
+import type { Statement } from './steps';
 
 /** An attempt's outcome, as the row records it. */
 export type Mark =
@@ -33,16 +34,14 @@ const MARK_COLUMNS = {
 } as const;
 
 /**
- * Settles claimed rows, written once for both engines, in one statement however many there are:
- * each statement is a round trip on PostgreSQL, and the outcomes of one loop turn go together
- * (postgres-outcomes.ts). Only a pending row changes (a row the operator dropped mid-attempt stays
- * gone), and under a lease only the lease it was claimed under: an attempt that outlived its
- * lease settles nothing taken since. Resolves the ids of the rows that changed.
- *
- * One statement, issued before the first await: SQLite's runner has run it by the time this
- * returns, so a caller may wrap it in a synchronous section (marks skip their own fsync).
+ * The statement that settles claimed rows, written once for both engines, one statement however
+ * many there are: each statement is a round trip on PostgreSQL, and the outcomes of one loop turn
+ * go together (postgres-outcomes.ts). Only a pending row changes (a row the operator dropped
+ * mid-attempt stays gone), and under a lease only the lease it was claimed under: an attempt that
+ * outlived its lease settles nothing taken since. Its rows name the ids that changed.
+ * `param` is the number of its one parameter, for a statement that embeds it.
  */
-export async function settleRows({ dialect: d, run }: Sql, marks: readonly RowMark[]): Promise<Set<number>> {
+export function settleRowsStatement(d: Dialect, marks: readonly RowMark[], param = 1): Statement {
   // Lease columns exist only where claims are leases (PostgreSQL); a batch is all one or the other.
   const leased = marks.some((m) => m.lease !== undefined);
   const rows = marks.map(({ id, mark, lease }) => ({
@@ -71,12 +70,26 @@ export async function settleRows({ dialect: d, run }: Sql, marks: readonly RowMa
     set.push('lease_owner = NULL', 'lease_until = NULL');
     where += ' AND lease_owner = m.held_by AND lease_generation = m.held_gen';
   }
-  const changed = await run<{ id: number }>(
-    `UPDATE ${d.table('deliveries')} SET ${set.join(', ')}
-       FROM ${d.rowSet(d.param(1), 'm', MARK_COLUMNS)} WHERE ${where} RETURNING id`,
-    [d.rowsValue(rows)],
-  );
-  return new Set(changed.map((r) => Number(r.id)));
+  return {
+    text: `UPDATE ${d.table('deliveries')} SET ${set.join(', ')}
+       FROM ${d.rowSet(d.param(param), 'm', MARK_COLUMNS)} WHERE ${where} RETURNING id`,
+    params: [d.rowsValue(rows)],
+  };
+}
+
+/**
+ * Settles claimed rows (settleRowsStatement); resolves the ids of the rows that changed.
+ *
+ * One statement, issued before the first await: SQLite's runner has run it by the time this
+ * returns, so a caller may wrap it in a synchronous section (marks skip their own fsync).
+ */
+export async function settleRows({ dialect, run }: Sql, marks: readonly RowMark[]): Promise<Set<number>> {
+  const { text, params } = settleRowsStatement(dialect, marks);
+  return changedIds(await run<{ id: unknown }>(text, params));
+}
+
+export function changedIds(rows: readonly { id: unknown }[]): Set<number> {
+  return new Set(rows.map((r) => Number(r.id)));
 }
 
 /** `settleRows` for one row: whether it changed. */

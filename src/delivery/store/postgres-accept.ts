@@ -119,37 +119,37 @@ export async function commitAccepts(
   return { outcomes, woken: await insertEvents(client, ctx, events) };
 }
 
-/** Writes the events and their delivery rows in two round trips; answers the emitters given rows. */
+/**
+ * Writes the events and their delivery rows in one round trip; answers the emitters given rows.
+ * Each event takes its sequence number in the statement, in the group's order (a scan of
+ * `unnest` yields its rows in order), and its delivery rows find it by that position.
+ */
 async function insertEvents(client: pg.ClientBase, ctx: AcceptContext, events: PreparedEvent[]): Promise<string[]> {
   if (events.length === 0) return [];
-  // Sequence numbers first, so each delivery row can name its event in the same statement.
-  const { rows: seqRows } = await client.query<{ seq: number }>(
-    `SELECT nextval(pg_get_serial_sequence('${ctx.schema}.events', 'seq')) AS seq FROM generate_series(1, $1::int)`,
-    [events.length],
-  );
-  const seqs = seqRows.map((r) => r.seq);
-  const deliverySeqs: number[] = [];
+  const deliveryPositions: number[] = [];
   const deliveryEmitters: string[] = [];
   events.forEach((e, n) => {
     for (const emitter of e.emitters) {
-      deliverySeqs.push(seqs[n]);
+      deliveryPositions.push(n + 1);
       deliveryEmitters.push(emitter);
     }
   });
   const column = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
   await client.query(
-    `WITH stored AS (
+    `WITH fresh AS (
+       SELECT nextval(pg_get_serial_sequence('${ctx.schema}.events', 'seq')) AS q, r.*
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $11::text[], $12::text[], $13::text[]) WITH ORDINALITY AS r(s, i, p, ty, rg, rp, b, t, tp, ts, n)
+     ), stored AS (
        INSERT INTO ${ctx.schema}.events (seq, source, id, provider, type, registry, repo, body, accepted_at, tag,
                                          traceparent, tracestate)
-       SELECT q, s, i, p, ty, rg, rp, b, $9::bigint, t, tp, ts
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                     $12::text[], $13::text[], $14::text[])
-           AS r(q, s, i, p, ty, rg, rp, b, t, tp, ts)
+       SELECT q, s, i, p, ty, rg, rp, b, $8::bigint, t, tp, ts FROM fresh
      )
      INSERT INTO ${ctx.schema}.deliveries (event_seq, emitter, state, attempts, next_attempt_at, created_at, updated_at)
-     SELECT s, e, 'pending', 0, $9, $9, $9 FROM unnest($10::bigint[], $11::text[]) AS d(s, e)`,
+     SELECT f.q, d.e, 'pending', 0, $8, $8, $8
+       FROM unnest($9::bigint[], $10::text[]) WITH ORDINALITY AS d(n, e, k) JOIN fresh f ON f.n = d.n
+      ORDER BY d.k`,
     [
-      seqs,
       column((e) => e.event.source),
       column((e) => e.event.id),
       column((e) => e.event.provider),
@@ -158,7 +158,7 @@ async function insertEvents(client: pg.ClientBase, ctx: AcceptContext, events: P
       column((e) => e.event.repo ?? null),
       column((e) => e.body),
       ctx.now,
-      deliverySeqs,
+      deliveryPositions,
       deliveryEmitters,
       column((e) => e.event.tag ?? null),
       column((e) => e.trace?.traceparent ?? null),

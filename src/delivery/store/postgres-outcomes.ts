@@ -1,8 +1,9 @@
 import type { AttemptRecord } from '../types';
-import type { StoreInspection } from './inspection';
-import { settleRows, type RowMark } from './marks';
-import { isUnavailable } from './postgres-connection';
+import { attemptRowsStatement } from './attempt-rows';
 import type { Sql } from './dialect';
+import { changedIds, settleRowsStatement, type RowMark } from './marks';
+import { isUnavailable } from './postgres-connection';
+import type { Statement } from './steps';
 
 /** Most rows one statement carries: far inside PostgreSQL's 65,535 parameters (attempt rows bind 11 each). */
 const MAX_BATCH = 500;
@@ -62,28 +63,44 @@ export class TurnBatch<T, R> {
   }
 }
 
-/** PostgreSQL's delivery outcomes: the marks of a turn in one statement, its attempt rows in another. */
-export class PostgresOutcomes {
-  private readonly marks: TurnBatch<RowMark, boolean>;
-  private readonly attempts: TurnBatch<AttemptRecord, void>;
+/** One outcome of an attempt: the mark of its row, or its row in the attempt history. */
+type Outcome = { mark: RowMark } | { attempt: AttemptRecord };
 
-  constructor(sql: Sql, inspection: StoreInspection) {
-    this.marks = new TurnBatch(async (rows) => {
-      const changed = await settleRows(sql, rows);
-      return rows.map((r) => changed.has(r.id));
-    });
-    this.attempts = new TurnBatch(async (records) => {
-      await inspection.recordAttempts(records);
-      return records.map(() => undefined);
-    });
+/**
+ * PostgreSQL's delivery outcomes: the marks and attempt rows of one loop turn in one statement
+ * (an attempt's row and its mark are written in the same turn, so a turn of n attempts was 2n).
+ */
+export class PostgresOutcomes {
+  private readonly batch: TurnBatch<Outcome, boolean>;
+
+  constructor(private readonly sql: Sql) {
+    this.batch = new TurnBatch((outcomes) => this.write(outcomes));
   }
 
   /** Whether the row changed (it was still pending, under this lease). */
-  settle(row: RowMark): Promise<boolean> {
-    return this.marks.add(row);
+  settle(mark: RowMark): Promise<boolean> {
+    return this.batch.add({ mark });
   }
 
-  record(attempt: AttemptRecord): Promise<void> {
-    return this.attempts.add(attempt);
+  async record(attempt: AttemptRecord): Promise<void> {
+    await this.batch.add({ attempt });
+  }
+
+  private async write(outcomes: Outcome[]): Promise<boolean[]> {
+    const d = this.sql.dialect;
+    const marks = outcomes.flatMap((o) => ('mark' in o ? [o.mark] : []));
+    const attempts = outcomes.flatMap((o) => ('attempt' in o ? [o.attempt] : []));
+    const history = attempts.length > 0 ? attemptRowsStatement(d, attempts) : undefined;
+    let statement: Statement;
+    if (marks.length === 0) statement = history!;
+    else {
+      const settle = settleRowsStatement(d, marks, (history?.params.length ?? 0) + 1);
+      // A data-modifying WITH runs whatever the main statement returns; both commit together.
+      statement = history
+        ? { text: `WITH recorded AS (${history.text}) ${settle.text}`, params: [...history.params, ...settle.params] }
+        : settle;
+    }
+    const changed = changedIds(await this.sql.run<{ id: unknown }>(statement.text, statement.params));
+    return outcomes.map((o) => 'mark' in o && changed.has(o.mark.id));
   }
 }

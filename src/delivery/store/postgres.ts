@@ -100,7 +100,7 @@ export class PostgresStore extends InspectableStore implements DeliveryStore {
     this.sharedWindows = new PostgresWindows(this.db);
     this.sql = { dialect: postgresDialect(this.schema), run: (text, params) => this.db.query(text, params) };
     this.inspection = new StoreInspection(this.sql, postgresRequestLogWrite(this.db));
-    this.outcomes = new PostgresOutcomes(this.sql, this.inspection);
+    this.outcomes = new PostgresOutcomes(this.sql);
     this.leases = new PostgresLeases(this.db, this.outcomes, {
       owner: this.owner,
       leaseMs: settings.postgres.leaseSeconds * 1000,
