@@ -25,6 +25,10 @@ RUN npm run build \
 # (the exact release the Makefile fetches into .tools, so the tests run on what ships)
 FROM node:24.22.3-bookworm-slim
 ENV NODE_ENV=production
+# Two malloc arenas instead of glibc's eight per core: the gateway's threads (the listener, the
+# delivery worker, libuv's and V8's) each grew an arena of their own that was never given back.
+# `make bench`: peak RSS with a 100k backlog 235 -> 216 MiB, ingest and drain unchanged.
+ENV MALLOC_ARENA_MAX=2
 # A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 RUN groupadd --system --gid 10001 registry-gateway \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin registry-gateway \

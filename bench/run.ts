@@ -40,6 +40,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * so the memory measured is the memory of the gateway as installed.
  */
 const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=153 --max-semi-space-size=8';
+/** And the malloc arenas the image sets (Dockerfile). */
+const MALLOC_ARENA_MAX = /^ENV MALLOC_ARENA_MAX=(\d+)$/m.exec(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))![1];
 
 interface Wrk {
   requests: number;
@@ -169,7 +171,7 @@ logLevel: warn
     writeFileSync(config, readFileSync(config, 'utf8').replace('port: 0', `port: ${port}`));
     const proc = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '--config', config], {
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, NODE_OPTIONS, ...env },
+      env: { ...process.env, NODE_OPTIONS, MALLOC_ARENA_MAX, ...env },
     });
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {

@@ -115,6 +115,9 @@ ALTER TABLE ${d.table('attempts')} ADD COLUMN exchanges TEXT;
 ALTER TABLE ${d.table('deliveries')} ADD COLUMN note TEXT;`,
   // 8: the request log (request-log.ts): every request to /events and what it was answered.
   (d) => requestLogSchema(d),
+  // 9: SQLite's due index becomes PostgreSQL's, pending rows only. Its first index had every row,
+  // so each mark moved the row within it, and it grew with the history rather than the queue.
+  (d) => (d.engine === 'sqlite' ? `DROP INDEX IF EXISTS deliveries_due;\n${DUE_INDEX(d)}` : ''),
 ];
 
 /** Which replica is attempting a row, and until when it may: past that, another takes it. */
@@ -122,11 +125,14 @@ const LEASE_COLUMNS = `,
   lease_owner     TEXT,
   lease_until     BIGINT`;
 
-/** The dispatchers' question: what is due for this emitter now, soonest first. */
+/** The dispatchers' question: what is due for this emitter now, soonest first (SQLite until version 9). */
 const SQLITE_DUE_INDEX = `CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (emitter, state, next_attempt_at);`;
 
+const DUE_INDEX = (d: Dialect) =>
+  `CREATE INDEX IF NOT EXISTS deliveries_due ON ${d.table('deliveries')} (emitter, next_attempt_at, id) WHERE state = 'pending';`;
+
 const POSTGRES_DUE_INDEXES = (d: Dialect) => `
-CREATE INDEX IF NOT EXISTS deliveries_due ON ${d.table('deliveries')} (emitter, next_attempt_at, id) WHERE state = 'pending';
+${DUE_INDEX(d)}
 CREATE INDEX IF NOT EXISTS deliveries_leased ON ${d.table('deliveries')} (emitter, lease_until) WHERE lease_owner IS NOT NULL;`;
 
 /** Work that must happen once per window across replicas (a Kubeapps refresh per AppRepository). */
