@@ -17,10 +17,10 @@ interface Waiting<T, R> {
 /**
  * Calls made in one loop turn, written as one statement (each answered with its own result).
  *
- * On PostgreSQL every statement is a round trip and a transaction of its own, and a drain settles
- * every delivery with two of them (its mark and its attempt row). Profiled under `make bench`,
- * those were 4,700 of the 6,200 statements of a ten-second ingest run, and the database's CPU they
- * took halved the rate at which it acknowledged webhooks. Batched per turn, they are a handful.
+ * On PostgreSQL every statement is a round trip and a transaction of its own, and delivery settled
+ * each attempt with two of them (its mark and its attempt row): in a PostgreSQL run of `make
+ * bench` they were 4,700 of the 6,200 statements the database ran, and the CPU they took from it
+ * was CPU its acknowledgements waited for. A turn's outcomes are now one statement.
  *
  * A batch that fails for a reason other than the database being unavailable (one row the server
  * refuses) is written again row by row, so that one bad row fails only its own caller.
