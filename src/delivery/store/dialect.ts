@@ -30,7 +30,7 @@ export interface Dialect {
 }
 
 /** The columns of a `rowSet`, with their PostgreSQL types (SQLite takes JSON's own). */
-export type RowColumns = Readonly<Record<string, 'bigint' | 'integer' | 'text' | 'boolean'>>;
+export type RowColumns = Readonly<Record<string, 'bigint' | 'integer' | 'text'>>;
 
 export const SQLITE_DIALECT: Dialect = {
   table: (name) => name,

@@ -61,13 +61,9 @@ export class StoreInspection {
     this.requests = new RequestLogTable(port, writeRequests);
   }
 
-  recordAttempt(a: AttemptRecord): Promise<void> {
-    return this.recordAttempts([a]);
-  }
-
-  /** Attempt rows in one statement, however many (attempt-rows.ts). */
-  async recordAttempts(attempts: readonly AttemptRecord[]): Promise<void> {
-    const { text, params } = attemptRowsStatement(this.sql, attempts);
+  /** One attempt row (attempt-rows.ts; PostgreSQL writes a turn's rows at once: postgres-outcomes.ts). */
+  async recordAttempt(a: AttemptRecord): Promise<void> {
+    const { text, params } = attemptRowsStatement(this.sql, [a]);
     await this.run(text, params);
   }
 

@@ -77,22 +77,17 @@ export function settleRowsStatement(d: Dialect, marks: readonly RowMark[], param
   };
 }
 
-/**
- * Settles claimed rows (settleRowsStatement); resolves the ids of the rows that changed.
- *
- * One statement, issued before the first await: SQLite's runner has run it by the time this
- * returns, so a caller may wrap it in a synchronous section (marks skip their own fsync).
- */
-export async function settleRows({ dialect, run }: Sql, marks: readonly RowMark[]): Promise<Set<number>> {
-  const { text, params } = settleRowsStatement(dialect, marks);
-  return changedIds(await run<{ id: unknown }>(text, params));
-}
-
 export function changedIds(rows: readonly { id: unknown }[]): Set<number> {
   return new Set(rows.map((r) => Number(r.id)));
 }
 
-/** `settleRows` for one row: whether it changed. */
-export async function settleRow(sql: Sql, id: number, mark: Mark, lease?: HeldLease): Promise<boolean> {
-  return (await settleRows(sql, [{ id, mark, lease }])).has(id);
+/**
+ * Settles one claimed row (settleRowsStatement); resolves whether it changed.
+ *
+ * One statement, issued before the first await: SQLite's runner has run it by the time this
+ * returns, so a caller may wrap it in a synchronous section (marks skip their own fsync).
+ */
+export async function settleRow({ dialect, run }: Sql, id: number, mark: Mark, lease?: HeldLease): Promise<boolean> {
+  const { text, params } = settleRowsStatement(dialect, [{ id, mark, lease }]);
+  return changedIds(await run<{ id: unknown }>(text, params)).has(id);
 }

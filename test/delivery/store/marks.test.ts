@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { SQLITE_DIALECT } from '../../../src/delivery/store/dialect';
-import { settleRows } from '../../../src/delivery/store/marks';
+import { settleRowsStatement } from '../../../src/delivery/store/marks';
 import { SqliteStore } from '../../../src/delivery/store/sqlite';
 import { makeEvent, settings, tempDir } from '../support';
 
@@ -22,27 +22,16 @@ describe('delivery marks', () => {
         );
       }
       await store.close();
-      const statements: { text: string; params: unknown[] }[] = [];
-      await settleRows(
-        {
-          dialect: SQLITE_DIALECT,
-          run: (text, params) => {
-            statements.push({ text, params });
-            return Promise.resolve([]);
-          },
-        },
-        [
-          { id: 7, mark: { state: 'delivered', attempts: 1, at: 2000 } },
-          { id: 9, mark: { state: 'dead', attempts: 3, at: 2000, error: 'refused' } },
-        ],
-      );
-      expect(statements).to.have.length(1);
+      const statement = settleRowsStatement(SQLITE_DIALECT, [
+        { id: 7, mark: { state: 'delivered', attempts: 1, at: 2000 } },
+        { id: 9, mark: { state: 'dead', attempts: 3, at: 2000, error: 'refused' } },
+      ]);
       const file = readdirSync(dir.dir).find((f) => f.endsWith('.db'))!;
       const db = new Database(path.join(dir.dir, file), { readonly: true });
       try {
         const plan = db
-          .prepare(`EXPLAIN QUERY PLAN ${statements[0].text}`)
-          .all(...statements[0].params)
+          .prepare(`EXPLAIN QUERY PLAN ${statement.text}`)
+          .all(...statement.params)
           .map((r) => (r as { detail: string }).detail);
         expect(plan.join('\n')).to.match(/SEARCH deliveries USING INTEGER PRIMARY KEY/);
         expect(plan.join('\n')).not.to.match(/(SCAN|SEARCH) deliveries USING (COVERING )?INDEX/);
