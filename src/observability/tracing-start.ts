@@ -1,4 +1,5 @@
-import { startTracing, tracingWanted } from './tracing-sdk';
+import { startTracing } from './tracing-sdk';
+import { tracingWanted } from './tracing-wanted';
 
 /**
  * Imported first by the CLI: the instrumentations patch http, express and pg only if they are

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { tracingWanted } from '../../src/observability/tracing-sdk';
+import { tracingWanted } from '../../src/observability/tracing-wanted';
 import { tempDir } from '../helpers/gateway-process';
 
 function valuesFile(text: string): string {
