@@ -45,17 +45,30 @@ export class OutcomeWriter {
   /** Writes what is queued now; resolves when every outcome queued so far is written. */
   flush(): Promise<void> {
     this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length > 0) this.flushing = this.flushing.then(() => this.commit(batch));
+    if (this.queue.length > 0) this.flushing = this.flushing.then(() => this.commit());
     return this.flushing;
   }
 
-  private async commit(batch: Queued[]): Promise<void> {
+  /**
+   * The batch is what is queued once the writer lock is held, not when the commit was scheduled:
+   * outcomes that arrive while this thread waits for the lock join the write it waits to make.
+   */
+  private async commit(): Promise<void> {
+    let batch: Queued[] = [];
+    const take = () => {
+      batch = this.queue;
+      this.queue = [];
+      return batch;
+    };
     let results: unknown[];
     try {
-      results = await this.write(() => this.withoutFsync(() => batch.map((q) => this.attempt(q))));
+      results = await this.write(() => {
+        const taken = take();
+        return taken.length === 0 ? [] : this.withoutFsync(() => taken.map((q) => this.attempt(q)));
+      });
     } catch (err) {
+      // Refused before it ran (the lock or the volume): what is queued is what it was to write.
+      if (batch.length === 0) take();
       for (const q of batch) q.reject(err instanceof Error ? err : new Error(String(err)));
       return;
     }

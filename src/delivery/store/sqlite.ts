@@ -67,6 +67,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   private readonly outcomes: OutcomeWriter;
   /** Shared with the other threads of this process that write the file (sqlite-writer-lock.ts). */
   private readonly writerLock?: WriterLock;
+  /** The delivery worker's store: it waits for the writer lock without blocking its event loop. */
+  private readonly deliveryOnly: boolean;
 
   static open(settings: DeliverySettings, options: StoreOptions = {}): SqliteStore {
     mkdirSync(settings.dir, { recursive: true });
@@ -89,6 +91,7 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
     this.logger = options.logger;
     this.requestLog = options.requestLog;
     if (options.writerLock) this.writerLock = new WriterLock(options.writerLock, BUSY_TIMEOUT_MS);
+    this.deliveryOnly = options.deliveryOnly === true;
 
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') {
@@ -271,7 +274,8 @@ export class SqliteStore extends InspectableStore implements DeliveryStore {
   /** A write: one that gets through shows the volume takes writes again. */
   protected override write<T>(work: () => T | Promise<T>): Promise<T> {
     const lock = this.writerLock;
-    return this.run(lock ? () => lock.hold(work) : work).then((result) => {
+    const locked = lock && (this.deliveryOnly ? () => lock.holdAsync(work) : () => lock.hold(work));
+    return this.run(locked || work).then((result) => {
       this.volume.succeeded();
       return result;
     });

@@ -33,8 +33,9 @@ export interface StoreOptions {
   writerLock?: SharedArrayBuffer;
   /**
    * This store takes no webhooks, it only delivers (the delivery worker's): on PostgreSQL its
-   * commits do not wait for the WAL flush (postgres-connection.ts says why). SQLite's outcome
-   * writes skip their own fsync on any store (sqlite-outcomes.ts).
+   * commits do not wait for the WAL flush (postgres-connection.ts says why); on SQLite its writes
+   * wait for the writer lock without blocking its event loop (sqlite-writer-lock.ts). SQLite's
+   * outcome writes skip their own fsync on any store (sqlite-outcomes.ts).
    */
   deliveryOnly?: boolean;
 }

@@ -1,4 +1,6 @@
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
+import { OutcomeWriter } from '../../../src/delivery/store/sqlite-outcomes';
 import { SqliteStore } from '../../../src/delivery/store/sqlite';
 import { makeEvent, settings, tempDir } from '../support';
 
@@ -63,5 +65,29 @@ describe('SQLite delivery outcomes', () => {
     } finally {
       await reopened.close();
     }
+  });
+  it('writes the outcomes that arrive while it waits for the writer lock in the write it waits to make', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE outcomes (name TEXT)');
+    let letGo!: () => void;
+    const lockFree = new Promise<void>((resolve) => (letGo = resolve));
+    // Rows in the table after each write: the first write holds every outcome queued by then.
+    const rowsAfterEachWrite: number[] = [];
+    const writer = new OutcomeWriter(db, async (work) => {
+      await lockFree;
+      const result = work();
+      rowsAfterEachWrite.push((db.prepare('SELECT count(*) AS n FROM outcomes').get() as { n: number }).n);
+      return result;
+    });
+    const insert = (name: string) => () => db.prepare('INSERT INTO outcomes VALUES (?)').run(name).changes;
+    const first = writer.add(insert('a'));
+    // The turn's write has started and waits for the lock; the next outcome comes meanwhile.
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = writer.add(insert('b'));
+    await new Promise((resolve) => setImmediate(resolve));
+    letGo();
+    expect(await Promise.all([first, second])).to.deep.equal([1, 1]);
+    expect(rowsAfterEachWrite[0]).to.equal(2);
+    db.close();
   });
 });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
@@ -7,7 +8,7 @@ import { WriterLock } from '../../../src/delivery/store/sqlite-writer-lock';
  * A thread that takes the lock, says so, and keeps it until told to let go (or never, when
  * `exitHolding`: it ends with the lock still taken, as a worker cut short mid-write does).
  */
-function holder(shared: SharedArrayBuffer, exitHolding = false): Worker {
+function holder(shared: SharedArrayBuffer, exitHolding = false, done = new SharedArrayBuffer(4)): Worker {
   const source = `
     const { parentPort, workerData } = require('node:worker_threads');
     const word = new Int32Array(workerData.shared, 0, 1);
@@ -15,11 +16,36 @@ function holder(shared: SharedArrayBuffer, exitHolding = false): Worker {
     while (Atomics.compareExchange(word, 0, 0, me) !== 0) Atomics.wait(word, 0, Atomics.load(word, 0), 50);
     parentPort.postMessage('holding');
     if (workerData.exitHolding) process.exit(0);
-    const done = new Int32Array(workerData.shared.byteLength >= 8 ? workerData.shared : new SharedArrayBuffer(8), 4, 1);
+    const done = new Int32Array(workerData.done, 0, 1);
     parentPort.once('message', () => { Atomics.store(done, 0, 1); Atomics.store(word, 0, 0); Atomics.notify(word, 0); parentPort.postMessage('released'); });
   `;
-  return new Worker(source, { eval: true, workerData: { shared, exitHolding } });
+  return new Worker(source, { eval: true, workerData: { shared, exitHolding, done } });
 }
+
+/**
+ * A thread with a WriterLock of its own on `shared` that, when told, takes the lock (blocking, as
+ * the listener does), appends `name` to `order` and lets go: `order` is a shared list of names
+ * (slot 0 is its length), so the test sees in which order the threads wrote.
+ */
+function writer(shared: SharedArrayBuffer, order: SharedArrayBuffer, name: number): Worker {
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { WriterLock } = require(${JSON.stringify(path.resolve(__dirname, '../../../src/delivery/store/sqlite-writer-lock.ts'))});
+    const lock = new WriterLock(workerData.shared, 10000);
+    const order = new Int32Array(workerData.order);
+    parentPort.on('message', () => {
+      lock.hold(() => Atomics.store(order, 1 + Atomics.add(order, 0, 1), workerData.name));
+      parentPort.postMessage('wrote');
+    });
+  `;
+  return new Worker(source, { eval: true, execArgv: ['--require', 'tsx/cjs'], workerData: { shared, order, name } });
+}
+
+/** The names in `order`, in the order they were written. */
+const written = (order: SharedArrayBuffer) => {
+  const words = new Int32Array(order);
+  return [...words.slice(1, 1 + Atomics.load(words, 0))];
+};
 
 const said = (worker: Worker, what: string) =>
   new Promise<void>((resolve) => worker.on('message', (m) => m === what && resolve()));
@@ -37,13 +63,14 @@ describe('SQLite writer lock', () => {
 
   it('waits while another thread writes and goes on the moment it lets go', async function () {
     this.timeout(10_000);
-    // The lock's word, then a word the other thread sets just before it lets go.
-    const shared = new SharedArrayBuffer(8);
-    const worker = holder(shared);
+    // The lock's words, and a word the other thread sets just before it lets go.
+    const shared = WriterLock.memory();
+    const done = new SharedArrayBuffer(4);
+    const worker = holder(shared, false, done);
     try {
       await said(worker, 'holding');
       const lock = new WriterLock(shared, 5000);
-      const otherDone = new Int32Array(shared, 4, 1);
+      const otherDone = new Int32Array(done, 0, 1);
       // The other thread lets go only when asked; the ask is posted before this thread blocks.
       const released = said(worker, 'released');
       worker.postMessage('release');
@@ -112,5 +139,75 @@ describe('SQLite writer lock', () => {
       }),
     ).to.throw('bad statement');
     expect(Atomics.load(word, 0)).to.equal(0);
+  });
+  it('waits for the lock without blocking the event loop when asked to (holdAsync)', async function () {
+    this.timeout(10_000);
+    const shared = WriterLock.memory();
+    const worker = holder(shared);
+    try {
+      await said(worker, 'holding');
+      const lock = new WriterLock(shared, 5000);
+      const events: string[] = [];
+      const write = lock.holdAsync(() => events.push('wrote'));
+      // The loop goes on while the other thread holds the lock: a timer fires, then the write runs.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      events.push('timer');
+      const released = said(worker, 'released');
+      worker.postMessage('release');
+      await write;
+      await released;
+      expect(events).to.deep.equal(['timer', 'wrote']);
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('lets a thread that waits write before the thread that wrote last writes again', async function () {
+    this.timeout(20_000);
+    const shared = WriterLock.memory();
+    const order = new SharedArrayBuffer(4 * 8);
+    const other = writer(shared, order, 2);
+    // A courtesy far longer than the other thread needs to wake, so the order is certain.
+    const lock = new WriterLock(shared, 10_000, 5_000);
+    const waiter = new Int32Array(shared, 4, 1);
+    try {
+      let finish!: () => void;
+      const first = lock.hold(() => {
+        Atomics.store(new Int32Array(order), 1 + Atomics.add(new Int32Array(order), 0, 1), 1);
+        return new Promise<void>((resolve) => (finish = resolve));
+      });
+      const otherWrote = said(other, 'wrote');
+      other.postMessage('write');
+      // The other thread now waits for the lock this one holds.
+      while (Atomics.load(waiter, 0) !== other.threadId + 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      finish();
+      await first;
+      await lock.holdAsync(() => Atomics.store(new Int32Array(order), 1 + Atomics.add(new Int32Array(order), 0, 1), 1));
+      await otherWrote;
+      expect(written(order)).to.deep.equal([1, 2, 1]);
+    } finally {
+      await other.terminate();
+    }
+  });
+
+  it('gives way to no thread that is gone', async function () {
+    this.timeout(20_000);
+    const shared = WriterLock.memory();
+    const order = new SharedArrayBuffer(4 * 8);
+    const other = writer(shared, order, 2);
+    const lock = new WriterLock(shared, 10_000, 60_000);
+    const waiter = new Int32Array(shared, 4, 1);
+    let finish!: () => void;
+    const first = lock.hold(() => new Promise<void>((resolve) => (finish = resolve)));
+    other.postMessage('write');
+    while (Atomics.load(waiter, 0) !== other.threadId + 1) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Cut short while it waits, as a worker that crashes is.
+    const otherId = other.threadId;
+    await other.terminate();
+    WriterLock.abandon(shared, otherId);
+    finish();
+    await first;
+    // With a courtesy of a minute and mocha's timeout of 20 s, this only passes if none is given.
+    expect(await lock.holdAsync(() => 'written')).to.equal('written');
   });
 });
