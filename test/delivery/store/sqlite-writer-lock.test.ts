@@ -41,6 +41,36 @@ function writer(shared: SharedArrayBuffer, order: SharedArrayBuffer, name: numbe
   return new Worker(source, { eval: true, execArgv: ['--require', 'tsx/cjs'], workerData: { shared, order, name } });
 }
 
+/** Appends `name` to the shared list `order`. */
+function append(order: SharedArrayBuffer, name: number): void {
+  const words = new Int32Array(order);
+  Atomics.store(words, 1 + Atomics.add(words, 0, 1), name);
+}
+
+/**
+ * Takes `lock` in this thread (running `work` first), asks `other` to write, and resolves once
+ * `other` waits for the lock: with the function that lets go of it.
+ */
+async function holdWhileOtherWaits(
+  lock: WriterLock,
+  shared: SharedArrayBuffer,
+  other: Worker,
+  work: () => void = () => undefined,
+): Promise<() => Promise<void>> {
+  let finish!: () => void;
+  const held = lock.hold(() => {
+    work();
+    return new Promise<void>((resolve) => (finish = resolve));
+  });
+  other.postMessage('write');
+  const waiter = new Int32Array(shared, 4, 1);
+  while (Atomics.load(waiter, 0) !== other.threadId + 1) await new Promise((resolve) => setTimeout(resolve, 1));
+  return async () => {
+    finish();
+    await held;
+  };
+}
+
 /** The names in `order`, in the order they were written. */
 const written = (order: SharedArrayBuffer) => {
   const words = new Int32Array(order);
@@ -140,6 +170,7 @@ describe('SQLite writer lock', () => {
     ).to.throw('bad statement');
     expect(Atomics.load(word, 0)).to.equal(0);
   });
+
   it('waits for the lock without blocking the event loop when asked to (holdAsync)', async function () {
     this.timeout(10_000);
     const shared = WriterLock.memory();
@@ -169,20 +200,11 @@ describe('SQLite writer lock', () => {
     const other = writer(shared, order, 2);
     // A courtesy far longer than the other thread needs to wake, so the order is certain.
     const lock = new WriterLock(shared, 10_000, 5_000);
-    const waiter = new Int32Array(shared, 4, 1);
     try {
-      let finish!: () => void;
-      const first = lock.hold(() => {
-        Atomics.store(new Int32Array(order), 1 + Atomics.add(new Int32Array(order), 0, 1), 1);
-        return new Promise<void>((resolve) => (finish = resolve));
-      });
       const otherWrote = said(other, 'wrote');
-      other.postMessage('write');
-      // The other thread now waits for the lock this one holds.
-      while (Atomics.load(waiter, 0) !== other.threadId + 1) await new Promise((resolve) => setTimeout(resolve, 1));
-      finish();
-      await first;
-      await lock.holdAsync(() => Atomics.store(new Int32Array(order), 1 + Atomics.add(new Int32Array(order), 0, 1), 1));
+      const letGo = await holdWhileOtherWaits(lock, shared, other, () => append(order, 1));
+      await letGo();
+      await lock.holdAsync(() => append(order, 1));
       await otherWrote;
       expect(written(order)).to.deep.equal([1, 2, 1]);
     } finally {
@@ -193,20 +215,14 @@ describe('SQLite writer lock', () => {
   it('gives way to no thread that is gone', async function () {
     this.timeout(20_000);
     const shared = WriterLock.memory();
-    const order = new SharedArrayBuffer(4 * 8);
-    const other = writer(shared, order, 2);
+    const other = writer(shared, new SharedArrayBuffer(4 * 8), 2);
     const lock = new WriterLock(shared, 10_000, 60_000);
-    const waiter = new Int32Array(shared, 4, 1);
-    let finish!: () => void;
-    const first = lock.hold(() => new Promise<void>((resolve) => (finish = resolve)));
-    other.postMessage('write');
-    while (Atomics.load(waiter, 0) !== other.threadId + 1) await new Promise((resolve) => setTimeout(resolve, 1));
+    const letGo = await holdWhileOtherWaits(lock, shared, other);
     // Cut short while it waits, as a worker that crashes is.
     const otherId = other.threadId;
     await other.terminate();
     WriterLock.abandon(shared, otherId);
-    finish();
-    await first;
+    await letGo();
     // With a courtesy of a minute and mocha's timeout of 20 s, this only passes if none is given.
     expect(await lock.holdAsync(() => 'written')).to.equal('written');
   });
