@@ -80,6 +80,21 @@ const written = (order: SharedArrayBuffer) => {
 const said = (worker: Worker, what: string) =>
   new Promise<void>((resolve) => worker.on('message', (m) => m === what && resolve()));
 
+/** Runs `test` while another thread (`holder`) holds the lock, and ends that thread after. */
+async function whileHeld(
+  test: (held: { shared: SharedArrayBuffer; worker: Worker; done: SharedArrayBuffer }) => Promise<void> | void,
+): Promise<void> {
+  const shared = WriterLock.memory();
+  const done = new SharedArrayBuffer(4);
+  const worker = holder(shared, false, done);
+  try {
+    await said(worker, 'holding');
+    await test({ shared, worker, done });
+  } finally {
+    await worker.terminate();
+  }
+}
+
 describe('SQLite writer lock', () => {
   it('runs a write at once when no other thread writes, and again within the same thread', () => {
     const lock = new WriterLock(WriterLock.memory());
@@ -93,13 +108,9 @@ describe('SQLite writer lock', () => {
 
   it('waits while another thread writes and goes on the moment it lets go', async function () {
     this.timeout(10_000);
-    // The lock's words, and a word the other thread sets just before it lets go.
-    const shared = WriterLock.memory();
-    const done = new SharedArrayBuffer(4);
-    const worker = holder(shared, false, done);
-    try {
-      await said(worker, 'holding');
+    await whileHeld(async ({ shared, worker, done }) => {
       const lock = new WriterLock(shared, 5000);
+      // A word the other thread sets just before it lets go.
       const otherDone = new Int32Array(done, 0, 1);
       // The other thread lets go only when asked; the ask is posted before this thread blocks.
       const released = said(worker, 'released');
@@ -108,26 +119,19 @@ describe('SQLite writer lock', () => {
       expect(lock.hold(() => Atomics.load(otherDone, 0))).to.equal(1);
       expect(Date.now() - started).to.be.below(4000);
       await released;
-    } finally {
-      await worker.terminate();
-    }
+    });
   });
 
   it('answers SQLITE_BUSY (a 503 upstream) when another thread holds it past the timeout', async function () {
     this.timeout(10_000);
-    const shared = WriterLock.memory();
-    const worker = holder(shared);
-    try {
-      await said(worker, 'holding');
+    await whileHeld(({ shared }) => {
       const lock = new WriterLock(shared, 100);
       let ran = false;
       expect(() => lock.hold(() => (ran = true)))
         .to.throw(Database.SqliteError)
         .with.property('code', 'SQLITE_BUSY');
       expect(ran).to.equal(false);
-    } finally {
-      await worker.terminate();
-    }
+    });
   });
 
   it('is freed when the thread holding it is gone, and only then', async function () {
@@ -173,10 +177,7 @@ describe('SQLite writer lock', () => {
 
   it('waits for the lock without blocking the event loop when asked to (holdAsync)', async function () {
     this.timeout(10_000);
-    const shared = WriterLock.memory();
-    const worker = holder(shared);
-    try {
-      await said(worker, 'holding');
+    await whileHeld(async ({ shared, worker }) => {
       const lock = new WriterLock(shared, 5000);
       const events: string[] = [];
       const write = lock.holdAsync(() => events.push('wrote'));
@@ -188,9 +189,7 @@ describe('SQLite writer lock', () => {
       await write;
       await released;
       expect(events).to.deep.equal(['timer', 'wrote']);
-    } finally {
-      await worker.terminate();
-    }
+    });
   });
 
   it('lets a thread that waits write before the thread that wrote last writes again', async function () {
